@@ -1,0 +1,97 @@
+"""Joint limits per degree of freedom, and the angle bookkeeping that goes with them.
+
+Units: radians for revolute/continuous dofs, metres for prismatic ones. Unbounded dofs
+(continuous joints, or every dof when limits are switched off) hold -inf/inf.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+import numpy as np
+
+from .errors import InvalidSettingsError
+from .model import RobotModel
+
+TWO_PI = 2.0 * np.pi
+
+
+@dataclass(frozen=True)
+class JointLimits:
+    """Lower and upper bounds (n,) per dof, and which dofs are angles that may wrap."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+    is_angle: np.ndarray        # revolute or continuous: may be shifted by 2 pi
+
+    @classmethod
+    def from_model(cls, model: RobotModel, margin: float = 0.0,
+                   overrides: Optional[Mapping[str, tuple]] = None,
+                   enabled: bool = True) -> 'JointLimits':
+        """The model's limits, shrunk by ``margin`` on each side, with per-joint overrides.
+
+        ``overrides`` maps a joint name to (lower, upper); ``enabled=False`` makes every
+        dof unbounded (overrides still apply).
+        """
+        if not np.isfinite(margin) or margin < 0:
+            raise InvalidSettingsError(f'joint limit margin must be >= 0, got {margin}')
+        lower = model.lower.copy() if enabled else np.full(model.num_dofs, -np.inf)
+        upper = model.upper.copy() if enabled else np.full(model.num_dofs, np.inf)
+        if margin > 0:
+            bounded = np.isfinite(lower) & np.isfinite(upper) & (upper - lower > 2 * margin)
+            lower = np.where(bounded, lower + margin, lower)
+            upper = np.where(bounded, upper - margin, upper)
+        for name, (lo, hi) in (overrides or {}).items():
+            k = model.joint_id(name)
+            lo, hi = float(lo), float(hi)
+            if np.isnan(lo) or np.isnan(hi) or lo > hi:
+                raise InvalidSettingsError(
+                    f'joint limit override for {name!r} must have lower <= upper, got [{lo}, {hi}]')
+            lower[k], upper[k] = lo, hi
+        return cls(lower, upper, ~model.is_prismatic_dof)
+
+    def clip(self, q: np.ndarray) -> np.ndarray:
+        """Configurations (..., n) clipped into the limits."""
+        return np.minimum(np.maximum(q, self.lower), self.upper)
+
+    def contains(self, q: np.ndarray, tolerance: float = 1e-9) -> np.ndarray:
+        """True where every dof of a configuration (..., n) is within its limits."""
+        return np.all((q >= self.lower - tolerance) & (q <= self.upper + tolerance), axis=-1)
+
+    def at_limit(self, q: np.ndarray, tolerance: float = 1e-6) -> np.ndarray:
+        """Boolean mask (n,) of dofs within ``tolerance`` of a finite limit."""
+        return (np.abs(q - self.lower) <= tolerance) | (np.abs(q - self.upper) <= tolerance)
+
+    def around(self, center: np.ndarray, deviation: float) -> 'JointLimits':
+        """These limits intersected with ``center`` +- ``deviation`` (nearby mode)."""
+        lo = np.maximum(self.lower, center - deviation)
+        hi = np.minimum(self.upper, center + deviation)
+        return JointLimits(np.minimum(lo, hi), np.maximum(lo, hi), self.is_angle)
+
+    def sample(self, rng: np.random.Generator, center: np.ndarray, count: int) -> np.ndarray:
+        """``count`` random configurations (count, n), uniform within the limits.
+
+        Nothing is sampled from an infinite range: an unbounded angle is drawn from
+        ``center`` +- pi, an unbounded prismatic dof from ``center`` +- 0.5 m.
+        """
+        half = np.where(self.is_angle, np.pi, 0.5)
+        lo = np.where(np.isfinite(self.lower), self.lower, center - half)
+        hi = np.where(np.isfinite(self.upper), self.upper, center + half)
+        return lo + (hi - lo) * rng.random((count, lo.size))
+
+    def wrap_near(self, q: np.ndarray, reference: np.ndarray) -> np.ndarray:
+        """Shift angles by multiples of 2 pi to lie as close as possible to ``reference``.
+
+        An angle moves only if the shifted value stays within its limits, so a
+        continuous joint ends within pi of the reference and a bounded revolute joint
+        wider than 2 pi (UR arms) takes the equivalent value nearest the reference.
+        Prismatic dofs are never shifted.
+        """
+        turns = np.round((reference - q) / TWO_PI)
+        best = q + turns * TWO_PI
+        for shift in (0.0, -1.0, 1.0):        # nearest first, then the neighbours
+            cand = best + shift * TWO_PI
+            ok = self.is_angle & (cand >= self.lower) & (cand <= self.upper) & \
+                (np.abs(cand - reference) < np.abs(q - reference) + 1e-12)
+            q = np.where(ok, cand, q)
+        return q

@@ -1,0 +1,328 @@
+"""A robot's kinematic tree as flat numpy arrays: forward kinematics and Jacobians.
+
+Frames and units: every transform is a 4x4 homogeneous matrix from a frame to the
+world, where "world" is the frame of the robot's root link. Lengths in metres, revolute
+and continuous joint positions in radians, prismatic joint positions in metres.
+
+Layout: only movable joints are kept as *frames* (fixed joints are folded into the
+origin of the next movable joint or into a link's offset). A frame's transform is
+
+    T_frame = T_parent_frame @ origin @ motion(v),   motion linear in (1, sin v, 1 - cos v, v)
+
+so the local transforms of every frame of every configuration in a batch come from one
+matrix product. The configuration vector ``q`` holds one value per *degree of freedom*
+(a movable joint that is not a mimic); mimic joints follow ``v = multiplier * q_leader +
+offset``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .errors import URDFError, UnknownJointError, UnknownLinkError, closest_names
+from .transforms import LEVI_CIVITA, skew
+
+REVOLUTE = 'revolute'
+CONTINUOUS = 'continuous'
+PRISMATIC = 'prismatic'
+FIXED = 'fixed'
+
+
+@dataclass(frozen=True)
+class JointSpec:
+    """One URDF joint as the model needs it.
+
+    origin: 4x4 transform from the parent link frame to the joint frame at zero position.
+    axis: unit axis in the joint frame. lower/upper: limits [rad or m]; -inf/inf when
+    unbounded. mimic: (leader joint name, multiplier, offset) or None.
+    """
+
+    name: str
+    type: str
+    parent: str
+    child: str
+    origin: np.ndarray
+    axis: np.ndarray = field(default_factory=lambda: np.array([1.0, 0.0, 0.0]))
+    lower: float = -np.inf
+    upper: float = np.inf
+    mimic: Optional[tuple] = None
+
+
+class RobotModel:
+    """Kinematic tree of a robot, built once, evaluated vectorised over batches."""
+
+    def __init__(self, name: str, links: Sequence[str], joints: Sequence[JointSpec],
+                 warnings: Sequence[str] = ()):
+        self.name = name
+        self.warnings = list(warnings)
+        self.link_names: list[str] = list(links)
+        if len(set(self.link_names)) != len(self.link_names):
+            dup = sorted({n for n in self.link_names if self.link_names.count(n) > 1})
+            raise URDFError(f'duplicate link names: {dup}')
+        self.link_index = {n: i for i, n in enumerate(self.link_names)}
+        names = [j.name for j in joints]
+        if len(set(names)) != len(names):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            raise URDFError(f'duplicate joint names: {dup}')
+        self._build_tree(joints)
+        self._build_arrays()
+
+    # ------------------------------------------------------------------ construction
+    def _build_tree(self, joints: Sequence[JointSpec]) -> None:
+        parent_joint: dict[str, JointSpec] = {}
+        children: dict[str, list[JointSpec]] = {n: [] for n in self.link_names}
+        for j in joints:
+            for end in (j.parent, j.child):
+                if end not in self.link_index:
+                    raise URDFError(f'joint {j.name!r} refers to link {end!r}, which is not defined')
+            if j.child in parent_joint:
+                raise URDFError(f'link {j.child!r} has two parent joints: '
+                                f'{parent_joint[j.child].name!r} and {j.name!r}')
+            if j.type not in (REVOLUTE, CONTINUOUS, PRISMATIC, FIXED):
+                raise URDFError(f'joint {j.name!r} has unsupported type {j.type!r}')
+            parent_joint[j.child] = j
+            children[j.parent].append(j)
+        roots = [n for n in self.link_names if n not in parent_joint]
+        if len(roots) != 1:
+            if not roots:
+                raise URDFError('the joints form a cycle: no link is without a parent')
+            raise URDFError(f'the robot must be one tree, but {len(roots)} links have no parent: '
+                            f'{roots[:6]}')
+        self.root_link = roots[0]
+
+        # Walk the tree from the root: frames in topological order.
+        frame_parent, frame_origin, frame_axis, frame_type, frame_joint = [], [], [], [], []
+        link_frame = {self.root_link: -1}
+        link_offset = {self.root_link: np.eye(4)}
+        stack = [self.root_link]
+        visited = 0
+        while stack:
+            link = stack.pop()
+            visited += 1
+            for j in children[link]:
+                pre = link_offset[link] @ j.origin
+                if j.type == FIXED:
+                    link_frame[j.child] = link_frame[link]
+                    link_offset[j.child] = pre
+                else:
+                    frame_parent.append(link_frame[link])
+                    frame_origin.append(pre)
+                    frame_axis.append(np.asarray(j.axis, dtype=float))
+                    frame_type.append(j.type)
+                    frame_joint.append(j)
+                    link_frame[j.child] = len(frame_joint) - 1
+                    link_offset[j.child] = np.eye(4)
+                stack.append(j.child)
+        if visited != len(self.link_names):
+            raise URDFError('the joints form a cycle')
+        self._frame_parent = np.array(frame_parent, dtype=int)
+        self._frame_origin = np.array(frame_origin).reshape(-1, 4, 4)
+        self._frame_axis = np.array(frame_axis).reshape(-1, 3)
+        self._frame_type = frame_type
+        self._frame_joint = frame_joint
+        self.link_frame = np.array([link_frame[n] for n in self.link_names], dtype=int)
+        self.link_offset = np.array([link_offset[n] for n in self.link_names])
+
+    def _build_arrays(self) -> None:
+        frames = self._frame_joint
+        nf = len(frames)
+        by_name = {j.name: i for i, j in enumerate(frames)}
+        self.frame_names = [j.name for j in frames]
+
+        # Degrees of freedom: movable joints that are not mimics, in tree order.
+        dof_frames = [i for i, j in enumerate(frames) if j.mimic is None]
+        self.joint_names: list[str] = [frames[i].name for i in dof_frames]
+        self.joint_index = {n: k for k, n in enumerate(self.joint_names)}
+        self.num_dofs = len(self.joint_names)
+        mimic_matrix = np.zeros((nf, self.num_dofs))
+        mimic_offset = np.zeros(nf)
+        for k, i in enumerate(dof_frames):
+            mimic_matrix[i, k] = 1.0
+        for i, j in enumerate(frames):
+            if j.mimic is None:
+                continue
+            leader, mult, off = j.mimic
+            seen = {j.name}
+            while leader in by_name and frames[by_name[leader]].mimic is not None:
+                if leader in seen:
+                    raise URDFError(f'mimic joints form a loop through {leader!r}')
+                seen.add(leader)
+                l2, m2, o2 = frames[by_name[leader]].mimic
+                leader, mult, off = l2, mult * m2, mult * o2 + off
+            if leader not in self.joint_index:
+                raise URDFError(f'mimic joint {j.name!r} follows {leader!r}, which is not a movable joint')
+            mimic_matrix[i, self.joint_index[leader]] = mult
+            mimic_offset[i] = off
+        self._mimic_matrix = mimic_matrix
+        self._mimic_offset = mimic_offset
+        self._has_mimic = nf != self.num_dofs or np.any(mimic_offset != 0)
+
+        types = np.array(self._frame_type if nf else [], dtype=object)
+        self._is_prismatic = (types == PRISMATIC).astype(float) if nf else np.zeros(0)
+        self._is_rotational = 1.0 - self._is_prismatic
+
+        # Local transform of frame i = basis(v_i) @ A[i], basis = (1, sin v, 1 - cos v, v).
+        a = np.zeros((nf, 4, 4, 4))
+        for i in range(nf):
+            o = self._frame_origin[i]
+            axis = self._frame_axis[i]
+            a[i, 0] = o
+            if self._is_prismatic[i]:
+                p = np.zeros((4, 4))
+                p[:3, 3] = axis
+                a[i, 3] = o @ p
+            else:
+                k = np.zeros((4, 4))
+                k[:3, :3] = skew(axis)
+                a[i, 1] = o @ k
+                a[i, 2] = o @ (k @ k)
+        self._local_basis = a.reshape(nf, 4, 16)
+
+        # Ancestry: frame_ancestors[i, k] is True when frame k is frame i or above it.
+        anc = np.zeros((nf + 1, nf), dtype=bool)  # row nf: the root (no ancestors)
+        for i in range(nf):
+            p = self._frame_parent[i]
+            anc[i] = anc[p] if p >= 0 else False
+            anc[i, i] = True
+        self._frame_ancestors = anc[:nf]
+        # Frames in tree order whose parent is a frame: world[i] = world[parent] @ local[i].
+        self._chain_steps = [(i, int(p)) for i, p in enumerate(self._frame_parent) if p >= 0]
+        self._reach_cache: dict = {}
+        rows = np.where(self.link_frame >= 0, self.link_frame, nf)
+        self.link_ancestor_frames = anc[rows]          # (num_links, num_frames)
+        self._root_row = nf
+
+        # Limits per dof, as parsed (JointLimits applies margins and overrides).
+        self.lower = np.array([frames[i].lower for i in dof_frames], dtype=float)
+        self.upper = np.array([frames[i].upper for i in dof_frames], dtype=float)
+        self.joint_types = [frames[i].type for i in dof_frames]
+        self.is_prismatic_dof = np.array([t == PRISMATIC for t in self.joint_types], dtype=bool)
+        self.is_continuous_dof = np.array([t == CONTINUOUS for t in self.joint_types], dtype=bool)
+
+    # ------------------------------------------------------------------ names
+    def link_id(self, name: str) -> int:
+        """Index of a link by name; raises UnknownLinkError with the closest names."""
+        try:
+            return self.link_index[name]
+        except KeyError:
+            raise UnknownLinkError(
+                f'robot {self.name!r} has no link {name!r}; closest: '
+                f'{closest_names(name, self.link_names)}') from None
+
+    def joint_id(self, name: str) -> int:
+        """Index of a degree of freedom (movable, non-mimic joint) by name."""
+        try:
+            return self.joint_index[name]
+        except KeyError:
+            mimic = [j.name for j in self._frame_joint if j.mimic is not None]
+            why = ' (a mimic joint: set its leader instead)' if name in mimic else ''
+            raise UnknownJointError(
+                f'robot {self.name!r} has no movable joint {name!r}{why}; closest: '
+                f'{closest_names(name, self.joint_names)}') from None
+
+    def dofs_moving_links(self, link_ids: Sequence[int]) -> np.ndarray:
+        """Boolean mask over dofs: True for dofs that move any of the given links."""
+        anc = np.any(self.link_ancestor_frames[list(link_ids)], axis=0) if len(link_ids) else \
+            np.zeros(len(self._frame_joint), dtype=bool)
+        return (anc.astype(float) @ np.abs(self._mimic_matrix)) > 0
+
+    # ------------------------------------------------------------------ kinematics
+    def frame_values(self, q: np.ndarray) -> np.ndarray:
+        """Joint values (B, num_frames) of every movable joint, mimics included."""
+        if not self._has_mimic:
+            return q
+        return q @ self._mimic_matrix.T + self._mimic_offset
+
+    def frame_transforms(self, q: np.ndarray) -> np.ndarray:
+        """World transforms (num_frames, B, 4, 4) of the movable joint frames at ``q`` (B, n).
+
+        Frame-major, so that chaining a frame onto its parent is one contiguous matmul.
+        """
+        v = self.frame_values(q).T                                   # (F, B)
+        basis = np.stack([np.ones_like(v), np.sin(v), 1.0 - np.cos(v),
+                          v * self._is_prismatic[:, None]], -1)       # (F, B, 4)
+        world = (basis @ self._local_basis).reshape(v.shape + (4, 4))
+        for i, p in self._chain_steps:
+            np.matmul(world[p], world[i], out=world[i])
+        return world
+
+    def link_transforms(self, frames: np.ndarray, link_ids) -> np.ndarray:
+        """World transforms (B, len(link_ids), 4, 4) of links, from ``frame_transforms``."""
+        out = np.empty((frames.shape[1], len(link_ids), 4, 4))
+        for k, lid in enumerate(link_ids):
+            f = self.link_frame[lid]
+            out[:, k] = self.link_offset[lid] if f < 0 else frames[f] @ self.link_offset[lid]
+        return out
+
+    def forward_kinematics(self, q, link: str) -> np.ndarray:
+        """World transform (4, 4) of ``link`` at configuration ``q`` (n,), or (B, 4, 4) for (B, n)."""
+        q = np.asarray(q, dtype=float)
+        batch = q.reshape(-1, self.num_dofs)
+        t = self.link_transforms(self.frame_transforms(batch), [self.link_id(link)])[:, 0]
+        return t if q.ndim == 2 else t[0]
+
+    def frame_axes(self, frames: np.ndarray):
+        """World joint axes and origins of every frame, for the Jacobians.
+
+        Returns (rot, lin, origin): rot (B, 3, F) the axis of each revolute frame (zero
+        for prismatic), lin (B, 3, F) the axis of each prismatic frame (zero for
+        revolute), origin (B, 3, F) the frame origins [m].
+        """
+        z = np.einsum('fbij,fj->bif', frames[:, :, :3, :3], self._frame_axis)
+        return z * self._is_rotational, z * self._is_prismatic, frames[:, :, :3, 3].transpose(1, 2, 0)
+
+    def point_jacobian(self, axes, link_id: int, points: np.ndarray) -> np.ndarray:
+        """Linear-velocity Jacobians (B, P, 3, n) of world points (B, P, 3) fixed to a link.
+
+        ``axes`` comes from ``frame_axes``. Column k is the velocity [m/unit] of the point
+        per unit motion of dof k.
+        """
+        rot, lin, origin = axes
+        mask = self.link_ancestor_frames[link_id]
+        d = points[:, :, :, None] - origin[:, None]                   # (B, P, 3, F)
+        jv = (np.einsum('ijk,bjf,bpkf->bpif', LEVI_CIVITA, rot, d, optimize=False)
+              + lin[:, None]) * mask
+        return jv @ self._mimic_matrix if self._has_mimic else jv
+
+    def angular_jacobian(self, axes, link_id: int) -> np.ndarray:
+        """Angular-velocity Jacobian (B, 3, n) of a link [rad/unit per dof]."""
+        jw = axes[0] * self.link_ancestor_frames[link_id]
+        return jw @ self._mimic_matrix if self._has_mimic else jw
+
+    # ------------------------------------------------------------------ reach
+    def reach_bound(self, link_id: int, local_point: np.ndarray):
+        """A fixed world point c and radius r with |p - c| <= r for every configuration.
+
+        p is ``local_point`` (link frame, m) on ``link_id``. Returns None when the link
+        does not move or when a prismatic joint without finite travel is in its chain.
+        """
+        key = (link_id, tuple(np.asarray(local_point, float)))
+        if key not in self._reach_cache:
+            self._reach_cache[key] = self._reach_bound(link_id, local_point)
+        return self._reach_cache[key]
+
+    def _reach_bound(self, link_id: int, local_point):
+        f = int(self.link_frame[link_id])
+        if f < 0:
+            return None
+        tail = self.link_offset[link_id] @ np.append(np.asarray(local_point, float), 1.0)
+        radius = float(np.linalg.norm(tail[:3]))
+        while True:
+            radius += self._travel(f)
+            p = int(self._frame_parent[f])
+            if p < 0:
+                return self._frame_origin[f][:3, 3].copy(), radius
+            radius += float(np.linalg.norm(self._frame_origin[f][:3, 3]))
+            f = p
+
+    def _travel(self, frame: int) -> float:
+        if not self._is_prismatic[frame]:
+            return 0.0
+        col = self._mimic_matrix[frame]
+        k = int(np.argmax(np.abs(col)))
+        lo, hi = self.lower[k], self.upper[k]
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            return np.inf
+        return abs(col[k]) * max(abs(lo), abs(hi)) + abs(self._mimic_offset[frame])
