@@ -1,4 +1,5 @@
 """``python -m ik_service --ros-args ...`` starts the node, like ``ik_service_node``."""
+
 from ik_service.node import main
 
 if __name__ == '__main__':

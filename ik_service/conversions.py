@@ -1,38 +1,57 @@
-"""Between ik_interfaces messages and the core library's types.
+"""
+Between ik_interfaces messages and the core library's types.
 
 Every function raises an ``ik_service.core`` error (with a message saying what to fix)
 on bad input; ``result_code_for`` maps those errors to ResultCode values.
 """
+
 from __future__ import annotations
 
 import math
 from typing import Mapping, Sequence
 
-import numpy as np
 from builtin_interfaces.msg import Duration
 from ik_interfaces.msg import IKObjective as IKObjectiveMsg
 from ik_interfaces.msg import ObjectiveError, ResultCode
-
-from ik_service.core import (IKError, IKObjective, InvalidConfigurationError,
-                             InvalidObjectiveError, InvalidSettingsError, RobotModel,
-                             UnknownFrameError, UnknownJointError, UnknownLinkError, URDFError)
+from ik_service.core import (
+    IKError,
+    IKObjective,
+    InvalidConfigurationError,
+    InvalidObjectiveError,
+    InvalidSettingsError,
+    RobotModel,
+    UnknownFrameError,
+    UnknownJointError,
+    UnknownLinkError,
+    URDFError,
+)
 from ik_service.core.transforms import quaternion_to_matrix
+import numpy as np
 
-_POSITION = {IKObjectiveMsg.POS_NONE: 'none', IKObjectiveMsg.POS_PLANAR: 'planar',
-             IKObjectiveMsg.POS_LINEAR: 'linear', IKObjectiveMsg.POS_FIXED: 'fixed'}
-_ROTATION = {IKObjectiveMsg.ROT_NONE: 'none', IKObjectiveMsg.ROT_AXIAL: 'axial',
-             IKObjectiveMsg.ROT_FIXED: 'fixed'}
+_POSITION = {
+    IKObjectiveMsg.POS_NONE: 'none',
+    IKObjectiveMsg.POS_PLANAR: 'planar',
+    IKObjectiveMsg.POS_LINEAR: 'linear',
+    IKObjectiveMsg.POS_FIXED: 'fixed',
+}
+_ROTATION = {
+    IKObjectiveMsg.ROT_NONE: 'none',
+    IKObjectiveMsg.ROT_AXIAL: 'axial',
+    IKObjectiveMsg.ROT_FIXED: 'fixed',
+}
 
 
 def result_code_for(error: Exception) -> int:
-    """The ResultCode value for a core error (FAILURE for anything unexpected)."""
-    for cls, code in ((UnknownFrameError, ResultCode.FRAME_TRANSFORM_FAILURE),
-                      (UnknownLinkError, ResultCode.INVALID_LINK_NAME),
-                      (UnknownJointError, ResultCode.INVALID_JOINT_NAME),
-                      (InvalidObjectiveError, ResultCode.INVALID_GOAL_CONSTRAINTS),
-                      (InvalidConfigurationError, ResultCode.INVALID_ROBOT_STATE),
-                      (InvalidSettingsError, ResultCode.INVALID_SOLVER_SETTINGS),
-                      (URDFError, ResultCode.NO_ROBOT_MODEL)):
+    """Return the ResultCode value for a core error (FAILURE for anything unexpected)."""
+    for cls, code in (
+        (UnknownFrameError, ResultCode.FRAME_TRANSFORM_FAILURE),
+        (UnknownLinkError, ResultCode.INVALID_LINK_NAME),
+        (UnknownJointError, ResultCode.INVALID_JOINT_NAME),
+        (InvalidObjectiveError, ResultCode.INVALID_GOAL_CONSTRAINTS),
+        (InvalidConfigurationError, ResultCode.INVALID_ROBOT_STATE),
+        (InvalidSettingsError, ResultCode.INVALID_SOLVER_SETTINGS),
+        (URDFError, ResultCode.NO_ROBOT_MODEL),
+    ):
         if isinstance(error, cls):
             return code
     return ResultCode.FAILURE
@@ -48,19 +67,32 @@ def objectives_from_request(pose_targets: Sequence, objectives: Sequence) -> lis
     for k, target in enumerate(pose_targets):
         where = f'pose_targets[{k}]'
         if not target.link:
-            raise InvalidObjectiveError(f'{where}.link is empty: name the link that should reach the pose')
+            raise InvalidObjectiveError(
+                f'{where}.link is empty: name the link that should reach the pose'
+            )
         pose = target.pose.pose
         o = pose.orientation
         try:
             rotation = quaternion_to_matrix([o.x, o.y, o.z, o.w])
         except InvalidObjectiveError as e:
             raise InvalidObjectiveError(f'{where}.pose.pose.orientation: {e}') from None
-        out.append(_checked(where, lambda: IKObjective.fixed_pose(
-            target.link, rotation, _xyz(pose.position), ref_link=target.pose.header.frame_id or None)))
+        out.append(
+            _checked(
+                where,
+                lambda: IKObjective.fixed_pose(
+                    target.link,
+                    rotation,
+                    _xyz(pose.position),
+                    ref_link=target.pose.header.frame_id or None,
+                ),
+            )
+        )
     for k, msg in enumerate(objectives):
         out.append(_checked(f'objectives[{k}]', lambda: objective_from_msg(msg)))
     if not out:
-        raise InvalidObjectiveError('the request has no pose_targets and no objectives; give at least one')
+        raise InvalidObjectiveError(
+            'the request has no pose_targets and no objectives; give at least one'
+        )
     return out
 
 
@@ -74,27 +106,37 @@ def _checked(where: str, build):
 def objective_from_msg(msg) -> IKObjective:
     """One core objective from an ik_interfaces/IKObjective message."""
     if msg.pos_type not in _POSITION:
-        raise InvalidObjectiveError(f'pos_type {msg.pos_type} is not one of POS_NONE(0), POS_PLANAR(1), '
-                                    'POS_LINEAR(2), POS_FIXED(3)')
+        raise InvalidObjectiveError(
+            f'pos_type {msg.pos_type} is not one of POS_NONE(0), POS_PLANAR(1), '
+            'POS_LINEAR(2), POS_FIXED(3)'
+        )
     if msg.rot_type not in _ROTATION:
-        raise InvalidObjectiveError(f'rot_type {msg.rot_type} is not one of ROT_NONE(0), ROT_AXIAL(1), '
-                                    'ROT_FIXED(2)')
+        raise InvalidObjectiveError(
+            f'rot_type {msg.rot_type} is not one of ROT_NONE(0), ROT_AXIAL(1), ROT_FIXED(2)'
+        )
     rotation = None
     if msg.rot_type == IKObjectiveMsg.ROT_FIXED:
         q = msg.target_orientation
         rotation = quaternion_to_matrix([q.x, q.y, q.z, q.w])
     return IKObjective(
-        link=msg.link, ref_link=msg.ref_link or None, position=_POSITION[msg.pos_type],
+        link=msg.link,
+        ref_link=msg.ref_link or None,
+        position=_POSITION[msg.pos_type],
         local_points=[_xyz(p) for p in msg.local_points],
         target_points=[_xyz(p) for p in msg.target_points],
-        direction=_xyz(msg.direction), rotation=_ROTATION[msg.rot_type],
-        local_axis=_xyz(msg.local_axis), target_axis=_xyz(msg.target_axis),
-        target_rotation=rotation)
+        direction=_xyz(msg.direction),
+        rotation=_ROTATION[msg.rot_type],
+        local_axis=_xyz(msg.local_axis),
+        target_axis=_xyz(msg.target_axis),
+        target_rotation=rotation,
+    )
 
 
-def joint_values(model: RobotModel, names: Sequence[str], positions: Sequence[float],
-                 what: str) -> dict[str, float]:
-    """Name -> value from a JointState's name/position arrays; NaN entries are skipped.
+def joint_values(
+    model: RobotModel, names: Sequence[str], positions: Sequence[float], what: str
+) -> dict[str, float]:
+    """
+    Name -> value from a JointState's name/position arrays; NaN entries are skipped.
 
     Raises InvalidConfigurationError for mismatched lengths or inf, UnknownJointError for
     names the robot does not have.
@@ -102,7 +144,8 @@ def joint_values(model: RobotModel, names: Sequence[str], positions: Sequence[fl
     if len(names) != len(positions):
         raise InvalidConfigurationError(
             f'{what}: name has {len(names)} entries but position has {len(positions)}; '
-            'give one position per name')
+            'give one position per name'
+        )
     out = {}
     for name, value in zip(names, positions):
         model.joint_id(name)
@@ -116,7 +159,7 @@ def joint_values(model: RobotModel, names: Sequence[str], positions: Sequence[fl
 
 
 def configuration(model: RobotModel, base: np.ndarray, *layers: Mapping[str, float]) -> np.ndarray:
-    """``base`` (n,) with each layer's name -> value applied in order (later wins)."""
+    """Return ``base`` (n,) with each layer's name -> value applied in order (later wins)."""
     q = np.array(base, dtype=float)
     for layer in layers:
         for name, value in layer.items():
@@ -127,7 +170,7 @@ def configuration(model: RobotModel, base: np.ndarray, *layers: Mapping[str, flo
 
 
 def duration_to_seconds(d: Duration) -> float:
-    """A builtin_interfaces/Duration at full resolution (sec + nanosec) in seconds."""
+    """Convert a builtin_interfaces/Duration to seconds at full resolution (sec + nanosec)."""
     return d.sec + d.nanosec * 1e-9
 
 
@@ -138,11 +181,26 @@ def seconds_to_duration(seconds: float) -> Duration:
 
 
 def objective_error_msgs(objectives: Sequence[IKObjective], errors: Sequence[tuple]) -> list:
-    """ObjectiveError messages, one per objective, in request order."""
-    return [ObjectiveError(link=o.link, ref_link=o.ref_link or '', position_error=float(p),
-                           rotation_error=float(r)) for o, (p, r) in zip(objectives, errors)]
+    """Build ObjectiveError messages, one per objective, in request order."""
+    return [
+        ObjectiveError(
+            link=o.link,
+            ref_link=o.ref_link or '',
+            position_error=float(p),
+            rotation_error=float(r),
+        )
+        for o, (p, r) in zip(objectives, errors)
+    ]
 
 
-__all__ = ['IKError', 'result_code_for', 'objectives_from_request', 'objective_from_msg',
-           'joint_values', 'configuration', 'duration_to_seconds', 'seconds_to_duration',
-           'objective_error_msgs']
+__all__ = [
+    'IKError',
+    'result_code_for',
+    'objectives_from_request',
+    'objective_from_msg',
+    'joint_values',
+    'configuration',
+    'duration_to_seconds',
+    'seconds_to_duration',
+    'objective_error_msgs',
+]

@@ -1,4 +1,5 @@
-"""Start ik_service on the bundled UR5e and show it answering real service calls.
+"""
+Start ik_service on the bundled UR5e and show it answering real service calls.
 
     ik_service_demo            # start the node, call both services, keep serving (Ctrl-C)
     ik_service_demo --exit     # ... and exit after the calls
@@ -6,30 +7,37 @@
 The node runs as its own process (``python -m ik_service --ros-args ...``), exactly as a
 user would start it; this client talks to it over DDS.
 """
+
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import subprocess
 import sys
-import time
 
-import numpy as np
-import rclpy
 from geometry_msgs.msg import Point, PoseStamped, Quaternion
 from ik_interfaces.msg import IKObjective, PoseTarget
 from ik_interfaces.srv import ComputeResidual, SolveIK
-
 from ik_service.core import load_urdf_file
 from ik_service.core.transforms import matrix_to_quaternion
 from ik_service.resources import bundled_urdf_path, default_params_file
+import numpy as np
+import rclpy
 
 
 def node_command(urdf: str, params: str, extra: tuple = ()) -> list[str]:
-    """The command line that starts the node with a URDF file and a parameter file."""
-    return [sys.executable, '-m', 'ik_service', '--ros-args', '--params-file', params,
-            '-p', f'robot_description_file:={urdf}', *extra]
+    """Build the command line that starts the node with a URDF file and a parameter file."""
+    return [
+        sys.executable,
+        '-m',
+        'ik_service',
+        '--ros-args',
+        '--params-file',
+        params,
+        '-p',
+        f'robot_description_file:={urdf}',
+        *extra,
+    ]
 
 
 def call(node, client, request, timeout: float = 10.0):
@@ -59,8 +67,10 @@ def run_calls(urdf: str) -> bool:
         target.pose.header.frame_id = 'base_link'
         target.pose.pose.position = Point(x=pose[0, 3], y=pose[1, 3], z=pose[2, 3])
         target.pose.pose.orientation = Quaternion(x=qx, y=qy, z=qz, w=qw)
-        print(f'--> /solve_ik: tool0 to position {np.round(pose[:3, 3], 4).tolist()} m, '
-              f'orientation (x, y, z, w) {np.round([qx, qy, qz, qw], 4).tolist()}')
+        print(
+            f'--> /solve_ik: tool0 to position {np.round(pose[:3, 3], 4).tolist()} m, '
+            f'orientation (x, y, z, w) {np.round([qx, qy, qz, qw], 4).tolist()}'
+        )
         answer = call(node, solve, SolveIK.Request(pose_targets=[target]))
         print(f'<-- success={answer.success} code={answer.result_code.val} {answer.message}')
         for name, value in zip(answer.solution.name, answer.solution.position):
@@ -69,14 +79,25 @@ def run_calls(urdf: str) -> bool:
         err = float(np.linalg.norm(achieved[:3, 3] - pose[:3, 3]))
         print(f'    forward kinematics of the answer: position error {err:.2e} m')
 
-        goal = IKObjective(link='tool0', pos_type=IKObjective.POS_FIXED, rot_type=IKObjective.ROT_NONE,
-                           target_points=[Point(x=0.4, y=0.2, z=0.3)])
+        goal = IKObjective(
+            link='tool0',
+            pos_type=IKObjective.POS_FIXED,
+            rot_type=IKObjective.ROT_NONE,
+            target_points=[Point(x=0.4, y=0.2, z=0.3)],
+        )
         config = answer.solution
         print('--> /compute_residual: tool0 origin vs point (0.4, 0.2, 0.3) at that configuration')
-        res = call(node, residual, ComputeResidual.Request(objectives=[goal], configuration=config,
-                                                           compute_jacobian=True))
-        print(f'<-- success={res.success} residual {np.round(res.residual, 4).tolist()} m, '
-              f'jacobian {res.jacobian_rows}x{len(res.jacobian_columns)}')
+        res = call(
+            node,
+            residual,
+            ComputeResidual.Request(
+                objectives=[goal], configuration=config, compute_jacobian=True
+            ),
+        )
+        print(
+            f'<-- success={res.success} residual {np.round(res.residual, 4).tolist()} m, '
+            f'jacobian {res.jacobian_rows}x{len(res.jacobian_columns)}'
+        )
         return bool(answer.success and err < 1e-4 and res.success)
     finally:
         node.destroy_node()

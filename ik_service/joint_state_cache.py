@@ -1,10 +1,12 @@
-"""The robot's latest joint positions, merged by name across /joint_states messages.
+"""
+The robot's latest joint positions, merged by name across /joint_states messages.
 
 Plain Python (no ROS types) so it is testable alone. Several publishers may each send
 part of the joints (arm driver, gripper driver); each message updates only the names it
 carries. NaN means "no value" (joint_state_broadcaster sends NaN for joints without a
 position interface) and leaves the previous value in place.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,8 +36,10 @@ class JointStateCache:
                     self._stamps[name] = now
         return True
 
-    def positions(self, max_age: Optional[float] = None, now: Optional[float] = None) -> Mapping[str, float]:
-        """A snapshot of the known positions; with ``max_age`` [s], only those newer than that."""
+    def positions(
+        self, max_age: Optional[float] = None, now: Optional[float] = None
+    ) -> Mapping[str, float]:
+        """Snapshot the known positions; with ``max_age`` [s], only those newer than that."""
         with self._lock:
             if max_age is None or max_age <= 0 or now is None:
                 return dict(self._positions)

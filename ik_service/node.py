@@ -1,4 +1,5 @@
-"""The ik_service ROS 2 node: services solve_ik and compute_residual over the core solver.
+"""
+The ik_service ROS 2 node: services solve_ik and compute_residual over the core solver.
 
 A thin layer: it keeps the robot model and the latest joint states, turns requests into
 core calls (``ik_service.conversions``) and core results into responses. Services run in
@@ -6,42 +7,59 @@ a reentrant callback group on a multi-threaded executor, so a slow solve does no
 up other requests or /joint_states; the model is swapped by reference, so a request
 always sees one whole model.
 """
+
 from __future__ import annotations
 
+import os
 import threading
 import time
 import traceback
 from typing import Optional
 
-import numpy as np
-import rclpy
-import yaml
 from ik_interfaces.msg import ResultCode
 from ik_interfaces.srv import ComputeResidual, SolveIK
+from ik_service import conversions as conv
+from ik_service.core import (
+    GLOBAL,
+    IKError,
+    InvalidSettingsError,
+    JointLimits,
+    load_urdf_file,
+    load_urdf_string,
+    LOCAL,
+    NEARBY,
+    ObjectiveSet,
+    RobotModel,
+    solve,
+    URDFError,
+)
+from ik_service.core import solver as core_solver
+from ik_service.joint_state_cache import JointStateCache
+from ik_service.parameters import PARAMETERS, solver_settings, SPECS, validate
+import numpy as np
 from rcl_interfaces.msg import SetParametersResult
+import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
+import yaml
 
-from ik_service import conversions as conv
-from ik_service.core import (GLOBAL, LOCAL, NEARBY, IKError, InvalidSettingsError, JointLimits,
-                             ObjectiveSet, RobotModel, URDFError, load_urdf_file,
-                             load_urdf_string, solve)
-from ik_service.core import solver as core_solver
-from ik_service.joint_state_cache import JointStateCache
-from ik_service.parameters import PARAMETERS, SPECS, solver_settings, validate
-
-_MODES = {SolveIK.Request.MODE_LOCAL: LOCAL, SolveIK.Request.MODE_GLOBAL: GLOBAL,
-          SolveIK.Request.MODE_NEARBY: NEARBY}
-_STOP = {core_solver.CONVERGED: SolveIK.Response.STOP_CONVERGED,
-         core_solver.MAX_ITERATIONS: SolveIK.Response.STOP_MAX_ITERATIONS,
-         core_solver.STALLED: SolveIK.Response.STOP_MAX_ITERATIONS,
-         core_solver.TIMEOUT: SolveIK.Response.STOP_TIMEOUT,
-         core_solver.RESTARTS_EXHAUSTED: SolveIK.Response.STOP_RESTARTS_EXHAUSTED,
-         core_solver.UNREACHABLE: SolveIK.Response.STOP_UNREACHABLE}
+_MODES = {
+    SolveIK.Request.MODE_LOCAL: LOCAL,
+    SolveIK.Request.MODE_GLOBAL: GLOBAL,
+    SolveIK.Request.MODE_NEARBY: NEARBY,
+}
+_STOP = {
+    core_solver.CONVERGED: SolveIK.Response.STOP_CONVERGED,
+    core_solver.MAX_ITERATIONS: SolveIK.Response.STOP_MAX_ITERATIONS,
+    core_solver.STALLED: SolveIK.Response.STOP_MAX_ITERATIONS,
+    core_solver.TIMEOUT: SolveIK.Response.STOP_TIMEOUT,
+    core_solver.RESTARTS_EXHAUSTED: SolveIK.Response.STOP_RESTARTS_EXHAUSTED,
+    core_solver.UNREACHABLE: SolveIK.Response.STOP_UNREACHABLE,
+}
 _MODEL_PARAMETERS = ('robot_description', 'robot_description_file')
 
 
@@ -58,8 +76,10 @@ class IKServiceNode(Node):
             if problem:
                 raise ValueError(f'parameter {problem}')
         self._model: Optional[RobotModel] = None
-        self._model_problem = 'no robot model yet: set robot_description or robot_description_file, ' \
+        self._model_problem = (
+            'no robot model yet: set robot_description or robot_description_file, '
             'or publish on the robot_description topic'
+        )
         self._model_lock = threading.Lock()
         self._joint_states = JointStateCache()
 
@@ -68,22 +88,35 @@ class IKServiceNode(Node):
         topics = MutuallyExclusiveCallbackGroup()
         # Best effort matches both reliable and best-effort publishers.
         self.create_subscription(
-            JointState, self._values['joint_states_topic'], self._on_joint_state,
-            QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT), callback_group=topics)
+            JointState,
+            self._values['joint_states_topic'],
+            self._on_joint_state,
+            QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT),
+            callback_group=topics,
+        )
         if self._values['robot_description_topic']:
             self.create_subscription(
-                String, self._values['robot_description_topic'], self._on_description,
-                QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
-                           reliability=ReliabilityPolicy.RELIABLE), callback_group=topics)
+                String,
+                self._values['robot_description_topic'],
+                self._on_description,
+                QoSProfile(
+                    depth=1,
+                    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                    reliability=ReliabilityPolicy.RELIABLE,
+                ),
+                callback_group=topics,
+            )
         self._load_from_parameters(self._values)
+        self.get_logger().info(f'ik_service from {os.path.dirname(os.path.abspath(__file__))}')
         self.create_service(SolveIK, 'solve_ik', self._solve_ik, callback_group=services)
-        self.create_service(ComputeResidual, 'compute_residual', self._compute_residual,
-                            callback_group=services)
+        self.create_service(
+            ComputeResidual, 'compute_residual', self._compute_residual, callback_group=services
+        )
 
     # ------------------------------------------------------------------ robot model
     @property
     def model(self) -> Optional[RobotModel]:
-        """The current robot model (None until one was loaded)."""
+        """Return the current robot model, or None until one was loaded."""
         return self._model
 
     def _set_model(self, model: RobotModel, source: str) -> None:
@@ -91,8 +124,10 @@ class IKServiceNode(Node):
             self._model = model
         for w in model.warnings:
             self.get_logger().warning(f'{source}: {w}')
-        self.get_logger().info(f'robot {model.name!r} from {source}: {model.num_dofs} joints '
-                               f'({", ".join(model.joint_names)}), root {model.root_link!r}')
+        self.get_logger().info(
+            f'robot {model.name!r} from {source}: {model.num_dofs} joints '
+            f'({", ".join(model.joint_names)}), root {model.root_link!r}'
+        )
 
     @staticmethod
     def _model_from(values: dict) -> tuple[Optional[RobotModel], str]:
@@ -115,7 +150,9 @@ class IKServiceNode(Node):
 
     def _on_description(self, msg: String) -> None:
         try:
-            self._set_model(load_urdf_string(msg.data), 'topic ' + self._values['robot_description_topic'])
+            self._set_model(
+                load_urdf_string(msg.data), 'topic ' + self._values['robot_description_topic']
+            )
         except URDFError as e:
             self.get_logger().error(f'ignoring robot_description message: {e}')
             if self._model is None:
@@ -153,14 +190,19 @@ class IKServiceNode(Node):
     def _on_joint_state(self, msg: JointState) -> None:
         if not self._joint_states.update(msg.name, msg.position, time.monotonic()):
             self.get_logger().warning(
-                f'ignoring a JointState with {len(msg.name)} names and {len(msg.position)} positions',
-                throttle_duration_sec=5.0)
+                f'ignoring a JointState with {len(msg.name)} names and '
+                f'{len(msg.position)} positions',
+                throttle_duration_sec=5.0,
+            )
 
-    def _current_configuration(self, model: RobotModel, request_state, what: str,
-                               limits: JointLimits) -> np.ndarray:
-        """Default seed (zeros, clipped into limits), then /joint_states, then the request."""
+    def _current_configuration(
+        self, model: RobotModel, request_state, what: str, limits: JointLimits
+    ) -> np.ndarray:
+        """Layer the default seed (zeros in limits), /joint_states and the request state."""
         requested = conv.joint_values(model, request_state.name, request_state.position, what)
-        current = self._joint_states.positions(self._values['joint_state_timeout'], time.monotonic())
+        current = self._joint_states.positions(
+            self._values['joint_state_timeout'], time.monotonic()
+        )
         return conv.configuration(model, limits.clip(np.zeros(model.num_dofs)), current, requested)
 
     # ------------------------------------------------------------------ services
@@ -192,10 +234,14 @@ class IKServiceNode(Node):
         objectives = conv.objectives_from_request(req.pose_targets, req.objectives)
         problem = ObjectiveSet(model, objectives)
         if req.mode != SolveIK.Request.MODE_DEFAULT and req.mode not in _MODES:
-            raise InvalidSettingsError(f'mode {req.mode} is not one of MODE_DEFAULT(0), MODE_LOCAL(1), '
-                                       'MODE_GLOBAL(2), MODE_NEARBY(3)')
+            raise InvalidSettingsError(
+                f'mode {req.mode} is not one of MODE_DEFAULT(0), MODE_LOCAL(1), '
+                'MODE_GLOBAL(2), MODE_NEARBY(3)'
+            )
         if req.seed_mode not in (SolveIK.Request.SEED_CURRENT, SolveIK.Request.SEED_RANDOM):
-            raise InvalidSettingsError(f'seed_mode {req.seed_mode} is not SEED_CURRENT(0) or SEED_RANDOM(1)')
+            raise InvalidSettingsError(
+                f'seed_mode {req.seed_mode} is not SEED_CURRENT(0) or SEED_RANDOM(1)'
+            )
         mode = _MODES.get(req.mode, values['mode'])
         timeout = conv.duration_to_seconds(req.timeout)
         settings = solver_settings(values)
@@ -204,27 +250,49 @@ class IKServiceNode(Node):
             tolerance=req.tolerance if req.tolerance != 0 else settings.tolerance,
             max_iterations=req.max_iterations or settings.max_iterations,
             timeout=timeout if timeout != 0 else settings.timeout,
-            max_restarts=req.max_restarts or settings.max_restarts).validate()
+            max_restarts=req.max_restarts or settings.max_restarts,
+        ).validate()
         max_deviation = req.max_deviation if req.max_deviation != 0 else values['max_deviation']
         if not np.isfinite(max_deviation) or max_deviation < 0:
-            raise InvalidSettingsError(f'max_deviation must be > 0 (rad or m), got {req.max_deviation}')
+            raise InvalidSettingsError(
+                f'max_deviation must be > 0 (rad or m), got {req.max_deviation}'
+            )
         limits = JointLimits.from_model(
-            model, values['joint_limit_margin'],
+            model,
+            values['joint_limit_margin'],
             {jl.joint: (jl.lower, jl.upper) for jl in req.joint_limits},
-            enabled=not req.ignore_joint_limits)
+            enabled=not req.ignore_joint_limits,
+        )
         seed = self._current_configuration(model, req.seed, 'seed', limits)
         bias = None
         if req.bias.name or req.bias.position:
-            bias = conv.configuration(model, seed, conv.joint_values(model, req.bias.name,
-                                                                     req.bias.position, 'bias'))
-        result = solve(model, problem, seed, mode=mode, settings=settings, limits=limits,
-                       active_joints=list(req.active_joints) or None, bias=bias,
-                       max_deviation=max_deviation, random_seed=req.random_seed,
-                       random_start=req.seed_mode == SolveIK.Request.SEED_RANDOM)
+            bias = conv.configuration(
+                model, seed, conv.joint_values(model, req.bias.name, req.bias.position, 'bias')
+            )
+        result = solve(
+            model,
+            problem,
+            seed,
+            mode=mode,
+            settings=settings,
+            limits=limits,
+            active_joints=list(req.active_joints) or None,
+            bias=bias,
+            max_deviation=max_deviation,
+            random_seed=req.random_seed,
+            random_start=req.seed_mode == SolveIK.Request.SEED_RANDOM,
+        )
 
         res.success = result.success
-        res.result_code.val = ResultCode.SUCCESS if result.success else (
-            ResultCode.TIMED_OUT if result.stop_reason == core_solver.TIMEOUT else ResultCode.NO_IK_SOLUTION)
+        res.result_code.val = (
+            ResultCode.SUCCESS
+            if result.success
+            else (
+                ResultCode.TIMED_OUT
+                if result.stop_reason == core_solver.TIMEOUT
+                else ResultCode.NO_IK_SOLUTION
+            )
+        )
         res.stop_reason = _STOP[result.stop_reason]
         res.solution = JointState(name=list(model.joint_names), position=result.q.tolist())
         res.solution.header.stamp = self.get_clock().now().to_msg()
@@ -234,16 +302,26 @@ class IKServiceNode(Node):
         res.iterations = result.iterations
         res.restarts = result.restarts
         res.message = _describe(result, objectives, settings)
-        res.effective_config = yaml.safe_dump({
-            'mode': mode, 'tolerance': settings.tolerance, 'max_iterations': settings.max_iterations,
-            'timeout': settings.timeout, 'max_restarts': settings.max_restarts if mode == GLOBAL else 0,
-            'batch_size': settings.batch_size, 'initial_damping': settings.initial_damping,
-            'max_deviation': float(max_deviation) if mode == NEARBY else None,
-            'joint_limit_margin': values['joint_limit_margin'],
-            'ignore_joint_limits': bool(req.ignore_joint_limits),
-            'random_seed': int(req.random_seed), 'seed_mode': 'random' if req.seed_mode else 'current',
-            'active_joints': result.active_joints, 'approximate': settings.approximate,
-            'robot': model.name}, sort_keys=False)
+        res.effective_config = yaml.safe_dump(
+            {
+                'mode': mode,
+                'tolerance': settings.tolerance,
+                'max_iterations': settings.max_iterations,
+                'timeout': settings.timeout,
+                'max_restarts': settings.max_restarts if mode == GLOBAL else 0,
+                'batch_size': settings.batch_size,
+                'initial_damping': settings.initial_damping,
+                'max_deviation': float(max_deviation) if mode == NEARBY else None,
+                'joint_limit_margin': values['joint_limit_margin'],
+                'ignore_joint_limits': bool(req.ignore_joint_limits),
+                'random_seed': int(req.random_seed),
+                'seed_mode': 'random' if req.seed_mode else 'current',
+                'active_joints': result.active_joints,
+                'approximate': settings.approximate,
+                'robot': model.name,
+            },
+            sort_keys=False,
+        )
 
     def _fill_residual(self, req: ComputeResidual.Request, res: ComputeResidual.Response) -> None:
         model = self._require_model()
@@ -253,7 +331,9 @@ class IKServiceNode(Node):
         q = self._current_configuration(model, req.configuration, 'configuration', limits)
         residual, jac = problem.evaluate(q[None], jacobian=req.compute_jacobian)
         res.residual = residual[0].tolist()
-        res.objective_errors = conv.objective_error_msgs(objectives, problem.objective_errors(residual[0]))
+        res.objective_errors = conv.objective_error_msgs(
+            objectives, problem.objective_errors(residual[0])
+        )
         if req.compute_jacobian:
             if req.active_joints:
                 cols = [model.joint_id(n) for n in req.active_joints]
@@ -268,22 +348,33 @@ class IKServiceNode(Node):
 
 
 def _describe(result, objectives, settings) -> str:
-    """A one-line human-readable account of a solve."""
+    """Describe a solve in one human-readable line."""
     ms = result.elapsed * 1e3
     if result.success:
-        return (f'solved: largest error {result.max_error:.2e} <= tolerance {settings.tolerance:.1e}, '
-                f'{result.iterations} iterations, {result.restarts} restarts, {ms:.2f} ms')
+        return (
+            f'solved: largest error {result.max_error:.2e} <= tolerance {settings.tolerance:.1e}, '
+            f'{result.iterations} iterations, {result.restarts} restarts, {ms:.2f} ms'
+        )
     worst = int(np.argmax([max(p, r) for p, r in result.objective_errors]))
     p, r = result.objective_errors[worst]
-    why = {core_solver.UNREACHABLE: 'a target position is out of reach of its link',
-           core_solver.TIMEOUT: f'the time budget of {settings.timeout * 1e3:g} ms ran out',
-           core_solver.RESTARTS_EXHAUSTED: f'all {result.restarts} restarts were used',
-           core_solver.MAX_ITERATIONS: f'the iteration limit of {settings.max_iterations} was reached',
-           core_solver.STALLED: 'the descent reached a local minimum'}[result.stop_reason]
-    limits = f'; joints at a limit: {", ".join(result.joints_at_limit)}' if result.joints_at_limit else ''
-    return (f'no solution: {why}. Best configuration returned has largest error {result.max_error:.3g} '
-            f'(objective {worst} on {objectives[worst].link!r}: position {p:.3g} m, rotation {r:.3g} rad)'
-            f'{limits}; {result.iterations} iterations, {result.restarts} restarts, {ms:.2f} ms')
+    why = {
+        core_solver.UNREACHABLE: 'a target position is out of reach of its link',
+        core_solver.TIMEOUT: f'the time budget of {settings.timeout * 1e3:g} ms ran out',
+        core_solver.RESTARTS_EXHAUSTED: f'all {result.restarts} restarts were used',
+        core_solver.MAX_ITERATIONS: f'the limit of {settings.max_iterations} iterations was hit',
+        core_solver.STALLED: 'the descent reached a local minimum',
+    }[result.stop_reason]
+    limits = (
+        f'; joints at a limit: {", ".join(result.joints_at_limit)}'
+        if result.joints_at_limit
+        else ''
+    )
+    return (
+        f'no solution: {why}. Best configuration returned has largest error '
+        f'{result.max_error:.3g} (objective {worst} on {objectives[worst].link!r}: '
+        f'position {p:.3g} m, rotation {r:.3g} rad)'
+        f'{limits}; {result.iterations} iterations, {result.restarts} restarts, {ms:.2f} ms'
+    )
 
 
 def main(args=None) -> None:

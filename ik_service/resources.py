@@ -1,4 +1,5 @@
 """Where the files shipped with ik_service live, in a colcon install or a source checkout."""
+
 from __future__ import annotations
 
 import os
@@ -15,12 +16,15 @@ def bundled_urdf_path() -> str:
 def default_params_file() -> str:
     """Path of ``config/ik_service.yaml``: the installed share folder, else the checkout."""
     try:
-        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+        from ament_index_python.packages import get_package_share_directory, PackageNotFoundError
+
         try:
-            path = os.path.join(get_package_share_directory('ik_service'), 'config', 'ik_service.yaml')
+            path = os.path.join(
+                get_package_share_directory('ik_service'), 'config', 'ik_service.yaml'
+            )
             if os.path.isfile(path):
                 return path
-        except (PackageNotFoundError, OSError):   # not installed, or no AMENT_PREFIX_PATH
+        except (PackageNotFoundError, OSError):  # not installed, or no AMENT_PREFIX_PATH
             pass
     except ImportError:
         pass

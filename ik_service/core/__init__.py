@@ -1,24 +1,62 @@
-"""The kinematics and IK core of ik_service: plain Python, numpy and scipy, no ROS.
-
-    from ik_service.core import load_urdf_file, IKObjective, solve
-    model = load_urdf_file('ur5e.urdf')
-    goal = IKObjective.fixed_pose('tool0', rotation, translation)
-    result = solve(model, [goal], seed, mode='global')
 """
-from .errors import (IKError, InvalidConfigurationError, InvalidObjectiveError,
-                     InvalidSettingsError, UnknownFrameError, UnknownJointError,
-                     UnknownLinkError, URDFError)
+The kinematics and IK core of ik_service: plain Python, numpy and scipy, no ROS.
+
+from ik_service.core import load_urdf_file, IKObjective, solve
+model = load_urdf_file('ur5e.urdf')
+goal = IKObjective.fixed_pose('tool0', rotation, translation)
+result = solve(model, [goal], seed, mode='global')
+"""
+
+from .errors import (
+    IKError,
+    InvalidConfigurationError,
+    InvalidObjectiveError,
+    InvalidSettingsError,
+    UnknownFrameError,
+    UnknownJointError,
+    UnknownLinkError,
+    URDFError,
+)
 from .limits import JointLimits
 from .model import JointSpec, RobotModel
 from .objectives import IKObjective, ObjectiveSet
-from .solver import (GLOBAL, LOCAL, NEARBY, IKResult, SolverSettings, problem_is_unreachable,
-                     solve, solve_global, solve_nearby)
+from .solver import (
+    GLOBAL,
+    IKResult,
+    LOCAL,
+    NEARBY,
+    problem_is_unreachable,
+    solve,
+    solve_global,
+    solve_nearby,
+    SolverSettings,
+)
 from .urdf_loader import expand_xacro, load_urdf_file, load_urdf_string
 
 __all__ = [
-    'IKError', 'InvalidConfigurationError', 'InvalidObjectiveError', 'InvalidSettingsError',
-    'UnknownFrameError', 'UnknownJointError', 'UnknownLinkError', 'URDFError',
-    'JointLimits', 'JointSpec', 'RobotModel', 'IKObjective', 'ObjectiveSet',
-    'GLOBAL', 'LOCAL', 'NEARBY', 'IKResult', 'SolverSettings', 'problem_is_unreachable',
-    'solve', 'solve_global', 'solve_nearby', 'expand_xacro', 'load_urdf_file', 'load_urdf_string',
+    'IKError',
+    'InvalidConfigurationError',
+    'InvalidObjectiveError',
+    'InvalidSettingsError',
+    'UnknownFrameError',
+    'UnknownJointError',
+    'UnknownLinkError',
+    'URDFError',
+    'JointLimits',
+    'JointSpec',
+    'RobotModel',
+    'IKObjective',
+    'ObjectiveSet',
+    'GLOBAL',
+    'LOCAL',
+    'NEARBY',
+    'IKResult',
+    'SolverSettings',
+    'problem_is_unreachable',
+    'solve',
+    'solve_global',
+    'solve_nearby',
+    'expand_xacro',
+    'load_urdf_file',
+    'load_urdf_string',
 ]

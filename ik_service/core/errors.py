@@ -1,4 +1,5 @@
-"""Exceptions of the kinematics core.
+"""
+Exceptions of the kinematics core.
 
 Every exception says what was wrong and how to fix it; the ROS layer maps each class to
 a result code (see ``ik_service.result_codes``).

@@ -1,8 +1,10 @@
-"""Joint limits per degree of freedom, and the angle bookkeeping that goes with them.
+"""
+Joint limits per degree of freedom, and the angle bookkeeping that goes with them.
 
 Units: radians for revolute/continuous dofs, metres for prismatic ones. Unbounded dofs
 (continuous joints, or every dof when limits are switched off) hold -inf/inf.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,13 +24,18 @@ class JointLimits:
 
     lower: np.ndarray
     upper: np.ndarray
-    is_angle: np.ndarray        # revolute or continuous: may be shifted by 2 pi
+    is_angle: np.ndarray  # revolute or continuous: may be shifted by 2 pi
 
     @classmethod
-    def from_model(cls, model: RobotModel, margin: float = 0.0,
-                   overrides: Optional[Mapping[str, tuple]] = None,
-                   enabled: bool = True) -> 'JointLimits':
-        """The model's limits, shrunk by ``margin`` on each side, with per-joint overrides.
+    def from_model(
+        cls,
+        model: RobotModel,
+        margin: float = 0.0,
+        overrides: Optional[Mapping[str, tuple]] = None,
+        enabled: bool = True,
+    ) -> 'JointLimits':
+        """
+        Take the model's limits, shrunk by ``margin`` on each side, with per-joint overrides.
 
         ``overrides`` maps a joint name to (lower, upper); ``enabled=False`` makes every
         dof unbounded (overrides still apply).
@@ -46,16 +53,17 @@ class JointLimits:
             lo, hi = float(lo), float(hi)
             if np.isnan(lo) or np.isnan(hi) or lo > hi:
                 raise InvalidSettingsError(
-                    f'joint limit override for {name!r} must have lower <= upper, got [{lo}, {hi}]')
+                    f'joint limit override for {name!r} must have lower <= upper, got [{lo}, {hi}]'
+                )
             lower[k], upper[k] = lo, hi
         return cls(lower, upper, ~model.is_prismatic_dof)
 
     def clip(self, q: np.ndarray) -> np.ndarray:
-        """Configurations (..., n) clipped into the limits."""
+        """Clip configurations (..., n) into the limits."""
         return np.minimum(np.maximum(q, self.lower), self.upper)
 
     def contains(self, q: np.ndarray, tolerance: float = 1e-9) -> np.ndarray:
-        """True where every dof of a configuration (..., n) is within its limits."""
+        """Tell where every dof of a configuration (..., n) is within its limits."""
         return np.all((q >= self.lower - tolerance) & (q <= self.upper + tolerance), axis=-1)
 
     def at_limit(self, q: np.ndarray, tolerance: float = 1e-6) -> np.ndarray:
@@ -63,13 +71,14 @@ class JointLimits:
         return (np.abs(q - self.lower) <= tolerance) | (np.abs(q - self.upper) <= tolerance)
 
     def around(self, center: np.ndarray, deviation: float) -> 'JointLimits':
-        """These limits intersected with ``center`` +- ``deviation`` (nearby mode)."""
+        """Intersect these limits with ``center`` +- ``deviation`` (nearby mode)."""
         lo = np.maximum(self.lower, center - deviation)
         hi = np.minimum(self.upper, center + deviation)
         return JointLimits(np.minimum(lo, hi), np.maximum(lo, hi), self.is_angle)
 
     def sample(self, rng: np.random.Generator, center: np.ndarray, count: int) -> np.ndarray:
-        """``count`` random configurations (count, n), uniform within the limits.
+        """
+        ``count`` random configurations (count, n), uniform within the limits.
 
         Nothing is sampled from an infinite range: an unbounded angle is drawn from
         ``center`` +- pi, an unbounded prismatic dof from ``center`` +- 0.5 m.
@@ -80,7 +89,8 @@ class JointLimits:
         return lo + (hi - lo) * rng.random((count, lo.size))
 
     def wrap_near(self, q: np.ndarray, reference: np.ndarray) -> np.ndarray:
-        """Shift angles by multiples of 2 pi to lie as close as possible to ``reference``.
+        """
+        Shift angles by multiples of 2 pi to lie as close as possible to ``reference``.
 
         An angle moves only if the shifted value stays within its limits, so a
         continuous joint ends within pi of the reference and a bounded revolute joint
@@ -89,9 +99,13 @@ class JointLimits:
         """
         turns = np.round((reference - q) / TWO_PI)
         best = q + turns * TWO_PI
-        for shift in (0.0, -1.0, 1.0):        # nearest first, then the neighbours
+        for shift in (0.0, -1.0, 1.0):  # nearest first, then the neighbours
             cand = best + shift * TWO_PI
-            ok = self.is_angle & (cand >= self.lower) & (cand <= self.upper) & \
-                (np.abs(cand - reference) < np.abs(q - reference) + 1e-12)
+            ok = (
+                self.is_angle
+                & (cand >= self.lower)
+                & (cand <= self.upper)
+                & (np.abs(cand - reference) < np.abs(q - reference) + 1e-12)
+            )
             q = np.where(ok, cand, q)
         return q

@@ -1,4 +1,5 @@
-"""A robot's kinematic tree as flat numpy arrays: forward kinematics and Jacobians.
+"""
+A robot's kinematic tree as flat numpy arrays: forward kinematics and Jacobians.
 
 Frames and units: every transform is a 4x4 homogeneous matrix from a frame to the
 world, where "world" is the frame of the robot's root link. Lengths in metres, revolute
@@ -14,6 +15,7 @@ matrix product. The configuration vector ``q`` holds one value per *degree of fr
 (a movable joint that is not a mimic); mimic joints follow ``v = multiplier * q_leader +
 offset``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -21,7 +23,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .errors import URDFError, UnknownJointError, UnknownLinkError, closest_names
+from .errors import closest_names, UnknownJointError, UnknownLinkError, URDFError
 from .transforms import LEVI_CIVITA, skew
 
 REVOLUTE = 'revolute'
@@ -32,7 +34,8 @@ FIXED = 'fixed'
 
 @dataclass(frozen=True)
 class JointSpec:
-    """One URDF joint as the model needs it.
+    """
+    One URDF joint as the model needs it.
 
     origin: 4x4 transform from the parent link frame to the joint frame at zero position.
     axis: unit axis in the joint frame. lower/upper: limits [rad or m]; -inf/inf when
@@ -40,7 +43,7 @@ class JointSpec:
     """
 
     name: str
-    type: str
+    joint_type: str
     parent: str
     child: str
     origin: np.ndarray
@@ -53,8 +56,13 @@ class JointSpec:
 class RobotModel:
     """Kinematic tree of a robot, built once, evaluated vectorised over batches."""
 
-    def __init__(self, name: str, links: Sequence[str], joints: Sequence[JointSpec],
-                 warnings: Sequence[str] = ()):
+    def __init__(
+        self,
+        name: str,
+        links: Sequence[str],
+        joints: Sequence[JointSpec],
+        warnings: Sequence[str] = (),
+    ):
         self.name = name
         self.warnings = list(warnings)
         self.link_names: list[str] = list(links)
@@ -76,20 +84,25 @@ class RobotModel:
         for j in joints:
             for end in (j.parent, j.child):
                 if end not in self.link_index:
-                    raise URDFError(f'joint {j.name!r} refers to link {end!r}, which is not defined')
+                    raise URDFError(
+                        f'joint {j.name!r} refers to link {end!r}, which is not defined'
+                    )
             if j.child in parent_joint:
-                raise URDFError(f'link {j.child!r} has two parent joints: '
-                                f'{parent_joint[j.child].name!r} and {j.name!r}')
-            if j.type not in (REVOLUTE, CONTINUOUS, PRISMATIC, FIXED):
-                raise URDFError(f'joint {j.name!r} has unsupported type {j.type!r}')
+                raise URDFError(
+                    f'link {j.child!r} has two parent joints: '
+                    f'{parent_joint[j.child].name!r} and {j.name!r}'
+                )
+            if j.joint_type not in (REVOLUTE, CONTINUOUS, PRISMATIC, FIXED):
+                raise URDFError(f'joint {j.name!r} has unsupported type {j.joint_type!r}')
             parent_joint[j.child] = j
             children[j.parent].append(j)
         roots = [n for n in self.link_names if n not in parent_joint]
         if len(roots) != 1:
             if not roots:
                 raise URDFError('the joints form a cycle: no link is without a parent')
-            raise URDFError(f'the robot must be one tree, but {len(roots)} links have no parent: '
-                            f'{roots[:6]}')
+            raise URDFError(
+                f'the robot must be one tree, but {len(roots)} links have no parent: {roots[:6]}'
+            )
         self.root_link = roots[0]
 
         # Walk the tree from the root: frames in topological order.
@@ -103,14 +116,14 @@ class RobotModel:
             visited += 1
             for j in children[link]:
                 pre = link_offset[link] @ j.origin
-                if j.type == FIXED:
+                if j.joint_type == FIXED:
                     link_frame[j.child] = link_frame[link]
                     link_offset[j.child] = pre
                 else:
                     frame_parent.append(link_frame[link])
                     frame_origin.append(pre)
                     frame_axis.append(np.asarray(j.axis, dtype=float))
-                    frame_type.append(j.type)
+                    frame_type.append(j.joint_type)
                     frame_joint.append(j)
                     link_frame[j.child] = len(frame_joint) - 1
                     link_offset[j.child] = np.eye(4)
@@ -152,7 +165,9 @@ class RobotModel:
                 l2, m2, o2 = frames[by_name[leader]].mimic
                 leader, mult, off = l2, mult * m2, mult * o2 + off
             if leader not in self.joint_index:
-                raise URDFError(f'mimic joint {j.name!r} follows {leader!r}, which is not a movable joint')
+                raise URDFError(
+                    f'mimic joint {j.name!r} follows {leader!r}, which is not a movable joint'
+                )
             mimic_matrix[i, self.joint_index[leader]] = mult
             mimic_offset[i] = off
         self._mimic_matrix = mimic_matrix
@@ -191,13 +206,13 @@ class RobotModel:
         self._chain_steps = [(i, int(p)) for i, p in enumerate(self._frame_parent) if p >= 0]
         self._reach_cache: dict = {}
         rows = np.where(self.link_frame >= 0, self.link_frame, nf)
-        self.link_ancestor_frames = anc[rows]          # (num_links, num_frames)
+        self.link_ancestor_frames = anc[rows]  # (num_links, num_frames)
         self._root_row = nf
 
         # Limits per dof, as parsed (JointLimits applies margins and overrides).
         self.lower = np.array([frames[i].lower for i in dof_frames], dtype=float)
         self.upper = np.array([frames[i].upper for i in dof_frames], dtype=float)
-        self.joint_types = [frames[i].type for i in dof_frames]
+        self.joint_types = [frames[i].joint_type for i in dof_frames]
         self.is_prismatic_dof = np.array([t == PRISMATIC for t in self.joint_types], dtype=bool)
         self.is_continuous_dof = np.array([t == CONTINUOUS for t in self.joint_types], dtype=bool)
 
@@ -209,7 +224,8 @@ class RobotModel:
         except KeyError:
             raise UnknownLinkError(
                 f'robot {self.name!r} has no link {name!r}; closest: '
-                f'{closest_names(name, self.link_names)}') from None
+                f'{closest_names(name, self.link_names)}'
+            ) from None
 
     def joint_id(self, name: str) -> int:
         """Index of a degree of freedom (movable, non-mimic joint) by name."""
@@ -220,12 +236,16 @@ class RobotModel:
             why = ' (a mimic joint: set its leader instead)' if name in mimic else ''
             raise UnknownJointError(
                 f'robot {self.name!r} has no movable joint {name!r}{why}; closest: '
-                f'{closest_names(name, self.joint_names)}') from None
+                f'{closest_names(name, self.joint_names)}'
+            ) from None
 
     def dofs_moving_links(self, link_ids: Sequence[int]) -> np.ndarray:
         """Boolean mask over dofs: True for dofs that move any of the given links."""
-        anc = np.any(self.link_ancestor_frames[list(link_ids)], axis=0) if len(link_ids) else \
-            np.zeros(len(self._frame_joint), dtype=bool)
+        anc = (
+            np.any(self.link_ancestor_frames[list(link_ids)], axis=0)
+            if len(link_ids)
+            else np.zeros(len(self._frame_joint), dtype=bool)
+        )
         return (anc.astype(float) @ np.abs(self._mimic_matrix)) > 0
 
     # ------------------------------------------------------------------ kinematics
@@ -236,13 +256,15 @@ class RobotModel:
         return q @ self._mimic_matrix.T + self._mimic_offset
 
     def frame_transforms(self, q: np.ndarray) -> np.ndarray:
-        """World transforms (num_frames, B, 4, 4) of the movable joint frames at ``q`` (B, n).
+        """
+        World transforms (num_frames, B, 4, 4) of the movable joint frames at ``q`` (B, n).
 
         Frame-major, so that chaining a frame onto its parent is one contiguous matmul.
         """
-        v = self.frame_values(q).T                                   # (F, B)
-        basis = np.stack([np.ones_like(v), np.sin(v), 1.0 - np.cos(v),
-                          v * self._is_prismatic[:, None]], -1)       # (F, B, 4)
+        v = self.frame_values(q).T  # (F, B)
+        basis = np.stack(
+            [np.ones_like(v), np.sin(v), 1.0 - np.cos(v), v * self._is_prismatic[:, None]], -1
+        )  # (F, B, 4)
         world = (basis @ self._local_basis).reshape(v.shape + (4, 4))
         for i, p in self._chain_steps:
             np.matmul(world[p], world[i], out=world[i])
@@ -257,33 +279,40 @@ class RobotModel:
         return out
 
     def forward_kinematics(self, q, link: str) -> np.ndarray:
-        """World transform (4, 4) of ``link`` at configuration ``q`` (n,), or (B, 4, 4) for (B, n)."""
+        """Return the world transform (4, 4) of ``link`` at ``q`` (n,), or (B, 4, 4) for (B, n)."""
         q = np.asarray(q, dtype=float)
         batch = q.reshape(-1, self.num_dofs)
         t = self.link_transforms(self.frame_transforms(batch), [self.link_id(link)])[:, 0]
         return t if q.ndim == 2 else t[0]
 
     def frame_axes(self, frames: np.ndarray):
-        """World joint axes and origins of every frame, for the Jacobians.
+        """
+        World joint axes and origins of every frame, for the Jacobians.
 
         Returns (rot, lin, origin): rot (B, 3, F) the axis of each revolute frame (zero
         for prismatic), lin (B, 3, F) the axis of each prismatic frame (zero for
         revolute), origin (B, 3, F) the frame origins [m].
         """
         z = np.einsum('fbij,fj->bif', frames[:, :, :3, :3], self._frame_axis)
-        return z * self._is_rotational, z * self._is_prismatic, frames[:, :, :3, 3].transpose(1, 2, 0)
+        return (
+            z * self._is_rotational,
+            z * self._is_prismatic,
+            frames[:, :, :3, 3].transpose(1, 2, 0),
+        )
 
     def point_jacobian(self, axes, link_id: int, points: np.ndarray) -> np.ndarray:
-        """Linear-velocity Jacobians (B, P, 3, n) of world points (B, P, 3) fixed to a link.
+        """
+        Linear-velocity Jacobians (B, P, 3, n) of world points (B, P, 3) fixed to a link.
 
         ``axes`` comes from ``frame_axes``. Column k is the velocity [m/unit] of the point
         per unit motion of dof k.
         """
         rot, lin, origin = axes
         mask = self.link_ancestor_frames[link_id]
-        d = points[:, :, :, None] - origin[:, None]                   # (B, P, 3, F)
-        jv = (np.einsum('ijk,bjf,bpkf->bpif', LEVI_CIVITA, rot, d, optimize=False)
-              + lin[:, None]) * mask
+        d = points[:, :, :, None] - origin[:, None]  # (B, P, 3, F)
+        jv = (
+            np.einsum('ijk,bjf,bpkf->bpif', LEVI_CIVITA, rot, d, optimize=False) + lin[:, None]
+        ) * mask
         return jv @ self._mimic_matrix if self._has_mimic else jv
 
     def angular_jacobian(self, axes, link_id: int) -> np.ndarray:
@@ -293,7 +322,8 @@ class RobotModel:
 
     # ------------------------------------------------------------------ reach
     def reach_bound(self, link_id: int, local_point: np.ndarray):
-        """A fixed world point c and radius r with |p - c| <= r for every configuration.
+        """
+        Bound the reach: a fixed world point c and a radius r with |p - c| <= r always.
 
         p is ``local_point`` (link frame, m) on ``link_id``. Returns None when the link
         does not move or when a prismatic joint without finite travel is in its chain.

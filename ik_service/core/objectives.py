@@ -1,4 +1,5 @@
-"""IK objectives with Klampt's IKObjective semantics, and their residuals and Jacobians.
+"""
+IK objectives with Klampt's IKObjective semantics, and their residuals and Jacobians.
 
 An objective asks that points fixed on ``link`` (local coordinates, link frame, metres)
 match target points, and that an axis or the orientation of ``link`` match a target,
@@ -10,6 +11,7 @@ Residual rows per objective, position rows first (one block per point), then rot
 Named combinations: point (fixed/none, 3), pose (fixed/fixed, 6), hinge (fixed/axial, 5),
 surface (planar/axial, 3).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -30,7 +32,9 @@ _ROTATION_ROWS = {'none': 0, 'axial': 2, 'fixed': 3}
 def _vec3(value, what: str) -> np.ndarray:
     v = np.asarray(value, dtype=float)
     if v.shape != (3,) or not np.all(np.isfinite(v)):
-        raise InvalidObjectiveError(f'{what} must be 3 finite numbers, got {np.asarray(value).tolist()}')
+        raise InvalidObjectiveError(
+            f'{what} must be 3 finite numbers, got {np.asarray(value).tolist()}'
+        )
     return v
 
 
@@ -44,7 +48,8 @@ def _unit(value, what: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class IKObjective:
-    """One objective on one link. Use the constructors below for the named cases.
+    """
+    One objective on one link. Use the constructors below for the named cases.
 
     local_points (P, 3): points on ``link`` in the link frame [m].
     target_points (P, 3): their targets in the ``ref_link`` frame [m] (for planar: a
@@ -71,105 +76,207 @@ class IKObjective:
             raise InvalidObjectiveError('objective needs a link name')
         set_(self, 'ref_link', self.ref_link or None)
         if self.position not in POSITION_TYPES:
-            raise InvalidObjectiveError(f'position type must be one of {POSITION_TYPES}, got {self.position!r}')
+            raise InvalidObjectiveError(
+                f'position type must be one of {POSITION_TYPES}, got {self.position!r}'
+            )
         if self.rotation not in ROTATION_TYPES:
-            raise InvalidObjectiveError(f'rotation type must be one of {ROTATION_TYPES}, got {self.rotation!r}')
+            raise InvalidObjectiveError(
+                f'rotation type must be one of {ROTATION_TYPES}, got {self.rotation!r}'
+            )
         if self.position == 'none' and self.rotation == 'none':
-            raise InvalidObjectiveError(f'objective on {self.link!r} constrains nothing '
-                                        '(position and rotation are both none)')
+            raise InvalidObjectiveError(
+                f'objective on {self.link!r} constrains nothing '
+                '(position and rotation are both none)'
+            )
         if self.position != 'none':
-            lp = np.asarray(self.local_points, dtype=float).reshape(-1, 3) \
-                if np.size(self.local_points) else np.zeros((0, 3))
-            tp = np.asarray(self.target_points, dtype=float).reshape(-1, 3) \
-                if np.size(self.target_points) else np.zeros((0, 3))
+            lp = (
+                np.asarray(self.local_points, dtype=float).reshape(-1, 3)
+                if np.size(self.local_points)
+                else np.zeros((0, 3))
+            )
+            tp = (
+                np.asarray(self.target_points, dtype=float).reshape(-1, 3)
+                if np.size(self.target_points)
+                else np.zeros((0, 3))
+            )
             if len(lp) == 0 and len(tp) == 1:
                 lp = np.zeros((1, 3))
             if len(tp) == 0 or len(lp) != len(tp):
                 raise InvalidObjectiveError(
                     f'objective on {self.link!r}: {len(lp)} local points but {len(tp)} target '
-                    'points; give one target point per local point')
+                    'points; give one target point per local point'
+                )
             if not (np.all(np.isfinite(lp)) and np.all(np.isfinite(tp))):
-                raise InvalidObjectiveError(f'objective on {self.link!r}: points must be finite (no NaN/inf)')
+                raise InvalidObjectiveError(
+                    f'objective on {self.link!r}: points must be finite (no NaN/inf)'
+                )
             set_(self, 'local_points', lp)
             set_(self, 'target_points', tp)
             if self.position in ('planar', 'linear'):
-                set_(self, 'direction', _unit(self.direction if self.direction is not None
-                                              else np.zeros(3), f'{self.position} direction of {self.link!r}'))
+                set_(
+                    self,
+                    'direction',
+                    _unit(
+                        self.direction if self.direction is not None else np.zeros(3),
+                        f'{self.position} direction of {self.link!r}',
+                    ),
+                )
         if self.rotation == 'axial':
-            set_(self, 'local_axis', _unit(self.local_axis if self.local_axis is not None else np.zeros(3),
-                                           f'local_axis of {self.link!r}'))
-            set_(self, 'target_axis', _unit(self.target_axis if self.target_axis is not None else np.zeros(3),
-                                            f'target_axis of {self.link!r}'))
+            set_(
+                self,
+                'local_axis',
+                _unit(
+                    self.local_axis if self.local_axis is not None else np.zeros(3),
+                    f'local_axis of {self.link!r}',
+                ),
+            )
+            set_(
+                self,
+                'target_axis',
+                _unit(
+                    self.target_axis if self.target_axis is not None else np.zeros(3),
+                    f'target_axis of {self.link!r}',
+                ),
+            )
         if self.rotation == 'fixed':
-            r = np.asarray(self.target_rotation if self.target_rotation is not None else np.full((3, 3), np.nan),
-                           dtype=float)
+            r = np.asarray(
+                self.target_rotation
+                if self.target_rotation is not None
+                else np.full((3, 3), np.nan),
+                dtype=float,
+            )
             if r.shape != (3, 3) or not np.all(np.isfinite(r)):
-                raise InvalidObjectiveError(f'target rotation of {self.link!r} must be a finite 3x3 matrix')
+                raise InvalidObjectiveError(
+                    f'target rotation of {self.link!r} must be a finite 3x3 matrix'
+                )
             if np.abs(r @ r.T - np.eye(3)).max() > 1e-6 or np.linalg.det(r) < 0:
-                raise InvalidObjectiveError(f'target rotation of {self.link!r} is not a rotation matrix')
+                raise InvalidObjectiveError(
+                    f'target rotation of {self.link!r} is not a rotation matrix'
+                )
             set_(self, 'target_rotation', r)
 
     @property
     def num_rows(self) -> int:
         """Residual rows: position rows per point times points, plus rotation rows."""
-        n = _POSITION_ROWS[self.position] * (len(self.local_points) if self.position != 'none' else 0)
+        n = _POSITION_ROWS[self.position] * (
+            len(self.local_points) if self.position != 'none' else 0
+        )
         return n + _ROTATION_ROWS[self.rotation]
 
     # -- named constructors -------------------------------------------------------
     @classmethod
-    def point(cls, link: str, local_point, target_point, ref_link: Optional[str] = None) -> 'IKObjective':
-        """A point on ``link`` at a target point (3 rows)."""
-        return cls(link, ref_link, 'fixed', [_vec3(local_point, 'local point')],
-                   [_vec3(target_point, 'target point')])
+    def point(
+        cls, link: str, local_point, target_point, ref_link: Optional[str] = None
+    ) -> 'IKObjective':
+        """Put a point of ``link`` at a target; 3 rows."""
+        return cls(
+            link,
+            ref_link,
+            'fixed',
+            [_vec3(local_point, 'local point')],
+            [_vec3(target_point, 'target point')],
+        )
 
     @classmethod
-    def fixed_pose(cls, link: str, rotation, translation, ref_link: Optional[str] = None,
-                   local_point=(0.0, 0.0, 0.0)) -> 'IKObjective':
-        """The link frame at a pose (6 rows): rotation (3, 3) and translation [m] in the ref frame.
+    def fixed_pose(
+        cls,
+        link: str,
+        rotation,
+        translation,
+        ref_link: Optional[str] = None,
+        local_point=(0.0, 0.0, 0.0),
+    ) -> 'IKObjective':
+        """
+        Put the link frame at a pose (6 rows): rotation (3, 3), translation [m], ref frame.
 
         ``local_point`` is the link-frame point that must reach ``translation`` (the
         frame origin by default).
         """
-        return cls(link, ref_link, 'fixed', [_vec3(local_point, 'local point')],
-                   [_vec3(translation, 'target translation')], rotation='fixed',
-                   target_rotation=np.asarray(rotation, dtype=float))
+        return cls(
+            link,
+            ref_link,
+            'fixed',
+            [_vec3(local_point, 'local point')],
+            [_vec3(translation, 'target translation')],
+            rotation='fixed',
+            target_rotation=np.asarray(rotation, dtype=float),
+        )
 
     @classmethod
     def fixed_rotation(cls, link: str, rotation, ref_link: Optional[str] = None) -> 'IKObjective':
         """Only the orientation of the link frame (3 rows)."""
-        return cls(link, ref_link, 'none', rotation='fixed', target_rotation=np.asarray(rotation, dtype=float))
+        return cls(
+            link,
+            ref_link,
+            'none',
+            rotation='fixed',
+            target_rotation=np.asarray(rotation, dtype=float),
+        )
 
     @classmethod
-    def hinge(cls, link: str, local_point, target_point, local_axis, target_axis,
-              ref_link: Optional[str] = None) -> 'IKObjective':
-        """A point at a target and a link axis along a target axis (5 rows)."""
-        return cls(link, ref_link, 'fixed', [_vec3(local_point, 'local point')],
-                   [_vec3(target_point, 'target point')], rotation='axial',
-                   local_axis=local_axis, target_axis=target_axis)
+    def hinge(
+        cls,
+        link: str,
+        local_point,
+        target_point,
+        local_axis,
+        target_axis,
+        ref_link: Optional[str] = None,
+    ) -> 'IKObjective':
+        """Put a point at a target and a link axis along a target axis (5 rows)."""
+        return cls(
+            link,
+            ref_link,
+            'fixed',
+            [_vec3(local_point, 'local point')],
+            [_vec3(target_point, 'target point')],
+            rotation='axial',
+            local_axis=local_axis,
+            target_axis=target_axis,
+        )
 
     @classmethod
-    def surface(cls, link: str, local_point, plane_point, plane_normal, local_axis, target_axis,
-                ref_link: Optional[str] = None) -> 'IKObjective':
-        """A point on a plane and a link axis along a target axis (3 rows)."""
-        return cls(link, ref_link, 'planar', [_vec3(local_point, 'local point')],
-                   [_vec3(plane_point, 'plane point')], direction=plane_normal, rotation='axial',
-                   local_axis=local_axis, target_axis=target_axis)
+    def surface(
+        cls,
+        link: str,
+        local_point,
+        plane_point,
+        plane_normal,
+        local_axis,
+        target_axis,
+        ref_link: Optional[str] = None,
+    ) -> 'IKObjective':
+        """Keep a point on a plane and a link axis along a target axis (3 rows)."""
+        return cls(
+            link,
+            ref_link,
+            'planar',
+            [_vec3(local_point, 'local point')],
+            [_vec3(plane_point, 'plane point')],
+            direction=plane_normal,
+            rotation='axial',
+            local_axis=local_axis,
+            target_axis=target_axis,
+        )
 
     @classmethod
-    def on_plane(cls, link: str, local_point, plane_point, plane_normal,
-                 ref_link: Optional[str] = None) -> 'IKObjective':
-        """A point on a plane (1 row)."""
+    def on_plane(
+        cls, link: str, local_point, plane_point, plane_normal, ref_link: Optional[str] = None
+    ) -> 'IKObjective':
+        """Keep a point on a plane (1 row)."""
         return cls(link, ref_link, 'planar', [local_point], [plane_point], direction=plane_normal)
 
     @classmethod
-    def on_line(cls, link: str, local_point, line_point, line_direction,
-                ref_link: Optional[str] = None) -> 'IKObjective':
-        """A point on a line (2 rows)."""
+    def on_line(
+        cls, link: str, local_point, line_point, line_direction, ref_link: Optional[str] = None
+    ) -> 'IKObjective':
+        """Keep a point on a line (2 rows)."""
         return cls(link, ref_link, 'linear', [local_point], [line_point], direction=line_direction)
 
     @classmethod
-    def from_points(cls, link: str, local_points, target_points,
-                    ref_link: Optional[str] = None) -> 'IKObjective':
+    def from_points(
+        cls, link: str, local_points, target_points, ref_link: Optional[str] = None
+    ) -> 'IKObjective':
         """Several points at several targets: 3 non-colinear points fix a pose, 2 a hinge."""
         return cls(link, ref_link, 'fixed', local_points, target_points)
 
@@ -181,8 +288,8 @@ class _Compiled:
     obj: IKObjective
     pos_rows: int
     rot_rows: int
-    complement: Optional[np.ndarray]       # (2, 3) orthogonal to a linear direction
-    complement_rot: Optional[np.ndarray]   # (2, 3) orthogonal to an axial target axis
+    complement: Optional[np.ndarray]  # (2, 3) orthogonal to a linear direction
+    complement_rot: Optional[np.ndarray]  # (2, 3) orthogonal to an axial target axis
 
 
 class ObjectiveSet:
@@ -190,7 +297,9 @@ class ObjectiveSet:
 
     def __init__(self, model: RobotModel, objectives: Sequence[IKObjective]):
         if not objectives:
-            raise InvalidObjectiveError('no objectives: give at least one pose target or objective')
+            raise InvalidObjectiveError(
+                'no objectives: give at least one pose target or objective'
+            )
         self.model = model
         self.objectives = list(objectives)
         self._items: list[_Compiled] = []
@@ -203,14 +312,20 @@ class ObjectiveSet:
                 if o.ref_link not in model.link_index:
                     raise UnknownFrameError(
                         f'reference frame {o.ref_link!r} is not a link of robot {model.name!r}; '
-                        f'use one of its links or leave it empty for the root {model.root_link!r}')
+                        f'use one of its links or leave it empty for the root {model.root_link!r}'
+                    )
                 ref = model.link_id(o.ref_link)
             npts = len(o.local_points) if o.position != 'none' else 0
             pos_rows = _POSITION_ROWS[o.position]
             item = _Compiled(
-                link, ref, o, pos_rows, _ROTATION_ROWS[o.rotation],
+                link,
+                ref,
+                o,
+                pos_rows,
+                _ROTATION_ROWS[o.rotation],
                 orthonormal_complement(o.direction) if o.position == 'linear' else None,
-                orthonormal_complement(o.target_axis) if o.rotation == 'axial' else None)
+                orthonormal_complement(o.target_axis) if o.rotation == 'axial' else None,
+            )
             self._items.append(item)
             link_ids += [link] + ([ref] if ref is not None else [])
             block_sizes += [pos_rows] * npts + ([item.rot_rows] if item.rot_rows else [])
@@ -220,11 +335,12 @@ class ObjectiveSet:
         self._block_starts = np.cumsum([0] + block_sizes[:-1])
         self.constrained_links = sorted({it.link for it in self._items})
         self.default_active = model.dofs_moving_links(
-            [it.link for it in self._items] + [it.ref for it in self._items if it.ref is not None])
+            [it.link for it in self._items] + [it.ref for it in self._items if it.ref is not None]
+        )
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, q: np.ndarray, jacobian: bool = True):
-        """Residual (B, m) and, if asked, Jacobian (B, m, n) over all dofs at configurations q (B, n)."""
+        """Compute the residual (B, m) and, if asked, the Jacobian (B, m, n) at q (B, n)."""
         model = self.model
         frames = model.frame_transforms(q)
         links = model.link_transforms(frames, self._link_ids)
@@ -237,12 +353,15 @@ class ObjectiveSet:
                 r_ref_t = np.swapaxes(t_ref[:, :3, :3], -1, -2)
             o = it.obj
             if it.pos_rows:
-                pw = o.local_points @ np.swapaxes(t_link[:, :3, :3], -1, -2) + t_link[:, None, :3, 3]
+                pw = (
+                    o.local_points @ np.swapaxes(t_link[:, :3, :3], -1, -2)
+                    + t_link[:, None, :3, 3]
+                )
                 if it.ref is not None:
                     p = (pw - t_ref[:, None, :3, 3]) @ np.swapaxes(r_ref_t, -1, -2)
                 else:
                     p = pw
-                diff = p - o.target_points                          # (B, P, 3)
+                diff = p - o.target_points  # (B, P, 3)
                 if jacobian:
                     jv = model.point_jacobian(axes, it.link, pw)
                     if it.ref is not None:
@@ -269,7 +388,7 @@ class ObjectiveSet:
                 if it.ref is not None:
                     r = r_ref_t @ r
                 if o.rotation == 'fixed':
-                    e = rotation_log(r @ o.target_rotation.T)       # (B, 3), ref frame
+                    e = rotation_log(r @ o.target_rotation.T)  # (B, 3), ref frame
                     res.append(e)
                     if jacobian:
                         # d(e)/dt = Jl^-1(e) w; using w itself is exact at the solution,
@@ -307,12 +426,13 @@ class ObjectiveSet:
 
 
 def _axial_error(b: np.ndarray, a: np.ndarray, jw: Optional[np.ndarray]):
-    """Rotation vector (B, 3) turning the target axis ``a`` onto the current axis ``b``.
+    """
+    Rotation vector (B, 3) turning the target axis ``a`` onto the current axis ``b``.
 
     Its length is the angle between the axes (pi when they are opposite, never 0 there)
     and it is orthogonal to ``a``. With ``jw`` (B, 3, n), also its Jacobian (B, 3, n).
     """
-    c = np.cross(a, b)                                  # (B, 3)
+    c = np.cross(a, b)  # (B, 3)
     s = np.linalg.norm(c, axis=-1)
     cos = b @ a
     theta = np.arctan2(s, cos)
@@ -324,4 +444,6 @@ def _axial_error(b: np.ndarray, a: np.ndarray, jw: Optional[np.ndarray]):
         return e, None
     # d(a x b) = a x (w x b) = w (a.b) - b (a.w)
     dc = cos[:, None, None] * jw - b[:, :, None] * (a @ jw)[:, None, :]
-    return e, np.where(opposite[:, None, None], jw, dc * np.where(opposite, 1.0, scale)[:, None, None])
+    return e, np.where(
+        opposite[:, None, None], jw, dc * np.where(opposite, 1.0, scale)[:, None, None]
+    )

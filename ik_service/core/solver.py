@@ -1,4 +1,5 @@
-"""Damped least-squares IK with Klampt's IKSolver semantics, vectorised over seeds.
+"""
+Damped least-squares IK with Klampt's IKSolver semantics, vectorised over seeds.
 
 The solver advances a batch of configurations together (the seed and, in global mode,
 random restarts) with Levenberg-Marquardt steps. A trial step is accepted only where it
@@ -10,10 +11,11 @@ Units: configurations in radians/metres per dof (the model's ``joint_names`` ord
 tolerance in metres or radians (the largest point distance or rotation angle over all
 objectives); time budget in seconds of wall clock.
 """
+
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field, replace
+import time
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -35,7 +37,8 @@ LOCAL, GLOBAL, NEARBY = 'local', 'global', 'nearby'
 
 @dataclass(frozen=True)
 class SolverSettings:
-    """How a solve runs. Every field is validated by ``validate``.
+    """
+    How a solve runs. Every field is validated by ``validate``.
 
     tolerance: largest accepted constraint error [m or rad].
     max_iterations: iterations per descent (per seed or restart).
@@ -89,14 +92,23 @@ class IKResult:
     active_joints: list = field(default_factory=list)
 
 
-def solve(model: RobotModel, objectives: Sequence[IKObjective] | ObjectiveSet,
-          seed: Optional[np.ndarray] = None, *, mode: str = LOCAL,
-          settings: SolverSettings = SolverSettings(), limits: Optional[JointLimits] = None,
-          active_joints: Optional[Sequence[str]] = None, bias: Optional[np.ndarray] = None,
-          max_deviation: Optional[float] = None, random_seed: int = 0,
-          random_start: bool = False,
-          feasible: Optional[Callable[[np.ndarray], bool]] = None) -> IKResult:
-    """Solve IK for ``objectives`` starting from ``seed`` (n,), default all zeros.
+def solve(
+    model: RobotModel,
+    objectives: Sequence[IKObjective] | ObjectiveSet,
+    seed: Optional[np.ndarray] = None,
+    *,
+    mode: str = LOCAL,
+    settings: SolverSettings = SolverSettings(),
+    limits: Optional[JointLimits] = None,
+    active_joints: Optional[Sequence[str]] = None,
+    bias: Optional[np.ndarray] = None,
+    max_deviation: Optional[float] = None,
+    random_seed: int = 0,
+    random_start: bool = False,
+    feasible: Optional[Callable[[np.ndarray], bool]] = None,
+) -> IKResult:
+    """
+    Solve IK for ``objectives`` starting from ``seed`` (n,), default all zeros.
 
     mode: 'local' (descend from the seed only), 'global' (then random restarts within
     ``settings.max_restarts`` and ``settings.timeout``) or 'nearby' (no dof moves more
@@ -109,7 +121,9 @@ def solve(model: RobotModel, objectives: Sequence[IKObjective] | ObjectiveSet,
     """
     start = time.perf_counter()
     settings = settings.validate()
-    problem = objectives if isinstance(objectives, ObjectiveSet) else ObjectiveSet(model, objectives)
+    problem = (
+        objectives if isinstance(objectives, ObjectiveSet) else ObjectiveSet(model, objectives)
+    )
     n = model.num_dofs
     limits = limits or JointLimits.from_model(model)
     seed = _configuration(seed, n, 'seed') if seed is not None else np.zeros(n)
@@ -150,7 +164,8 @@ def solve(model: RobotModel, objectives: Sequence[IKObjective] | ObjectiveSet,
 
 
 def problem_is_unreachable(model: RobotModel, problem: ObjectiveSet, tolerance: float) -> bool:
-    """True when some fixed point target lies beyond the reach of its link.
+    """
+    Tell whether some fixed point target lies beyond the reach of its link.
 
     Uses ``RobotModel.reach_bound``: the sum of the link lengths along the chain. Only
     targets in the root frame (or in a link that no joint moves) are checked.
@@ -179,7 +194,9 @@ def problem_is_unreachable(model: RobotModel, problem: ObjectiveSet, tolerance: 
 def _configuration(q, n: int, what: str) -> np.ndarray:
     q = np.asarray(q, dtype=float)
     if q.shape != (n,):
-        raise InvalidConfigurationError(f'{what} must have {n} values (one per dof), got shape {q.shape}')
+        raise InvalidConfigurationError(
+            f'{what} must have {n} values (one per dof), got shape {q.shape}'
+        )
     if not np.all(np.isfinite(q)):
         raise InvalidConfigurationError(f'{what} contains NaN or inf')
     return q
@@ -225,7 +242,9 @@ class _Descent:
             if ok.any():
                 found = self._pick(x, ok)
                 if found is not None:
-                    return self.result(self.full(found[None])[0], CONVERGED, total_iters, restarts, start)
+                    return self.result(
+                        self.full(found[None])[0], CONVERGED, total_iters, restarts, start
+                    )
             if time.perf_counter() >= deadline:
                 reason = TIMEOUT
                 break
@@ -244,8 +263,11 @@ class _Descent:
                     stuck[rs] = False
                 done |= stuck
                 if done.all():
-                    reason = RESTARTS_EXHAUSTED if restarts_allowed else \
-                        (STALLED if (lam > 1e10).any() else MAX_ITERATIONS)
+                    reason = (
+                        RESTARTS_EXHAUSTED
+                        if restarts_allowed
+                        else (STALLED if (lam > 1e10).any() else MAX_ITERATIONS)
+                    )
                     break
             # One damped Gauss-Newton step per row.
             jt = np.swapaxes(jac, 1, 2)
@@ -274,7 +296,9 @@ class _Descent:
     def _pick(self, x, ok):
         """Among rows that meet the tolerance, the feasible one nearest the seed."""
         cand = np.flatnonzero(ok)
-        order = cand[np.argsort(np.sum((x[cand] - self.seed[self.idx]) ** 2, axis=1), kind='stable')]
+        order = cand[
+            np.argsort(np.sum((x[cand] - self.seed[self.idx]) ** 2, axis=1), kind='stable')
+        ]
         for c in order:
             if self.feasible is None or self.feasible(self.full(x[c][None])[0]):
                 return x[c]
@@ -287,8 +311,11 @@ class _Descent:
 
     def result(self, q, reason, iterations, restarts, start, limits=None) -> IKResult:
         model = self.model
-        lim_full = JointLimits(np.full(model.num_dofs, -np.inf), np.full(model.num_dofs, np.inf),
-                               ~model.is_prismatic_dof)
+        lim_full = JointLimits(
+            np.full(model.num_dofs, -np.inf),
+            np.full(model.num_dofs, np.inf),
+            ~model.is_prismatic_dof,
+        )
         lim_full.lower[self.idx], lim_full.upper[self.idx] = self.lo, self.hi
         q = lim_full.wrap_near(q, self.seed)
         residual, _ = self.problem.evaluate(q[None], jacobian=False)
@@ -296,25 +323,40 @@ class _Descent:
         success = reason == CONVERGED and max_error <= self.settings.tolerance
         at_limit = lim_full.at_limit(q)
         return IKResult(
-            success=success, q=q, stop_reason=reason, max_error=max_error,
-            residual=residual[0], objective_errors=self.problem.objective_errors(residual[0]),
-            iterations=int(iterations), restarts=int(restarts),
+            success=success,
+            q=q,
+            stop_reason=reason,
+            max_error=max_error,
+            residual=residual[0],
+            objective_errors=self.problem.objective_errors(residual[0]),
+            iterations=int(iterations),
+            restarts=int(restarts),
             elapsed=time.perf_counter() - start,
             joints_at_limit=[model.joint_names[i] for i in self.idx if at_limit[i]],
-            active_joints=[model.joint_names[i] for i in self.idx])
+            active_joints=[model.joint_names[i] for i in self.idx],
+        )
 
 
-def solve_nearby(model: RobotModel, objectives, seed: np.ndarray, max_deviation: float,
-                 **kwargs) -> IKResult:
+def solve_nearby(
+    model: RobotModel, objectives, seed: np.ndarray, max_deviation: float, **kwargs
+) -> IKResult:
     """``solve`` in nearby mode: no dof moves more than ``max_deviation`` from ``seed``."""
     return solve(model, objectives, seed, mode=NEARBY, max_deviation=max_deviation, **kwargs)
 
 
-def solve_global(model: RobotModel, objectives, seed: Optional[np.ndarray] = None,
-                 **kwargs) -> IKResult:
+def solve_global(
+    model: RobotModel, objectives, seed: Optional[np.ndarray] = None, **kwargs
+) -> IKResult:
     """``solve`` in global mode: the seed, then random restarts within count and time budgets."""
     return solve(model, objectives, seed, mode=GLOBAL, **kwargs)
 
 
-__all__ = ['SolverSettings', 'IKResult', 'solve', 'solve_nearby', 'solve_global',
-           'problem_is_unreachable', 'replace']
+__all__ = [
+    'SolverSettings',
+    'IKResult',
+    'solve',
+    'solve_nearby',
+    'solve_global',
+    'problem_is_unreachable',
+    'replace',
+]

@@ -1,8 +1,10 @@
-"""Rigid-body helpers on numpy arrays.
+"""
+Rigid-body helpers on numpy arrays.
 
 Rotations are 3x3 matrices; quaternions are (x, y, z, w) like geometry_msgs. Every
 function takes and returns arrays with leading batch dimensions where noted.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,15 +16,17 @@ def rpy_to_matrix(rpy) -> np.ndarray:
     """URDF roll-pitch-yaw [rad] (fixed axes X, then Y, then Z) to a rotation matrix."""
     r, p, y = (float(v) for v in rpy)
     cr, sr, cp, sp, cy, sy = np.cos(r), np.sin(r), np.cos(p), np.sin(p), np.cos(y), np.sin(y)
-    return np.array([
-        [cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
-        [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
-        [-sp, cp * sr, cp * cr],
-    ])
+    return np.array(
+        [
+            [cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
+            [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
+            [-sp, cp * sr, cp * cr],
+        ]
+    )
 
 
 def make_transform(rotation: np.ndarray, translation) -> np.ndarray:
-    """A 4x4 homogeneous transform from a rotation matrix and a translation [m]."""
+    """Build a 4x4 homogeneous transform from a rotation matrix and a translation [m]."""
     t = np.eye(4)
     t[:3, :3] = rotation
     t[:3, 3] = translation
@@ -30,7 +34,8 @@ def make_transform(rotation: np.ndarray, translation) -> np.ndarray:
 
 
 def quaternion_to_matrix(q, normalize_tolerance: float = 1e-3) -> np.ndarray:
-    """Unit quaternion (x, y, z, w) to a rotation matrix.
+    """
+    Convert a unit quaternion (x, y, z, w) to a rotation matrix.
 
     Raises InvalidObjectiveError for non-finite values or a norm further than
     ``normalize_tolerance`` from 1 (a small deviation, as from float32 round trips,
@@ -38,22 +43,28 @@ def quaternion_to_matrix(q, normalize_tolerance: float = 1e-3) -> np.ndarray:
     """
     q = np.asarray(q, dtype=float)
     if q.shape != (4,) or not np.all(np.isfinite(q)):
-        raise InvalidObjectiveError(f'quaternion must be 4 finite numbers (x, y, z, w), got {q.tolist()}')
+        raise InvalidObjectiveError(
+            f'quaternion must be 4 finite numbers (x, y, z, w), got {q.tolist()}'
+        )
     n = float(np.linalg.norm(q))
     if abs(n - 1.0) > normalize_tolerance:
         raise InvalidObjectiveError(
             f'quaternion (x, y, z, w) = {q.tolist()} has norm {n:.6g}; it must be a unit '
-            'quaternion (identity is w: 1.0)')
+            'quaternion (identity is w: 1.0)'
+        )
     x, y, z, w = q / n
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ])
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
 
 
 def matrix_to_quaternion(r: np.ndarray) -> np.ndarray:
-    """Rotation matrices (..., 3, 3) to unit quaternions (..., 4) as (x, y, z, w), w >= 0.
+    """
+    Rotation matrices (..., 3, 3) to unit quaternions (..., 4) as (x, y, z, w), w >= 0.
 
     Shepperd's method: the largest of the four squared components is computed from the
     diagonal and the others from off-diagonal sums, so it is accurate at every angle,
@@ -62,24 +73,44 @@ def matrix_to_quaternion(r: np.ndarray) -> np.ndarray:
     r = np.asarray(r, dtype=float)
     m00, m11, m22 = r[..., 0, 0], r[..., 1, 1], r[..., 2, 2]
     # 4*[w^2, x^2, y^2, z^2]
-    cand = np.stack([1 + m00 + m11 + m22, 1 + m00 - m11 - m22,
-                     1 - m00 + m11 - m22, 1 - m00 - m11 + m22], axis=-1)
+    cand = np.stack(
+        [1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22],
+        axis=-1,
+    )
     k = np.argmax(cand, axis=-1)
     s = np.sqrt(np.maximum(np.take_along_axis(cand, k[..., None], -1)[..., 0], 1e-300))
-    d21, d02, d10 = r[..., 2, 1] - r[..., 1, 2], r[..., 0, 2] - r[..., 2, 0], r[..., 1, 0] - r[..., 0, 1]
-    s21, s02, s10 = r[..., 2, 1] + r[..., 1, 2], r[..., 0, 2] + r[..., 2, 0], r[..., 1, 0] + r[..., 0, 1]
+    d21, d02, d10 = (
+        r[..., 2, 1] - r[..., 1, 2],
+        r[..., 0, 2] - r[..., 2, 0],
+        r[..., 1, 0] - r[..., 0, 1],
+    )
+    s21, s02, s10 = (
+        r[..., 2, 1] + r[..., 1, 2],
+        r[..., 0, 2] + r[..., 2, 0],
+        r[..., 1, 0] + r[..., 0, 1],
+    )
     # rows: candidate k; columns: 4*(x, y, z, w) * s... each divided by s below
-    q = np.where(k[..., None] == 0, np.stack([d21, d02, d10, s * s], -1),
-        np.where(k[..., None] == 1, np.stack([s * s, s10, s02, d21], -1),
-        np.where(k[..., None] == 2, np.stack([s10, s * s, s21, d02], -1),
-                 np.stack([s02, s21, s * s, d10], -1))))
+    q = np.where(
+        k[..., None] == 0,
+        np.stack([d21, d02, d10, s * s], -1),
+        np.where(
+            k[..., None] == 1,
+            np.stack([s * s, s10, s02, d21], -1),
+            np.where(
+                k[..., None] == 2,
+                np.stack([s10, s * s, s21, d02], -1),
+                np.stack([s02, s21, s * s, d10], -1),
+            ),
+        ),
+    )
     q = q / (2.0 * s[..., None])
     q = q / np.linalg.norm(q, axis=-1, keepdims=True)
     return np.where(q[..., 3:4] < 0, -q, q)
 
 
 def rotation_log(r: np.ndarray) -> np.ndarray:
-    """Rotation vectors (..., 3) [rad] of rotation matrices (..., 3, 3).
+    """
+    Rotation vectors (..., 3) [rad] of rotation matrices (..., 3, 3).
 
     Away from a half turn the axis comes from the skew part (sin(angle) * axis) and the
     angle from atan2, which is exact near 0. Within 1e-2 rad of a half turn the skew
@@ -110,17 +141,17 @@ def rotation_angle(r: np.ndarray) -> np.ndarray:
 LEVI_CIVITA = np.zeros((3, 3, 3))
 LEVI_CIVITA[0, 1, 2] = LEVI_CIVITA[1, 2, 0] = LEVI_CIVITA[2, 0, 1] = 1.0
 LEVI_CIVITA[0, 2, 1] = LEVI_CIVITA[2, 1, 0] = LEVI_CIVITA[1, 0, 2] = -1.0
-_SKEW_OF = -LEVI_CIVITA    # skew(v)[i, j] = -eps[i, j, k] v[k]
+_SKEW_OF = -LEVI_CIVITA  # skew(v)[i, j] = -eps[i, j, k] v[k]
 _SKEW_ROWS, _SKEW_COLS = [2, 0, 1], [1, 2, 0]
 
 
 def skew(v: np.ndarray) -> np.ndarray:
-    """Cross-product matrices (..., 3, 3) of vectors (..., 3): skew(a) @ b = a x b."""
+    """Build cross-product matrices (..., 3, 3) of vectors (..., 3): [a]x b = a x b."""
     return np.einsum('ijk,...k->...ij', _SKEW_OF, np.asarray(v, dtype=float))
 
 
 def vee_of_skew_part(r: np.ndarray) -> np.ndarray:
-    """The vector (..., 3) of the skew-symmetric part (r - r^T) / 2 of matrices (..., 3, 3)."""
+    """Return the vector (..., 3) of the skew part (r - r^T) / 2 of matrices (..., 3, 3)."""
     return 0.5 * (r[..., _SKEW_ROWS, _SKEW_COLS] - r[..., _SKEW_COLS, _SKEW_ROWS])
 
 

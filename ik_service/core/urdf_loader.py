@@ -1,9 +1,11 @@
-"""Turn URDF text, a URDF file or a xacro file into a ``RobotModel``.
+"""
+Turn URDF text, a URDF file or a xacro file into a ``RobotModel``.
 
 Parsing is tolerant of what does not matter for kinematics (Gazebo tags, transmissions,
 unknown attributes) and strict about what does (links, joints, origins, axes, limits).
 Floating and planar joints are treated as fixed, with a warning in ``model.warnings``.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,7 +15,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 
 from .errors import URDFError
-from .model import CONTINUOUS, FIXED, PRISMATIC, REVOLUTE, JointSpec, RobotModel
+from .model import CONTINUOUS, FIXED, JointSpec, PRISMATIC, REVOLUTE, RobotModel
 from .transforms import make_transform, rpy_to_matrix
 
 _MAX_URDF_BYTES = 50 * 1024 * 1024
@@ -54,9 +56,11 @@ def load_urdf_string(text: str) -> RobotModel:
         raise URDFError(f'robot description is not well-formed XML: {e}') from None
     if root.tag != 'robot':
         raise URDFError(f'robot description must have a <robot> root element, not <{root.tag}>')
-    if any(el.tag.startswith('{') for el in root.iter()):
-        raise URDFError('robot description contains xacro or other namespaced elements; expand '
-                        'it first (pass the .xacro path as robot_description_file)')
+    if any('wiki/xacro}' in el.tag for el in root.iter()):
+        raise URDFError(
+            'robot description contains xacro elements; expand it first (pass the '
+            '.xacro path as robot_description_file, or run xacro)'
+        )
     # Transmissions and Gazebo extras do not affect kinematics, and a non-standard
     # transmission makes urdf_parser_py reject the whole file.
     for tag in ('transmission', 'gazebo'):
@@ -80,7 +84,7 @@ def _parse_with_urdf_parser_py(text: str):
 
     complaints: list[str] = []
     previous = reflection.on_error
-    reflection.on_error = complaints.append   # unknown tags: collected, not printed
+    reflection.on_error = complaints.append  # unknown tags: collected, not printed
     try:
         return urdf_py.URDF.from_xml_string(text)
     except Exception as e:  # urdf_parser_py raises ParseError, AssertionError, ValueError...
@@ -111,16 +115,18 @@ def _joint_spec(joint, warnings: list[str]) -> JointSpec:
     origin = joint.origin
     xyz = _vector(origin.xyz if origin is not None else None, [0, 0, 0], where, 'origin xyz')
     rpy = _vector(origin.rpy if origin is not None else None, [0, 0, 0], where, 'origin rpy')
-    spec = dict(name=joint.name, parent=joint.parent, child=joint.child,
-                origin=make_transform(rpy_to_matrix(rpy), xyz))
+    spec = {'name': joint.name, 'parent': joint.parent, 'child': joint.child,
+            'origin': make_transform(rpy_to_matrix(rpy), xyz)}
     if jtype in ('floating', 'planar'):
         warnings.append(f'{where} is {jtype}; it is treated as fixed')
         jtype = FIXED
     if jtype not in (REVOLUTE, CONTINUOUS, PRISMATIC, FIXED):
-        raise URDFError(f'{where} has unknown type {jtype!r} (expected revolute, continuous, '
-                        'prismatic, fixed, floating or planar)')
+        raise URDFError(
+            f'{where} has unknown type {jtype!r} (expected revolute, continuous, '
+            'prismatic, fixed, floating or planar)'
+        )
     if jtype == FIXED:
-        return JointSpec(type=FIXED, **spec)
+        return JointSpec(joint_type=FIXED, **spec)
     axis = _vector(joint.axis, [1, 0, 0], where, 'axis')
     norm = float(np.linalg.norm(axis))
     if norm < 1e-9:
@@ -145,4 +151,5 @@ def _joint_spec(joint, warnings: list[str]) -> JointSpec:
         if not (math.isfinite(mult) and math.isfinite(off)):
             raise URDFError(f'{where}: mimic multiplier/offset must be finite')
         mimic = (joint.mimic.joint, mult, off)
-    return JointSpec(type=jtype, axis=axis / norm, lower=lower, upper=upper, mimic=mimic, **spec)
+    return JointSpec(joint_type=jtype, axis=axis / norm, lower=lower, upper=upper, mimic=mimic,
+                     **spec)

@@ -1,0 +1,67 @@
+"""Start the real node as a process and talk to it over DDS, as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from rclpy.executors import SingleThreadedExecutor
+
+
+class NodeProcess:
+    """``python -m ik_service --ros-args ...`` in a child process, with its output in a file."""
+
+    def __init__(
+        self, *ros_args: str, executable: list[str] | None = None, env: dict | None = None
+    ):
+        self.log = tempfile.NamedTemporaryFile(
+            'w+', prefix='ik_service_', suffix='.log', delete=False
+        )
+        cmd = (executable or [sys.executable, '-m', 'ik_service']) + ['--ros-args', *ros_args]
+        self.process = subprocess.Popen(
+            cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env or os.environ.copy()
+        )
+
+    def output(self) -> str:
+        """Everything the node printed so far."""
+        with open(self.log.name) as f:
+            return f.read()
+
+    def stop(self) -> int:
+        """Interrupt the node like Ctrl-C and return its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(2)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def call(node, client, request, timeout: float = 10.0):
+    """One service call, waiting for the answer."""
+    executor = SingleThreadedExecutor()  # not the global one: callers may be in threads
+    executor.add_node(node)
+    try:
+        future = client.call_async(request)
+        executor.spin_until_future_complete(future, timeout_sec=timeout)
+    finally:
+        executor.remove_node(node)
+        executor.shutdown()
+    assert future.done(), f'no answer from {client.srv_name} within {timeout} s'
+    return future.result()
+
+
+def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
+    """Poll ``predicate`` until it returns a truthy value; return that value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f'condition not met within {timeout} s')

@@ -1,0 +1,377 @@
+"""
+The IK solver: closed-form cases on a planar arm, round trips on real robots, every mode.
+
+Every solution is checked by forward kinematics, not by the solver's own residual.
+"""
+
+from ik_service.core import (
+    IKObjective,
+    InvalidConfigurationError,
+    InvalidSettingsError,
+    JointLimits,
+    load_urdf_file,
+    load_urdf_string,
+    problem_is_unreachable,
+    solve,
+    solve_global,
+    solve_nearby,
+    SolverSettings,
+    UnknownJointError,
+)
+from ik_service.core.objectives import ObjectiveSet
+from ik_service.resources import bundled_urdf_path
+import numpy as np
+import pytest
+from robots import ARMS, dual_arm, planar_arm, robot_path
+from scipy.spatial.transform import Rotation
+
+PLANAR = load_urdf_string(planar_arm(limits=[(-3.0, 3.0), (0.0, 2.6), (0.0, 2.6)]))
+UR5E = load_urdf_file(bundled_urdf_path())
+
+
+def tip(model, q, link='tip'):
+    return model.forward_kinematics(q, link)[:3, 3]
+
+
+def rotation_angle(a, b):
+    return np.linalg.norm(Rotation.from_matrix(a.T @ b).as_rotvec())
+
+
+# ---------------------------------------------------------------- planar 3R, unit links
+def test_reachable_point_is_met():
+    target = np.array([1.5, 1.2, 0.0])
+    result = solve(
+        PLANAR, [IKObjective.point('tip', [0, 0, 0], target)], np.array([0.0, 0.3, 0.3])
+    )
+    assert result.success and result.stop_reason == 'converged'
+    assert np.linalg.norm(tip(PLANAR, result.q) - target) <= 1e-5
+
+
+def test_limits_that_block_the_local_descent_are_beaten_by_global_mode():
+    target = np.array([-2.0, -0.5, 0.0])
+    objective = [IKObjective.point('tip', [0, 0, 0], target)]
+    seed = np.array([0.0, 0.3, 0.3])
+    local = solve(PLANAR, objective, seed, mode='local')
+    assert not local.success  # the direct descent is blocked by the limits
+    found = solve(PLANAR, objective, seed, mode='global', random_seed=3)
+    assert found.success
+    assert np.linalg.norm(tip(PLANAR, found.q) - target) <= 1e-5
+    assert JointLimits.from_model(PLANAR).contains(found.q)
+
+
+@pytest.mark.parametrize('mode', ['local', 'global'])
+def test_unreachable_point_returns_the_stretched_arm_on_the_ray(mode):
+    arm = load_urdf_string(planar_arm())  # continuous joints: nothing else in the way
+    target = np.array([3.0, 4.0, 0.0])  # 5 m away, reach is 3 m
+    result = solve(
+        arm,
+        [IKObjective.point('tip', [0, 0, 0], target)],
+        np.array([0.2, 0.4, -0.3]),
+        mode=mode,
+        settings=SolverSettings(timeout=1.0),
+    )
+    assert not result.success
+    assert result.stop_reason != 'converged'
+    on_ray = 3.0 * target / np.linalg.norm(target)
+    assert np.linalg.norm(tip(arm, result.q) - on_ray) <= 1e-3
+    assert result.objective_errors[0][0] == pytest.approx(2.0, abs=1e-3)
+
+
+def test_provably_unreachable_target_fails_at_once_when_no_approximation_is_wanted():
+    arm = load_urdf_string(planar_arm())
+    objective = [IKObjective.point('tip', [0, 0, 0], [3.0, 4.0, 0.0])]
+    assert problem_is_unreachable(arm, ObjectiveSet(arm, objective), 1e-5)
+    assert not problem_is_unreachable(
+        arm, ObjectiveSet(arm, [IKObjective.point('tip', [0, 0, 0], [2.9, 0, 0])]), 1e-5
+    )
+    result = solve(
+        arm, objective, np.zeros(3), mode='global', settings=SolverSettings(approximate=False)
+    )
+    assert not result.success and result.stop_reason == 'unreachable' and result.iterations == 0
+
+
+# ---------------------------------------------------------------- real robots, 6-D poses
+@pytest.mark.parametrize('robot', sorted(ARMS))
+def test_pose_round_trips_on_real_robots(robot):
+    relative, link = ARMS[robot]
+    model = load_urdf_file(robot_path(relative))
+    limits = JointLimits.from_model(model)
+    rng = np.random.default_rng(11)
+    for k in range(15):
+        goal_q, seed = limits.sample(rng, np.zeros(model.num_dofs), 2)
+        goal = model.forward_kinematics(goal_q, link)
+        result = solve_global(
+            model,
+            [IKObjective.fixed_pose(link, goal[:3, :3], goal[:3, 3])],
+            seed,
+            settings=SolverSettings(tolerance=1e-6, timeout=0.5),
+            random_seed=k,
+        )
+        assert result.success, (robot, k, result.stop_reason, result.max_error)
+        reached = model.forward_kinematics(result.q, link)
+        assert np.linalg.norm(reached[:3, 3] - goal[:3, 3]) <= 1e-5
+        assert rotation_angle(reached[:3, :3], goal[:3, :3]) <= 1e-5
+        assert limits.contains(result.q)
+
+
+@pytest.mark.parametrize('delta', [0.0, 1e-4, 1e-3])
+def test_targets_at_a_half_turn_are_solved_or_reported_failed_never_wrongly(delta):
+    rng = np.random.default_rng(5)
+    for axis in np.eye(3):
+        target_r = Rotation.from_rotvec(axis * (np.pi - delta)).as_matrix()
+        goal = IKObjective.fixed_pose('tool0', target_r, [0.35, 0.2, 0.3])
+        result = solve_global(
+            UR5E, [goal], rng.uniform(-3, 3, 6), settings=SolverSettings(timeout=0.5)
+        )
+        reached = UR5E.forward_kinematics(result.q, 'tool0')
+        really_met = (
+            np.linalg.norm(reached[:3, 3] - [0.35, 0.2, 0.3]) <= 1e-5
+            and rotation_angle(reached[:3, :3], target_r) <= 1e-5
+        )
+        assert result.success == really_met
+        assert result.success, 'these poses are within the UR5e workspace'
+
+
+# ---------------------------------------------------------------- constraint kinds
+PANDA = load_urdf_file(robot_path(ARMS['panda'][0]))
+PANDA_Q = np.zeros(PANDA.num_dofs)
+PANDA_Q[:7] = [0.3, -0.4, 0.2, -2.0, 0.1, 1.8, 0.5]
+
+
+def test_hinge_is_met_and_leaves_the_rotation_about_the_axis_free():
+    hand = PANDA.forward_kinematics(PANDA_Q, 'panda_hand')
+    goal = IKObjective.hinge(
+        'panda_hand', [0, 0, 0.1], hand[:3, :3] @ [0, 0, 0.1] + hand[:3, 3], [0, 0, 1], hand[:3, 2]
+    )
+    seed = PANDA_Q.copy()
+    seed[:7] += [0.3, -0.2, 0.3, 0.2, -0.3, 0.2, 0.4]
+    result = solve_global(PANDA, [goal], seed, settings=SolverSettings(tolerance=1e-7))
+    assert result.success
+    reached = PANDA.forward_kinematics(result.q, 'panda_hand')
+    assert (
+        np.linalg.norm(
+            reached[:3, :3] @ [0, 0, 0.1]
+            + reached[:3, 3]
+            - (hand[:3, :3] @ [0, 0, 0.1] + hand[:3, 3])
+        )
+        <= 1e-6
+    )
+    assert np.arccos(np.clip(reached[:3, 2] @ hand[:3, 2], -1, 1)) <= 1e-6
+    assert len(result.residual) == 5
+
+
+def test_surface_keeps_the_point_on_the_plane_and_the_axis_aligned():
+    normal = np.array([0.0, 0.0, 1.0])
+    goal = IKObjective.surface(
+        'panda_hand', [0, 0, 0.1], [0.5, 0.1, 0.2], normal, [0, 0, 1], [0, 0, -1]
+    )
+    result = solve_global(PANDA, [goal], PANDA_Q, settings=SolverSettings(tolerance=1e-7))
+    assert result.success
+    reached = PANDA.forward_kinematics(result.q, 'panda_hand')
+    point = reached[:3, :3] @ [0, 0, 0.1] + reached[:3, 3]
+    assert abs(point[2] - 0.2) <= 1e-6
+    assert reached[:3, 2] @ [0, 0, -1] >= np.cos(1e-6)
+
+
+def test_point_on_a_line():
+    goal = IKObjective.on_line('panda_hand', [0, 0, 0], [0.4, -0.2, 0.5], [1, 1, 0])
+    result = solve(PANDA, [goal], PANDA_Q)
+    assert result.success
+    p = tip(PANDA, result.q, 'panda_hand') - [0.4, -0.2, 0.5]
+    d = np.array([1, 1, 0]) / np.sqrt(2)
+    assert np.linalg.norm(p - (p @ d) * d) <= 1e-5
+
+
+DUAL = load_urdf_string(dual_arm())
+
+
+def test_two_objectives_on_two_links_at_once():
+    left, right = np.array([0.5, 0.3, 0.9]), np.array([0.45, -0.35, 0.6])
+    goals = [
+        IKObjective.point('left_tip', [0, 0, 0], left),
+        IKObjective.point('right_tip', [0, 0, 0], right),
+    ]
+    result = solve_global(DUAL, goals, np.zeros(DUAL.num_dofs))
+    assert result.success
+    assert np.linalg.norm(tip(DUAL, result.q, 'left_tip') - left) <= 1e-5
+    assert np.linalg.norm(tip(DUAL, result.q, 'right_tip') - right) <= 1e-5
+    assert len(result.active_joints) == 7  # the torso and both arms
+
+
+def test_relative_objective_places_one_hand_in_the_other_hands_frame():
+    goal_q = np.array([0.3, 0.8, -1.2, 1.5, 1.0, 1.1, -1.4])  # torso, then each arm in tree order
+    rel = np.linalg.inv(DUAL.forward_kinematics(goal_q, 'right_tip')) @ DUAL.forward_kinematics(
+        goal_q, 'left_tip'
+    )
+    goal = IKObjective.fixed_pose('left_tip', rel[:3, :3], rel[:3, 3], ref_link='right_tip')
+    result = solve_global(
+        DUAL, [goal], np.full(DUAL.num_dofs, 0.1), settings=SolverSettings(tolerance=1e-7)
+    )
+    assert result.success
+    achieved = np.linalg.inv(
+        DUAL.forward_kinematics(result.q, 'right_tip')
+    ) @ DUAL.forward_kinematics(result.q, 'left_tip')
+    np.testing.assert_allclose(achieved, rel, atol=1e-6)
+
+
+# ---------------------------------------------------------------- active dofs, modes, limits
+def test_inactive_joints_are_left_untouched():
+    seed = np.array([0.1, -1.0, 1.2, -1.0, -1.4, 0.3])
+    goal_q = seed + [0.2, 0.1, -0.2, 0, 0, 0]
+    target = tip(UR5E, goal_q, 'wrist_1_link')
+    active = ['shoulder_pan_joint', 'shoulder_lift_joint', 'elbow_joint']
+    result = solve(
+        UR5E, [IKObjective.point('wrist_1_link', [0, 0, 0], target)], seed, active_joints=active
+    )
+    assert result.success and result.active_joints == active
+    np.testing.assert_array_equal(result.q[3:], seed[3:])
+    with pytest.raises(UnknownJointError, match='elbow_joint'):
+        solve(UR5E, [IKObjective.point('tool0', [0, 0, 0], target)], seed, active_joints=['elbow'])
+
+
+def test_nearby_mode_never_moves_a_joint_more_than_the_deviation():
+    rng = np.random.default_rng(8)
+    limits = JointLimits.from_model(UR5E)
+    for _ in range(20):
+        seed = rng.uniform(-2, 2, 6)
+        goal_q = seed + rng.uniform(-0.3, 0.3, 6)
+        goal = UR5E.forward_kinematics(goal_q, 'tool0')
+        result = solve_nearby(
+            UR5E, [IKObjective.fixed_pose('tool0', goal[:3, :3], goal[:3, 3])], seed, 0.15
+        )
+        assert np.abs(result.q - seed).max() <= 0.15 + 1e-12
+        assert limits.contains(result.q)
+        if np.abs(goal_q - seed).max() <= 0.1:
+            assert result.success
+
+
+def test_solutions_stay_inside_custom_limits():
+    limits = JointLimits.from_model(
+        UR5E, overrides={'elbow_joint': (0.5, 1.5), 'wrist_2_joint': (-2.0, -1.0)}
+    )
+    goal_q = np.array([0.3, -1.2, 1.0, -1.3, -1.5, 0.4])
+    goal = UR5E.forward_kinematics(goal_q, 'tool0')
+    result = solve_global(
+        UR5E,
+        [IKObjective.fixed_pose('tool0', goal[:3, :3], goal[:3, 3])],
+        np.zeros(6),
+        limits=limits,
+    )
+    assert result.success and limits.contains(result.q)
+
+
+def test_continuous_joints_end_within_pi_of_the_seed():
+    arm = load_urdf_string(planar_arm())
+    seed = np.array([10.0, -7.0, 20.0])
+    result = solve(arm, [IKObjective.point('tip', [0, 0, 0], [1.0, 1.5, 0.0])], seed)
+    assert result.success
+    assert np.all(np.abs(result.q - seed) <= np.pi)
+
+
+def test_wide_revolute_joint_is_shifted_toward_the_seed_only_inside_its_limits():
+    goal_q = np.array([-0.7, -1.2, 1.0, -1.3, -1.5, 0.4])
+    goal = UR5E.forward_kinematics(goal_q, 'tool0')
+    objective = [IKObjective.fixed_pose('tool0', goal[:3, :3], goal[:3, 3])]
+    near_upper = goal_q + [2 * np.pi - 0.05, 0, 0, 0, 0, 0]  # 5.53 rad, inside +-2 pi
+    result = solve(UR5E, objective, near_upper)
+    assert result.success and result.q[0] == pytest.approx(goal_q[0] + 2 * np.pi, abs=1e-5)
+    # the elbow (+-pi) has no equivalent value 2 pi away inside its limits
+    assert abs(result.q[2]) <= np.pi
+
+
+def test_bias_pulls_a_redundant_arm_toward_the_bias_configuration():
+    arm = load_urdf_string(planar_arm())
+    objective = [IKObjective.point('tip', [0, 0, 0], [1.2, 1.6, 0.0])]
+    seed = np.array([0.1, 0.2, 0.3])
+    bias = np.array([1.5, -0.8, 1.0])
+    plain = solve(arm, objective, seed)
+    biased = solve(arm, objective, seed, bias=bias)
+    assert plain.success and biased.success
+    assert np.linalg.norm(biased.q - bias) < np.linalg.norm(plain.q - bias) - 0.1
+
+
+def test_feasibility_check_rejects_solutions_in_global_mode():
+    target = np.array([1.2, 1.2, 0.0])
+    objective = [IKObjective.point('tip', [0, 0, 0], target)]
+    arm = load_urdf_string(planar_arm(limits=[(-3, 3)] * 3))
+    result = solve_global(arm, objective, np.zeros(3), feasible=lambda q: q[1] < -0.2)
+    assert result.success and result.q[1] < -0.2
+    assert np.linalg.norm(tip(arm, result.q) - target) <= 1e-5
+
+
+def test_same_request_and_random_seed_give_the_same_answer():
+    goal_q = np.array([0.5, -1.0, 1.3, 0.2, 1.1, -0.4])
+    goal = UR5E.forward_kinematics(goal_q, 'tool0')
+    objective = [IKObjective.fixed_pose('tool0', goal[:3, :3], goal[:3, 3])]
+    a = solve_global(UR5E, objective, np.zeros(6), random_seed=42, random_start=True)
+    b = solve_global(UR5E, objective, np.zeros(6), random_seed=42, random_start=True)
+    np.testing.assert_array_equal(a.q, b.q)
+    assert a.iterations == b.iterations and a.restarts == b.restarts
+
+
+# ---------------------------------------------------------------- budgets and stop reasons
+BLOCKED = load_urdf_string(planar_arm(limits=[(-0.1, 0.1)] * 3))
+BLOCKED_GOAL = [
+    IKObjective.point('tip', [0, 0, 0], [1.0, 2.0, 0.0])
+]  # inside reach, outside limits
+
+
+def test_time_budget_ends_the_solve_and_is_reported():
+    settings = SolverSettings(timeout=0.02, max_restarts=10_000_000, max_iterations=20)
+    result = solve_global(BLOCKED, BLOCKED_GOAL, np.zeros(3), settings=settings)
+    assert not result.success and result.stop_reason == 'timeout'
+    assert 0.02 <= result.elapsed <= 0.02 + 0.01
+    assert result.restarts > 0
+
+
+def test_restart_count_ends_the_solve_and_is_reported():
+    settings = SolverSettings(timeout=10.0, max_restarts=5, max_iterations=20)
+    result = solve_global(BLOCKED, BLOCKED_GOAL, np.zeros(3), settings=settings)
+    assert (
+        not result.success and result.stop_reason == 'restarts_exhausted' and result.restarts == 5
+    )
+    assert JointLimits.from_model(BLOCKED).contains(result.q)
+
+
+def test_local_mode_makes_no_restarts():
+    result = solve(BLOCKED, BLOCKED_GOAL, np.zeros(3), settings=SolverSettings(max_restarts=50))
+    assert result.restarts == 0 and not result.success
+
+
+@pytest.mark.parametrize(
+    'settings',
+    [
+        SolverSettings(tolerance=-1.0),
+        SolverSettings(tolerance=float('nan')),
+        SolverSettings(timeout=0.0),
+        SolverSettings(timeout=1e9),
+        SolverSettings(max_iterations=0),
+        SolverSettings(batch_size=0),
+    ],
+)
+def test_invalid_settings_are_refused(settings):
+    with pytest.raises(InvalidSettingsError):
+        solve(
+            UR5E,
+            [IKObjective.point('tool0', [0, 0, 0], [0.3, 0.2, 0.3])],
+            np.zeros(6),
+            settings=settings,
+        )
+
+
+@pytest.mark.parametrize(
+    'seed', [np.zeros(5), np.array([0, 0, np.nan, 0, 0, 0]), np.array([np.inf] * 6)]
+)
+def test_invalid_seeds_are_refused(seed):
+    with pytest.raises(InvalidConfigurationError):
+        solve(UR5E, [IKObjective.point('tool0', [0, 0, 0], [0.3, 0.2, 0.3])], seed)
+
+
+def test_nearby_without_a_deviation_is_refused():
+    with pytest.raises(InvalidSettingsError, match='max_deviation'):
+        solve(
+            UR5E,
+            [IKObjective.point('tool0', [0, 0, 0], [0.3, 0.2, 0.3])],
+            np.zeros(6),
+            mode='nearby',
+        )
