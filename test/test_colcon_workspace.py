@@ -3,12 +3,11 @@ import os
 import subprocess
 import sys
 
+from ik_interfaces.srv import SolveIK
+from ik_service.core import load_urdf_file
 import numpy as np
 import pytest
 import rclpy
-from ik_interfaces.srv import SolveIK
-
-from ik_service.core import load_urdf_file
 from ros_helpers import call, NodeProcess
 from test_node import pose_target, q_of
 
@@ -32,11 +31,11 @@ def test_colcon_build_and_run_the_installed_node(tmp_path):
     install = tmp_path / 'install'
     share = install / 'ik_service' / 'share' / 'ik_service'
     executable = install / 'ik_service' / 'lib' / 'ik_service' / 'ik_service_node'
-    for path in (executable, share / 'launch' / 'ik_service.launch.py', share / 'config' / 'ik_service.yaml',
-                 share / 'urdf' / 'ur5e.urdf', install / 'ik_interfaces' / 'share' / 'ik_interfaces'
-                 / 'srv' / 'SolveIK.srv',
-                 install / 'ik_service' / 'share' / 'ament_index' / 'resource_index' / 'packages'
-                 / 'ik_service'):
+    index = install / 'ik_service' / 'share' / 'ament_index' / 'resource_index' / 'packages'
+    for path in (executable, share / 'launch' / 'ik_service.launch.py',
+                 share / 'config' / 'ik_service.yaml', share / 'urdf' / 'ur5e.urdf',
+                 install / 'ik_interfaces' / 'share' / 'ik_interfaces' / 'srv' / 'SolveIK.srv',
+                 index / 'ik_service'):
         assert path.exists(), path
 
     urdf = str(share / 'urdf' / 'ur5e.urdf')
