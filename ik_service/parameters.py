@@ -110,7 +110,7 @@ PARAMETERS = (
     ),
     ParameterSpec(
         'initial_damping',
-        1e-2,
+        1e-3,
         'Levenberg-Marquardt damping at the start of a descent.',
         1e-12,
         1e6,

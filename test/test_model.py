@@ -75,22 +75,24 @@ def test_forward_kinematics_and_jacobian_match_pinocchio(robot):
 
         pj = pin.computeFrameJacobian(pmodel, pdata, pq, frame, pin.LOCAL_WORLD_ALIGNED)
         cols = [pmodel.joints[pmodel.getJointId(n)].idx_v for n in model.joint_names]
-        frames = model.frame_transforms(q[None])
-        axes = model.frame_axes(frames)
-        jv = model.point_jacobian(axes, tip_id, ours[None, None, :3, 3])[0, 0]
-        jw = model.angular_jacobian(axes, tip_id)[0]
+        jv, jw = point_and_angular_jacobian(model, q, tip_id, ours[:3, 3])
         np.testing.assert_allclose(jv, pj[:3, cols], atol=1e-10)
         np.testing.assert_allclose(jw, pj[3:, cols], atol=1e-10)
 
 
+def point_and_angular_jacobian(model, q, link_id, point):
+    """Jacobians (3, n) over dofs of a world point fixed to a link, and of the link's rotation."""
+    kin = model.kinematics([link_id])
+    axes = kin.axes(kin.transforms(q[None]))
+    jv = kin.to_dofs(kin.point_jacobian(axes, link_id, point[None, None]))[0, 0]
+    return jv, kin.to_dofs(kin.angular_jacobian(axes, link_id))[0]
+
+
 def _finite_difference_check(model, link, q, local_point, eps=1e-6):
     lid = model.link_id(link)
-    frames = model.frame_transforms(q[None])
-    axes = model.frame_axes(frames)
     t = model.forward_kinematics(q, link)
     p = t[:3, :3] @ local_point + t[:3, 3]
-    jv = model.point_jacobian(axes, lid, p[None, None])[0, 0]
-    jw = model.angular_jacobian(axes, lid)[0]
+    jv, jw = point_and_angular_jacobian(model, q, lid, p)
     for k in range(model.num_dofs):
         dq = np.zeros(model.num_dofs)
         dq[k] = eps

@@ -90,22 +90,20 @@ class JointLimits:
 
     def wrap_near(self, q: np.ndarray, reference: np.ndarray) -> np.ndarray:
         """
-        Shift angles by multiples of 2 pi to lie as close as possible to ``reference``.
+        Shift angles of q (n,) by multiples of 2 pi to lie as close as possible to ``reference``.
 
         An angle moves only if the shifted value stays within its limits, so a
         continuous joint ends within pi of the reference and a bounded revolute joint
         wider than 2 pi (UR arms) takes the equivalent value nearest the reference.
         Prismatic dofs are never shifted.
         """
-        turns = np.round((reference - q) / TWO_PI)
-        best = q + turns * TWO_PI
-        for shift in (0.0, -1.0, 1.0):  # nearest first, then the neighbours
-            cand = best + shift * TWO_PI
-            ok = (
-                self.is_angle
-                & (cand >= self.lower)
-                & (cand <= self.upper)
-                & (np.abs(cand - reference) < np.abs(q - reference) + 1e-12)
-            )
-            q = np.where(ok, cand, q)
-        return q
+        if np.all(np.abs(q - reference) <= np.pi):
+            return q                                   # already the nearest equivalent
+        nearest = q + np.round((reference - q) / TWO_PI) * TWO_PI
+        cand = nearest + np.array([0.0, -TWO_PI, TWO_PI])[:, None]      # (3, n)
+        usable = self.is_angle & (cand >= self.lower) & (cand <= self.upper)
+        gap = np.where(usable, np.abs(cand - reference), np.inf)
+        best = np.argmin(gap, axis=0)
+        pick = cand[best, np.arange(q.shape[-1])]
+        closer = gap[best, np.arange(q.shape[-1])] < np.abs(q - reference)
+        return np.where(closer, pick, q)

@@ -172,7 +172,7 @@ class RobotModel:
             mimic_offset[i] = off
         self._mimic_matrix = mimic_matrix
         self._mimic_offset = mimic_offset
-        self._has_mimic = nf != self.num_dofs or np.any(mimic_offset != 0)
+        self._has_mimic = bool(nf != self.num_dofs or np.any(mimic_offset != 0))
 
         types = np.array(self._frame_type if nf else [], dtype=object)
         self._is_prismatic = (types == PRISMATIC).astype(float) if nf else np.zeros(0)
@@ -203,8 +203,8 @@ class RobotModel:
             anc[i, i] = True
         self._frame_ancestors = anc[:nf]
         # Frames in tree order whose parent is a frame: world[i] = world[parent] @ local[i].
-        self._chain_steps = [(i, int(p)) for i, p in enumerate(self._frame_parent) if p >= 0]
         self._reach_cache: dict = {}
+        self._kinematics_cache: dict = {}
         rows = np.where(self.link_frame >= 0, self.link_frame, nf)
         self.link_ancestor_frames = anc[rows]  # (num_links, num_frames)
         self._root_row = nf
@@ -215,6 +215,11 @@ class RobotModel:
         self.joint_types = [frames[i].joint_type for i in dof_frames]
         self.is_prismatic_dof = np.array([t == PRISMATIC for t in self.joint_types], dtype=bool)
         self.is_continuous_dof = np.array([t == CONTINUOUS for t in self.joint_types], dtype=bool)
+
+    @property
+    def has_mimic(self) -> bool:
+        """Tell whether some joint follows another (mimic)."""
+        return self._has_mimic
 
     # ------------------------------------------------------------------ names
     def link_id(self, name: str) -> int:
@@ -249,76 +254,22 @@ class RobotModel:
         return (anc.astype(float) @ np.abs(self._mimic_matrix)) > 0
 
     # ------------------------------------------------------------------ kinematics
-    def frame_values(self, q: np.ndarray) -> np.ndarray:
-        """Joint values (B, num_frames) of every movable joint, mimics included."""
-        if not self._has_mimic:
-            return q
-        return q @ self._mimic_matrix.T + self._mimic_offset
-
-    def frame_transforms(self, q: np.ndarray) -> np.ndarray:
-        """
-        World transforms (num_frames, B, 4, 4) of the movable joint frames at ``q`` (B, n).
-
-        Frame-major, so that chaining a frame onto its parent is one contiguous matmul.
-        """
-        v = self.frame_values(q).T  # (F, B)
-        basis = np.stack(
-            [np.ones_like(v), np.sin(v), 1.0 - np.cos(v), v * self._is_prismatic[:, None]], -1
-        )  # (F, B, 4)
-        world = (basis @ self._local_basis).reshape(v.shape + (4, 4))
-        for i, p in self._chain_steps:
-            np.matmul(world[p], world[i], out=world[i])
-        return world
-
-    def link_transforms(self, frames: np.ndarray, link_ids) -> np.ndarray:
-        """World transforms (B, len(link_ids), 4, 4) of links, from ``frame_transforms``."""
-        out = np.empty((frames.shape[1], len(link_ids), 4, 4))
-        for k, lid in enumerate(link_ids):
-            f = self.link_frame[lid]
-            out[:, k] = self.link_offset[lid] if f < 0 else frames[f] @ self.link_offset[lid]
-        return out
+    def kinematics(self, link_ids: Sequence[int]) -> 'LinkKinematics':
+        """Return (cached) kinematics of these links over only the joints that move them."""
+        key = tuple(sorted({int(i) for i in link_ids}))
+        kin = self._kinematics_cache.get(key)
+        if kin is None:
+            kin = LinkKinematics(self, key)
+            self._kinematics_cache[key] = kin
+        return kin
 
     def forward_kinematics(self, q, link: str) -> np.ndarray:
         """Return the world transform (4, 4) of ``link`` at ``q`` (n,), or (B, 4, 4) for (B, n)."""
         q = np.asarray(q, dtype=float)
-        batch = q.reshape(-1, self.num_dofs)
-        t = self.link_transforms(self.frame_transforms(batch), [self.link_id(link)])[:, 0]
+        lid = self.link_id(link)
+        kin = self.kinematics([lid])
+        t = kin.link_pose(kin.transforms(q.reshape(-1, self.num_dofs)), lid)
         return t if q.ndim == 2 else t[0]
-
-    def frame_axes(self, frames: np.ndarray):
-        """
-        World joint axes and origins of every frame, for the Jacobians.
-
-        Returns (rot, lin, origin): rot (B, 3, F) the axis of each revolute frame (zero
-        for prismatic), lin (B, 3, F) the axis of each prismatic frame (zero for
-        revolute), origin (B, 3, F) the frame origins [m].
-        """
-        z = np.einsum('fbij,fj->bif', frames[:, :, :3, :3], self._frame_axis)
-        return (
-            z * self._is_rotational,
-            z * self._is_prismatic,
-            frames[:, :, :3, 3].transpose(1, 2, 0),
-        )
-
-    def point_jacobian(self, axes, link_id: int, points: np.ndarray) -> np.ndarray:
-        """
-        Linear-velocity Jacobians (B, P, 3, n) of world points (B, P, 3) fixed to a link.
-
-        ``axes`` comes from ``frame_axes``. Column k is the velocity [m/unit] of the point
-        per unit motion of dof k.
-        """
-        rot, lin, origin = axes
-        mask = self.link_ancestor_frames[link_id]
-        d = points[:, :, :, None] - origin[:, None]  # (B, P, 3, F)
-        jv = (
-            np.einsum('ijk,bjf,bpkf->bpif', LEVI_CIVITA, rot, d, optimize=False) + lin[:, None]
-        ) * mask
-        return jv @ self._mimic_matrix if self._has_mimic else jv
-
-    def angular_jacobian(self, axes, link_id: int) -> np.ndarray:
-        """Angular-velocity Jacobian (B, 3, n) of a link [rad/unit per dof]."""
-        jw = axes[0] * self.link_ancestor_frames[link_id]
-        return jw @ self._mimic_matrix if self._has_mimic else jw
 
     # ------------------------------------------------------------------ reach
     def reach_bound(self, link_id: int, local_point: np.ndarray):
@@ -356,3 +307,82 @@ class RobotModel:
         if not (np.isfinite(lo) and np.isfinite(hi)):
             return np.inf
         return abs(col[k]) * max(abs(lo), abs(hi)) + abs(self._mimic_offset[frame])
+
+
+class LinkKinematics:
+    """
+    Forward kinematics and Jacobians of some links, over only the frames that move them.
+
+    Arrays are over the S needed frames (ancestors of the links), in tree order. Frame
+    transforms are frame-major (S, B, 4, 4) so chaining a frame onto its parent is one
+    contiguous matmul. Jacobians come out over those frames (..., S); ``to_dofs`` maps
+    them to dof columns (mimic joints add into their leader's column).
+    """
+
+    def __init__(self, model: RobotModel, link_ids: tuple):
+        frames = np.flatnonzero(np.any(model.link_ancestor_frames[list(link_ids)], axis=0)) \
+            if link_ids else np.zeros(0, dtype=int)
+        slot = {int(f): i for i, f in enumerate(frames)}
+        parent = [slot[int(p)] if p >= 0 else -1 for p in model._frame_parent[frames]]
+        self._steps = [(i, p) for i, p in enumerate(parent) if p >= 0]
+        self._basis = model._local_basis[frames]
+        self._prismatic = model._is_prismatic[frames]
+        self._rotational = model._is_rotational[frames]
+        self._axis = model._frame_axis[frames]
+        self.dof_map = model._mimic_matrix[frames]          # (S, n): frame value per dof
+        self._value_offset = model._mimic_offset[frames]
+        self._slot = {lid: slot.get(int(model.link_frame[lid]), -1) for lid in link_ids}
+        self._offset = {lid: model.link_offset[lid] for lid in link_ids}
+        self._mask = {lid: model.link_ancestor_frames[lid][frames].astype(float)
+                      for lid in link_ids}
+        self.num_frames = len(frames)
+
+    def transforms(self, q: np.ndarray) -> np.ndarray:
+        """Compute the world pose (S, B, 4, 4) of each needed frame at configurations q (B, n)."""
+        v = (q @ self.dof_map.T + self._value_offset).T          # (S, B)
+        basis = np.empty(v.shape + (4,))                           # (1, sin, 1 - cos, v)
+        basis[..., 0] = 1.0
+        np.sin(v, out=basis[..., 1])
+        np.subtract(1.0, np.cos(v), out=basis[..., 2])
+        np.multiply(v, self._prismatic[:, None], out=basis[..., 3])
+        world = (basis @ self._basis).reshape(v.shape + (4, 4))
+        for i, p in self._steps:
+            np.matmul(world[p], world[i], out=world[i])
+        return world
+
+    def link_pose(self, frames: np.ndarray, link_id: int) -> np.ndarray:
+        """World transforms (B, 4, 4) of a link, from ``transforms``."""
+        f = self._slot[link_id]
+        if f < 0:
+            return np.broadcast_to(self._offset[link_id], (frames.shape[1], 4, 4))
+        return frames[f] @ self._offset[link_id]
+
+    def axes(self, frames: np.ndarray):
+        """
+        World joint axes and origins, for the Jacobians.
+
+        Returns (rot, lin, origin), each (B, 3, S): the axis of each revolute frame (zero
+        for prismatic), the axis of each prismatic frame (zero for revolute), and the
+        frame origins [m].
+        """
+        z = (frames[:, :, :3, :3] @ self._axis[:, None, :, None])[..., 0].transpose(1, 2, 0)
+        return z * self._rotational, z * self._prismatic, frames[:, :, :3, 3].transpose(1, 2, 0)
+
+    def point_jacobian(self, axes, link_id: int, points: np.ndarray) -> np.ndarray:
+        """
+        Linear-velocity Jacobians (B, P, 3, S) of world points (B, P, 3) fixed to a link.
+
+        Column s is the velocity [m/unit] of the point per unit motion of frame s.
+        """
+        rot, lin, origin = axes
+        d = points[:, :, :, None] - origin[:, None]              # (B, P, 3, S)
+        cross = np.einsum('ijk,bjf,bpkf->bpif', LEVI_CIVITA, rot, d, optimize=False)
+        return (cross + lin[:, None]) * self._mask[link_id]
+
+    def angular_jacobian(self, axes, link_id: int) -> np.ndarray:
+        """Angular-velocity Jacobian (B, 3, S) of a link [rad/unit per frame]."""
+        return axes[0] * self._mask[link_id]
+
+    def to_dofs(self, jacobian: np.ndarray) -> np.ndarray:
+        """Map Jacobian columns (..., S) over frames to columns (..., n) over dofs."""
+        return jacobian @ self.dof_map

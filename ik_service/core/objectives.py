@@ -21,7 +21,7 @@ import numpy as np
 
 from .errors import InvalidObjectiveError, UnknownFrameError
 from .model import RobotModel
-from .transforms import orthonormal_complement, rotation_log
+from .transforms import log_from_skew_and_trace, orthonormal_complement, skew_and_trace_map
 
 POSITION_TYPES = ('none', 'planar', 'linear', 'fixed')
 ROTATION_TYPES = ('none', 'axial', 'fixed')
@@ -290,6 +290,9 @@ class _Compiled:
     rot_rows: int
     complement: Optional[np.ndarray]  # (2, 3) orthogonal to a linear direction
     complement_rot: Optional[np.ndarray]  # (2, 3) orthogonal to an axial target axis
+    row: int = 0  # first residual row
+    origin_only: bool = False  # a single point at the link origin
+    skew_and_trace: Optional[np.ndarray] = None  # (9, 4) for a fixed rotation
 
 
 class ObjectiveSet:
@@ -325,12 +328,16 @@ class ObjectiveSet:
                 _ROTATION_ROWS[o.rotation],
                 orthonormal_complement(o.direction) if o.position == 'linear' else None,
                 orthonormal_complement(o.target_axis) if o.rotation == 'axial' else None,
+                row=int(sum(block_sizes)),
+                origin_only=npts == 1 and not o.local_points.any(),
+                skew_and_trace=(skew_and_trace_map(o.target_rotation)
+                                if o.rotation == 'fixed' else None),
             )
             self._items.append(item)
             link_ids += [link] + ([ref] if ref is not None else [])
             block_sizes += [pos_rows] * npts + ([item.rot_rows] if item.rot_rows else [])
         self._link_ids = sorted(set(link_ids))
-        self._slot = {lid: k for k, lid in enumerate(self._link_ids)}
+        self.kinematics = model.kinematics(self._link_ids)
         self.num_rows = int(sum(block_sizes))
         self._block_starts = np.cumsum([0] + block_sizes[:-1])
         self.constrained_links = sorted({it.link for it in self._items})
@@ -339,69 +346,81 @@ class ObjectiveSet:
         )
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, q: np.ndarray, jacobian: bool = True):
-        """Compute the residual (B, m) and, if asked, the Jacobian (B, m, n) at q (B, n)."""
-        model = self.model
-        frames = model.frame_transforms(q)
-        links = model.link_transforms(frames, self._link_ids)
-        axes = model.frame_axes(frames) if jacobian else None
-        res, jac = [], []
+    def evaluate(self, q: np.ndarray, jacobian: bool = True, columns: Optional[np.ndarray] = None):
+        """
+        Compute the residual (B, m) and, if asked, the Jacobian (B, m, k) at q (B, n).
+
+        ``columns`` (S, k) maps the kinematics' frame columns to the wanted Jacobian
+        columns; default ``self.kinematics.dof_map``: one column per dof (k = n).
+        """
+        kin = self.kinematics
+        frames = kin.transforms(q)
+        axes = kin.axes(frames) if jacobian else None
+        poses = {lid: kin.link_pose(frames, lid) for lid in self._link_ids}
+        b = len(q)
+        res = np.empty((b, self.num_rows))
+        jac = np.empty((b, self.num_rows, kin.num_frames)) if jacobian else None
         for it in self._items:
-            t_link = links[:, self._slot[it.link]]
-            if it.ref is not None:
-                t_ref = links[:, self._slot[it.ref]]
-                r_ref_t = np.swapaxes(t_ref[:, :3, :3], -1, -2)
             o = it.obj
+            t_link = poses[it.link]
+            row = it.row
+            if it.ref is not None:
+                t_ref = poses[it.ref]
+                r_ref_t = t_ref[:, :3, :3].transpose(0, 2, 1)
             if it.pos_rows:
-                pw = (
-                    o.local_points @ np.swapaxes(t_link[:, :3, :3], -1, -2)
-                    + t_link[:, None, :3, 3]
-                )
-                if it.ref is not None:
-                    p = (pw - t_ref[:, None, :3, 3]) @ np.swapaxes(r_ref_t, -1, -2)
+                if it.origin_only:      # the common case: the link frame origin
+                    pw = t_link[:, None, :3, 3]
                 else:
-                    p = pw
-                diff = p - o.target_points  # (B, P, 3)
+                    rot_t = t_link[:, :3, :3].transpose(0, 2, 1)
+                    pw = o.local_points @ rot_t + t_link[:, None, :3, 3]
+                p = pw if it.ref is None else (pw - t_ref[:, None, :3, 3]) @ t_ref[:, :3, :3]
+                diff = p - o.target_points  # (B, P, 3), ref frame
+                n_rows = it.pos_rows * len(o.local_points)
+                block = slice(row, row + n_rows)
                 if jacobian:
-                    jv = model.point_jacobian(axes, it.link, pw)
+                    jv = kin.point_jacobian(axes, it.link, pw)
                     if it.ref is not None:
-                        jv = r_ref_t[:, None] @ (jv - model.point_jacobian(axes, it.ref, pw))
+                        jv = r_ref_t[:, None] @ (jv - kin.point_jacobian(axes, it.ref, pw))
                 if o.position == 'fixed':
-                    res.append(diff.reshape(len(q), -1))
+                    res[:, block] = diff.reshape(b, -1)
                     if jacobian:
-                        jac.append(jv.reshape(len(q), -1, jv.shape[-1]))
+                        jac[:, block] = jv.reshape(b, n_rows, -1)
                 elif o.position == 'planar':
-                    res.append(diff @ o.direction)
+                    res[:, block] = diff @ o.direction
                     if jacobian:
-                        jac.append(np.einsum('k,bpkn->bpn', o.direction, jv))
+                        jac[:, block] = np.einsum('k,bpkn->bpn', o.direction, jv)
                 else:
                     c = it.complement
-                    res.append((diff @ c.T).reshape(len(q), -1))
+                    res[:, block] = (diff @ c.T).reshape(b, -1)
                     if jacobian:
-                        jac.append((c @ jv).reshape(len(q), -1, jv.shape[-1]))
+                        jac[:, block] = (c @ jv).reshape(b, n_rows, -1)
+                row += n_rows
             if it.rot_rows:
                 r = t_link[:, :3, :3]
                 if jacobian:
-                    jw = model.angular_jacobian(axes, it.link)
+                    jw = kin.angular_jacobian(axes, it.link)
                     if it.ref is not None:
-                        jw = r_ref_t @ (jw - model.angular_jacobian(axes, it.ref))
+                        jw = r_ref_t @ (jw - kin.angular_jacobian(axes, it.ref))
                 if it.ref is not None:
                     r = r_ref_t @ r
+                block = slice(row, row + it.rot_rows)
                 if o.rotation == 'fixed':
-                    e = rotation_log(r @ o.target_rotation.T)  # (B, 3), ref frame
-                    res.append(e)
+                    # log(R R_target^T) in the ref frame, from one product with R
+                    res[:, block] = log_from_skew_and_trace(
+                        r.reshape(b, 9) @ it.skew_and_trace,
+                        lambda rows, r=r, t=o.target_rotation: r[rows] @ t.T)
                     if jacobian:
                         # d(e)/dt = Jl^-1(e) w; using w itself is exact at the solution,
                         # keeps Newton's quadratic convergence and saves a 3x3 product.
-                        jac.append(jw)
+                        jac[:, block] = jw
                 else:
                     e, de = _axial_error(r @ o.local_axis, o.target_axis, jw if jacobian else None)
-                    u = it.complement_rot
-                    res.append(e @ u.T)
+                    res[:, block] = e @ it.complement_rot.T
                     if jacobian:
-                        jac.append(u @ de)
-        residual = np.concatenate(res, axis=1)
-        return residual, (np.concatenate(jac, axis=1) if jacobian else None)
+                        jac[:, block] = it.complement_rot @ de
+        if not jacobian:
+            return res, None
+        return res, jac @ (kin.dof_map if columns is None else columns)
 
     def block_errors(self, residual: np.ndarray) -> np.ndarray:
         """Euclidean norm (B, num_blocks) of each point block and rotation block [m or rad]."""

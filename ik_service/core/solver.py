@@ -24,6 +24,7 @@ from .errors import InvalidConfigurationError, InvalidSettingsError
 from .limits import JointLimits
 from .model import RobotModel
 from .objectives import IKObjective, ObjectiveSet
+from .seed_table import SeedTable
 
 CONVERGED = 'converged'
 MAX_ITERATIONS = 'max_iterations'
@@ -55,7 +56,7 @@ class SolverSettings:
     timeout: float = 0.05
     max_restarts: int = 100
     batch_size: int = 8
-    initial_damping: float = 1e-2
+    initial_damping: float = 1e-3
     approximate: bool = True
 
     def validate(self) -> 'SolverSettings':
@@ -110,9 +111,10 @@ def solve(
     """
     Solve IK for ``objectives`` starting from ``seed`` (n,), default all zeros.
 
-    mode: 'local' (descend from the seed only), 'global' (then random restarts within
-    ``settings.max_restarts`` and ``settings.timeout``) or 'nearby' (no dof moves more
-    than ``max_deviation`` from the seed; the seed is also the bias).
+    mode: 'local' (descend from the seed only), 'global' (the seed and configurations
+    from the seed table, then random restarts, within ``settings.max_restarts`` and
+    ``settings.timeout``) or 'nearby' (no dof moves more than ``max_deviation`` from
+    the seed; the seed is also the bias).
     limits: JointLimits; default the model's. active_joints: names of the dofs the
     solver may move; default every dof that moves a constrained link. bias (n,): the
     null space pulls toward it. random_start: replace the seed by a random configuration.
@@ -121,14 +123,15 @@ def solve(
     """
     start = time.perf_counter()
     settings = settings.validate()
-    problem = (
-        objectives if isinstance(objectives, ObjectiveSet) else ObjectiveSet(model, objectives)
-    )
+    if mode not in (LOCAL, GLOBAL, NEARBY):
+        raise InvalidSettingsError(f"mode must be 'local', 'global' or 'nearby', got {mode!r}")
+    problem = objectives if isinstance(objectives, ObjectiveSet) else \
+        ObjectiveSet(model, objectives)
     n = model.num_dofs
     limits = limits or JointLimits.from_model(model)
     seed = _configuration(seed, n, 'seed') if seed is not None else np.zeros(n)
     bias = _configuration(bias, n, 'bias') if bias is not None else None
-    rng = np.random.default_rng(random_seed)
+    rng = _LazyGenerator(random_seed)
 
     if active_joints is None or len(active_joints) == 0:
         active = problem.default_active
@@ -139,8 +142,6 @@ def solve(
     if idx.size == 0:
         raise InvalidSettingsError('no active joints move the constrained links')
 
-    if mode not in (LOCAL, GLOBAL, NEARBY):
-        raise InvalidSettingsError(f"mode must be 'local', 'global' or 'nearby', got {mode!r}")
     if random_start:
         seed = seed.copy()
         seed[idx] = limits.sample(rng, seed, 1)[0, idx]
@@ -150,17 +151,19 @@ def solve(
             raise InvalidSettingsError(f'nearby mode needs max_deviation > 0, got {max_deviation}')
         limits = limits.around(seed, max_deviation)
         bias = seed if bias is None else bias
-    restarts_allowed = settings.max_restarts if mode == GLOBAL else 0
 
-    descent = _Descent(model, problem, seed, idx, limits, bias, settings, feasible)
-    if problem_is_unreachable(model, problem, settings.tolerance) and not settings.approximate:
-        return descent.result(seed, UNREACHABLE, 0, 0, start, limits)
-
-    rows = 1 + min(restarts_allowed, settings.batch_size - 1)
-    x0 = np.repeat(seed[idx][None], rows, axis=0)
-    if rows > 1:
-        x0[1:] = limits.sample(rng, seed, rows - 1)[:, idx]
-    return descent.run(x0, rows - 1, restarts_allowed, rng, start)
+    descent = _Descent(model, problem, seed, idx, limits, bias, settings, feasible, rng, start)
+    if problem_is_unreachable(model, problem, settings.tolerance):
+        if not settings.approximate:
+            return descent.result(seed[idx], None, UNREACHABLE, 0, 0)
+        # Restarts cannot help; one descent from the seed finds the closest configuration.
+        return descent.run(seed[idx][None], None, 0, reason_if_failed=UNREACHABLE)
+    if mode != GLOBAL:
+        return descent.run(seed[idx][None], None, 0)
+    rows = 1 + min(settings.max_restarts, settings.batch_size - 1)
+    ranked = SeedTable.of(model).ranked(problem, 4 * settings.batch_size)
+    queue = None if ranked is None else SeedTable.of(model).q[ranked][:, idx]
+    return descent.run(seed[idx][None], queue, settings.max_restarts, rows=rows)
 
 
 def problem_is_unreachable(model: RobotModel, problem: ObjectiveSet, tolerance: float) -> bool:
@@ -202,138 +205,175 @@ def _configuration(q, n: int, what: str) -> np.ndarray:
     return q
 
 
-class _Descent:
-    """The batched Levenberg-Marquardt loop for one solve."""
+class _LazyGenerator:
+    """np.random.default_rng(seed), created on first use (creating one costs ~15 us)."""
 
-    def __init__(self, model, problem, seed, idx, limits, bias, settings, feasible):
+    def __init__(self, seed: int):
+        self._seed, self._rng = seed, None
+
+    def random(self, shape):
+        if self._rng is None:
+            self._rng = np.random.default_rng(self._seed)
+        return self._rng.random(shape)
+
+
+# A row that has not halved its squared error within this many iterations is restarted
+# (when restarts are left): good starts converge in a handful of iterations, and a row
+# crawling along a joint limit or into a local minimum rarely recovers.
+PROGRESS_WINDOW = 8
+# Damping beyond this (after repeated rejected steps) means the row cannot move.
+MAX_DAMPING = 1e8
+
+
+class _Descent:
+    """The batched Levenberg-Marquardt loop of one solve, over the active dofs."""
+
+    def __init__(self, model, problem, seed, idx, limits, bias, settings, feasible, rng, start):
         self.model, self.problem, self.seed, self.idx = model, problem, seed, idx
         self.lo, self.hi = limits.lower[idx], limits.upper[idx]
+        self.box = JointLimits(self.lo, self.hi, ~model.is_prismatic_dof[idx])
         self.bias = None if bias is None else bias[idx]
-        self.settings, self.feasible = settings, feasible
-        self.deadline = None
+        self.settings, self.feasible, self.rng, self.start = settings, feasible, rng, start
+        self._columns = problem.kinematics.dof_map[:, idx]
 
-    def full(self, x: np.ndarray) -> np.ndarray:
+    def evaluate(self, x: np.ndarray, jacobian: bool = True):
+        """Residual (B, m) and Jacobian over the active dofs (B, m, k) at active values x."""
         q = np.repeat(self.seed[None], len(x), axis=0)
         q[:, self.idx] = x
-        return q
+        return self.problem.evaluate(q, jacobian, self._columns)
 
-    def evaluate(self, x):
-        r, j = self.problem.evaluate(self.full(x), jacobian=True)
-        return r, j[:, :, self.idx]
+    def _starts(self, queue, count: int) -> tuple[np.ndarray, Optional[np.ndarray]]:
+        """Take ``count`` new starting configurations: table picks first, then random."""
+        if queue is not None and len(queue):
+            picked, queue = queue[:count], queue[count:]
+            if len(picked) == count:
+                return self.box.clip(picked), queue
+            return np.vstack([self.box.clip(picked), self._random(count - len(picked))]), queue
+        return self._random(count), queue
 
-    def run(self, x, restarts, restarts_allowed, rng, start) -> IKResult:
+    def _random(self, count: int) -> np.ndarray:
+        return self.box.sample(self.rng, self.seed[self.idx], count)
+
+    def run(self, x, queue, restarts_allowed: int, rows: int = 1,
+            reason_if_failed: Optional[str] = None) -> IKResult:
+        """Descend from x (1, k) plus ``rows - 1`` starts; restart stalled rows while allowed."""
         s = self.settings
-        deadline = start + s.timeout
-        rows, k = x.shape
-        eye = np.eye(k)
+        deadline = self.start + s.timeout
+        restarts = rows - 1
+        if rows > 1:
+            more, queue = self._starts(queue, rows - 1)
+            x = np.vstack([x, more])
+        k = x.shape[1]
+        damping_eye = np.eye(k)
         lam = np.full(rows, s.initial_damping)
         iters = np.zeros(rows, dtype=int)
         done = np.zeros(rows, dtype=bool)
         r, jac = self.evaluate(x)
         cost = np.einsum('bm,bm->b', r, r)
-        best_x, best_cost = x[0].copy(), np.inf
-        total_iters = 0
+        checkpoint = cost.copy()
+        best_x, best_r, best_cost = x[0].copy(), r[0].copy(), np.inf
+        total = 0
         while True:
             err = self.problem.max_error(r)
             i = int(np.argmin(cost))
             if cost[i] < best_cost:
-                best_x, best_cost = x[i].copy(), cost[i]
+                best_x, best_r, best_cost = x[i].copy(), r[i].copy(), cost[i]
             ok = (err <= s.tolerance) & ~done
             if ok.any():
                 found = self._pick(x, ok)
                 if found is not None:
-                    return self.result(
-                        self.full(found[None])[0], CONVERGED, total_iters, restarts, start
-                    )
+                    return self.result(x[found], r[found], CONVERGED, total, restarts)
             if time.perf_counter() >= deadline:
                 reason = TIMEOUT
                 break
             # Rows that cannot progress: restart them (global) or retire them.
-            stuck = ~done & ((iters >= s.max_iterations) | (lam > 1e10))
-            if stuck.any():
-                free = restarts_allowed - restarts
-                if free > 0:
-                    rs = np.flatnonzero(stuck)[:free]
-                    x[rs] = self._sample(rng, len(rs))
-                    lam[rs], iters[rs] = s.initial_damping, 0
-                    restarts += len(rs)
-                    r_new, j_new = self.evaluate(x[rs])
-                    r[rs], jac[rs] = r_new, j_new
-                    cost[rs] = np.einsum('bm,bm->b', r_new, r_new)
-                    stuck[rs] = False
-                done |= stuck
+            stalled = (iters >= s.max_iterations) | (lam > MAX_DAMPING)
+            if restarts_allowed > restarts:
+                window = (iters > 0) & (iters % PROGRESS_WINDOW == 0)
+                stalled |= window & (cost > 0.5 * checkpoint)
+                checkpoint = np.where(window, cost, checkpoint)
+            stalled &= ~done
+            if stalled.any():
+                fresh = np.flatnonzero(stalled)[: max(0, restarts_allowed - restarts)]
+                if len(fresh):
+                    x[fresh], queue = self._starts(queue, len(fresh))
+                    lam[fresh], iters[fresh] = s.initial_damping, 0
+                    restarts += len(fresh)
+                    r[fresh], jac[fresh] = self.evaluate(x[fresh])
+                    cost[fresh] = checkpoint[fresh] = np.einsum('bm,bm->b', r[fresh], r[fresh])
+                    stalled[fresh] = False
+                done |= stalled
                 if done.all():
-                    reason = (
-                        RESTARTS_EXHAUSTED
-                        if restarts_allowed
-                        else (STALLED if (lam > 1e10).any() else MAX_ITERATIONS)
-                    )
+                    if restarts_allowed:
+                        reason = RESTARTS_EXHAUSTED
+                    else:
+                        reason = STALLED if (lam > MAX_DAMPING).any() else MAX_ITERATIONS
                     break
-            # One damped Gauss-Newton step per row.
-            jt = np.swapaxes(jac, 1, 2)
+            # One damped Gauss-Newton step per row, projected into the limits.
+            jt = jac.transpose(0, 2, 1)
+            rhs = -(jt @ r[:, :, None])
             h = jt @ jac
-            g = (jt @ r[:, :, None])[..., 0]
-            rhs = -g
             if self.bias is not None:
                 pull = 0.2 * (self.bias - x)
-                rhs = rhs - (h @ pull[:, :, None])[..., 0]
-            step = np.linalg.solve(h + lam[:, None, None] * eye, rhs[:, :, None])[..., 0]
+                rhs -= h @ pull[:, :, None]
+            step = np.linalg.solve(h + lam[:, None, None] * damping_eye, rhs)[..., 0]
             if self.bias is not None:
-                step = step + pull
+                step += pull
             trial = np.minimum(np.maximum(x + step, self.lo), self.hi)
             r_t, j_t = self.evaluate(trial)
             cost_t = np.einsum('bm,bm->b', r_t, r_t)
             accept = (cost_t < cost) & ~done
-            x = np.where(accept[:, None], trial, x)
-            r = np.where(accept[:, None], r_t, r)
-            jac = np.where(accept[:, None, None], j_t, jac)
-            cost = np.where(accept, cost_t, cost)
+            if accept.all():
+                x, r, jac, cost = trial, r_t, j_t, cost_t
+            else:
+                x[accept], r[accept], jac[accept], cost[accept] = (
+                    trial[accept], r_t[accept], j_t[accept], cost_t[accept])
             lam = np.where(accept, np.maximum(lam * 0.1, 1e-9), lam * 10.0)
             iters += ~done
-            total_iters += 1
-        return self.result(self.full(best_x[None])[0], reason, total_iters, restarts, start)
+            total += 1
+        if reason_if_failed is not None:
+            reason = reason_if_failed
+        return self.result(best_x, best_r, reason, total, restarts)
 
-    def _pick(self, x, ok):
+    def _pick(self, x, ok) -> Optional[int]:
         """Among rows that meet the tolerance, the feasible one nearest the seed."""
         cand = np.flatnonzero(ok)
-        order = cand[
-            np.argsort(np.sum((x[cand] - self.seed[self.idx]) ** 2, axis=1), kind='stable')
-        ]
-        for c in order:
-            if self.feasible is None or self.feasible(self.full(x[c][None])[0]):
-                return x[c]
+        if len(cand) > 1:
+            distance = np.sum((x[cand] - self.seed[self.idx]) ** 2, axis=1)
+            cand = cand[np.argsort(distance, kind='stable')]
+        for c in cand:
+            if self.feasible is None or self.feasible(self._full(x[c])):
+                return int(c)
         ok[cand] = False
         return None
 
-    def _sample(self, rng, count):
-        lim = JointLimits(self.lo, self.hi, np.ones_like(self.lo, dtype=bool))
-        return lim.sample(rng, self.seed[self.idx], count)
+    def _full(self, x: np.ndarray) -> np.ndarray:
+        q = self.seed.copy()
+        q[self.idx] = x
+        return q
 
-    def result(self, q, reason, iterations, restarts, start, limits=None) -> IKResult:
-        model = self.model
-        lim_full = JointLimits(
-            np.full(model.num_dofs, -np.inf),
-            np.full(model.num_dofs, np.inf),
-            ~model.is_prismatic_dof,
-        )
-        lim_full.lower[self.idx], lim_full.upper[self.idx] = self.lo, self.hi
-        q = lim_full.wrap_near(q, self.seed)
-        residual, _ = self.problem.evaluate(q[None], jacobian=False)
-        max_error = float(self.problem.max_error(residual)[0])
-        success = reason == CONVERGED and max_error <= self.settings.tolerance
-        at_limit = lim_full.at_limit(q)
+    def result(self, x, residual, reason, iterations, restarts) -> IKResult:
+        """Wrap angles toward the seed and package the outcome."""
+        wrapped = self.box.wrap_near(x, self.seed[self.idx])
+        q = self._full(wrapped)
+        if residual is None or (self.model.has_mimic and not np.array_equal(wrapped, x)):
+            # a 2 pi shift of a mimic leader moves its followers by multiplier * 2 pi
+            residual = self.problem.evaluate(q[None], jacobian=False)[0][0]
+        x = wrapped
+        max_error = float(self.problem.max_error(residual[None])[0])
+        at_limit = self.box.at_limit(x)
         return IKResult(
-            success=success,
+            success=reason == CONVERGED and max_error <= self.settings.tolerance,
             q=q,
             stop_reason=reason,
             max_error=max_error,
-            residual=residual[0],
-            objective_errors=self.problem.objective_errors(residual[0]),
+            residual=residual,
+            objective_errors=self.problem.objective_errors(residual),
             iterations=int(iterations),
             restarts=int(restarts),
-            elapsed=time.perf_counter() - start,
-            joints_at_limit=[model.joint_names[i] for i in self.idx if at_limit[i]],
-            active_joints=[model.joint_names[i] for i in self.idx],
+            elapsed=time.perf_counter() - self.start,
+            joints_at_limit=[self.model.joint_names[i] for i, a in zip(self.idx, at_limit) if a],
+            active_joints=[self.model.joint_names[i] for i in self.idx],
         )
 
 

@@ -117,14 +117,38 @@ def rotation_log(r: np.ndarray) -> np.ndarray:
     part vanishes, so those entries go through the quaternion (Shepperd), which is exact
     there.
     """
-    s = vee_of_skew_part(r)
-    sin = np.sqrt(np.einsum('...i,...i->...', s, s))
-    cos = 0.5 * (np.einsum('...ii->...', r) - 1.0)
-    angle = np.arctan2(sin, cos)
-    e = s * np.where(sin > 1e-12, angle / np.maximum(sin, 1e-300), 1.0)[..., None]
-    near_pi = angle > np.pi - 1e-2
-    if np.any(near_pi):
-        q = matrix_to_quaternion(r[near_pi])
+    r = np.asarray(r, dtype=float)
+    flat = r.reshape(-1, 9)
+    parts = flat @ _SKEW_AND_TRACE
+    return log_from_skew_and_trace(parts, lambda rows: r.reshape(-1, 3, 3)[rows]).reshape(
+        r.shape[:-2] + (3,))
+
+
+def skew_and_trace_map(target: np.ndarray) -> np.ndarray:
+    """
+    Return M (9, 4) with R.ravel() @ M = (skew vector, trace) of R @ target^T.
+
+    Both are linear in R, so for a fixed target the error rotation's parts come from
+    one matrix product instead of forming R @ target^T.
+    """
+    err = np.eye(9).reshape(9, 3, 3) @ target.T          # R = each unit matrix in turn
+    return np.concatenate([vee_of_skew_part(err), np.einsum('kii->k', err)[:, None]], axis=1)
+
+
+def log_from_skew_and_trace(parts: np.ndarray, matrices_at) -> np.ndarray:
+    """
+    Rotation vectors (B, 3) from (skew vector, trace) rows (B, 4) of rotation matrices.
+
+    ``matrices_at(rows)`` returns the full matrices of the given rows; it is called only
+    for rotations within 1e-2 rad of a half turn.
+    """
+    s = parts[:, :3]
+    sin = np.sqrt(np.einsum('bi,bi->b', s, s))
+    angle = np.arctan2(sin, 0.5 * (parts[:, 3] - 1.0))
+    e = s * np.where(sin > 1e-12, angle / np.maximum(sin, 1e-300), 1.0)[:, None]
+    if angle.max(initial=0.0) > np.pi - 1e-2:
+        near_pi = angle > np.pi - 1e-2
+        q = matrix_to_quaternion(matrices_at(near_pi))
         v, w = q[..., :3], q[..., 3]
         n = np.linalg.norm(v, axis=-1)
         e[near_pi] = v * (2.0 * np.arctan2(n, w) / n)[..., None]
@@ -153,6 +177,12 @@ def skew(v: np.ndarray) -> np.ndarray:
 def vee_of_skew_part(r: np.ndarray) -> np.ndarray:
     """Return the vector (..., 3) of the skew part (r - r^T) / 2 of matrices (..., 3, 3)."""
     return 0.5 * (r[..., _SKEW_ROWS, _SKEW_COLS] - r[..., _SKEW_COLS, _SKEW_ROWS])
+
+
+_SKEW_AND_TRACE = np.zeros((9, 4))   # R.ravel() @ this = (vee((R - R^T) / 2), trace R)
+_SKEW_AND_TRACE[[7, 2, 3], [0, 1, 2]] = 0.5
+_SKEW_AND_TRACE[[5, 6, 1], [0, 1, 2]] = -0.5
+_SKEW_AND_TRACE[[0, 4, 8], 3] = 1.0
 
 
 def orthonormal_complement(direction: np.ndarray) -> np.ndarray:

@@ -1,0 +1,256 @@
+"""
+Speed and solve rate of ik_service against TRAC-IK, Klampt and ikpy, in one run.
+
+    scripts/bench.sh                       # set-up (peers included) and the default run
+    .venv/bin/python bench/ik_bench.py --targets 1000 --robots ur5 panda z1
+
+Targets are 6-D poses of random configurations within the URDF limits, each solved from
+a random seed; every solver gets the same targets and seeds. A solve counts as solved
+when, by forward kinematics, the position error is < 1e-4 m, the orientation error
+< 1e-3 rad and every joint is inside its URDF limits (1e-6 slack for limits stored as
+float32). Each solver gets the same wall-clock budget per target (--budget, default 5 ms)
+and restarts from random configurations within it. A second table times targets whose
+position is out of reach: how long until failure is reported.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import time
+
+from ik_service.core import IKObjective, JointLimits, load_urdf_file, solve, SolverSettings
+from ik_service.core.transforms import matrix_to_quaternion, rotation_angle
+import numpy as np
+
+ROBOTS = {
+    'ur5': ('ur_description/urdf/ur5_robot.urdf', 'base_link', 'tool0'),
+    'panda': ('panda_description/urdf/panda.urdf', 'panda_link0', 'panda_hand'),
+    'z1': ('z1_description/urdf/z1.urdf', 'link00', 'link06'),
+}
+ROBOTS_DIR = os.path.join(sys.prefix, 'lib', 'python3.11', 'site-packages', 'cmeel.prefix',
+                          'share',
+                          'example-robot-data', 'robots')
+POSITION_TOL, ROTATION_TOL, LIMIT_SLACK = 1e-4, 1e-3, 1e-6
+
+
+class Arm:
+    """One robot of the benchmark: model, chain joints and their URDF limits."""
+
+    def __init__(self, key: str):
+        relative, self.base, self.tip = ROBOTS[key]
+        self.path = os.path.join(ROBOTS_DIR, relative)
+        self.urdf = open(self.path).read()
+        self.model = load_urdf_file(self.path)
+        problem_dofs = self.model.dofs_moving_links([self.model.link_id(self.tip)])
+        self.dofs = np.flatnonzero(problem_dofs)
+        self.names = [self.model.joint_names[i] for i in self.dofs]
+        self.lower, self.upper = self.model.lower[self.dofs], self.model.upper[self.dofs]
+
+    def full(self, q_chain: np.ndarray) -> np.ndarray:
+        q = np.zeros(self.model.num_dofs)
+        q[self.dofs] = q_chain
+        return q
+
+    def pose(self, q_chain: np.ndarray) -> np.ndarray:
+        return self.model.forward_kinematics(self.full(q_chain), self.tip)
+
+    def solved(self, q_chain, target: np.ndarray) -> bool:
+        if q_chain is None or len(q_chain) != len(self.dofs) or not np.all(np.isfinite(q_chain)):
+            return False
+        if np.any((q_chain < self.lower - LIMIT_SLACK) | (q_chain > self.upper + LIMIT_SLACK)):
+            return False
+        reached = self.pose(np.asarray(q_chain))
+        return bool(np.linalg.norm(reached[:3, 3] - target[:3, 3]) < POSITION_TOL
+                    and rotation_angle(reached[:3, :3].T @ target[:3, :3]) < ROTATION_TOL)
+
+
+# ---------------------------------------------------------------- solvers
+class IkService:
+    """This project's solver, global mode: the seed, then random restarts within the budget."""
+
+    def __init__(self, arm: Arm, budget: float, approximate: bool = True):
+        self.arm = arm
+        self.settings = SolverSettings(tolerance=1e-5, timeout=budget, max_restarts=1_000_000,
+                                       approximate=approximate)
+
+    def __call__(self, target, seed, k):
+        objective = IKObjective.fixed_pose(self.arm.tip, target[:3, :3], target[:3, 3])
+        result = solve(self.arm.model, [objective], self.arm.full(seed), mode='global',
+                       settings=self.settings, random_seed=k)
+        return result.q[self.arm.dofs] if result.success else None
+
+
+class TracIK:
+    """TRAC-IK (pytracik), Speed mode, epsilon 1e-5, URDF limits passed explicitly."""
+
+    def __init__(self, arm: Arm, budget: float):
+        import pytracik
+        self.pytracik = pytracik
+        self.solver = pytracik.TRAC_IK(arm.base, arm.tip, arm.urdf, budget, 1e-5,
+                                       pytracik.SolveType.Speed)
+        pytracik.set_joint_limits(self.solver, list(arm.lower), list(arm.upper))
+
+    def __call__(self, target, seed, k):
+        x, y, z, w = matrix_to_quaternion(target[:3, :3])
+        px, py, pz = target[:3, 3]
+        out = self.pytracik.ik(self.solver, seed, px, py, pz, x, y, z, w)
+        return np.asarray(out[1:]) if len(out) > 1 and out[0] >= 0 else None
+
+
+class Klampt:
+    """Klampt's IKSolver on the arm's joints, restarted from random configurations."""
+
+    def __init__(self, arm: Arm, budget: float):
+        import klampt
+        from klampt.model import ik
+        self.ik, self.budget, self.arm = ik, budget, arm
+        # geometry is irrelevant here and its meshes are not on disk
+        text = re.sub(r'<(visual|collision)>.*?</\1>', '', arm.urdf, flags=re.S)
+        self.tmp = tempfile.NamedTemporaryFile('w', suffix='.urdf', delete=False)
+        self.tmp.write(text)
+        self.tmp.close()
+        self.world = klampt.WorldModel()
+        if not self.world.loadRobot(self.tmp.name):
+            raise RuntimeError('klampt could not load ' + arm.path)
+        self.robot = self.world.robot(0)
+        by_name = {self.robot.link(i).getName(): i for i in range(self.robot.numLinks())}
+        child = {j.name: j.child for j in arm.model._frame_joint}
+        self.links = [by_name[child[n]] for n in arm.names]
+        self.tip = self.robot.link(arm.tip)
+        lo, hi = self.robot.getJointLimits()
+        for i, link in enumerate(self.links):
+            lo[link], hi[link] = arm.lower[i], arm.upper[i]
+        self.robot.setJointLimits(lo, hi)
+
+    def __call__(self, target, seed, k):
+        goal = self.ik.objective(self.tip, R=list(target[:3, :3].T.ravel()), t=list(target[:3, 3]))
+        solver = self.ik.solver(goal, iters=100, tol=1e-5)
+        solver.setActiveDofs(self.links)
+        q = self.robot.getConfig()
+        for i, link in enumerate(self.links):
+            q[link] = seed[i]
+        self.robot.setConfig(q)
+        deadline = time.perf_counter() + self.budget
+        while True:
+            if solver.solve():
+                q = self.robot.getConfig()
+                return np.array([q[link] for link in self.links])
+            if time.perf_counter() >= deadline:
+                return None
+            solver.sampleInitial()
+
+
+class Ikpy:
+    """ikpy's scipy-based solver (single descent; it has no restarts or budget)."""
+
+    def __init__(self, arm: Arm, budget: float):
+        import warnings
+
+        import ikpy.chain
+        warnings.filterwarnings('ignore')
+        self.arm = arm
+        self.chain = ikpy.chain.Chain.from_urdf_file(arm.path, base_elements=[arm.base])
+        names = [link.name for link in self.chain.links]
+        self.index = [names.index(n) for n in arm.names]
+        mask = [i in self.index for i in range(len(names))]
+        self.chain = ikpy.chain.Chain.from_urdf_file(arm.path, base_elements=[arm.base],
+                                                     active_links_mask=mask)
+
+    def __call__(self, target, seed, k):
+        q0 = np.zeros(len(self.chain.links))
+        q0[self.index] = seed
+        q = self.chain.inverse_kinematics(target[:3, 3], target[:3, :3], orientation_mode='all',
+                                          initial_position=q0)
+        return np.asarray(q)[self.index]
+
+
+SOLVERS = {'ik_service': IkService, 'trac_ik': TracIK, 'klampt': Klampt, 'ikpy': Ikpy}
+
+
+# ---------------------------------------------------------------- runs
+def problems(arm: Arm, count: int, rng, unreachable: bool = False):
+    """(target pose, seed) pairs: poses of random configurations, seeds random too."""
+    out = []
+    box = JointLimits(arm.lower, arm.upper, np.ones(len(arm.dofs), dtype=bool))
+    center, radius = arm.model.reach_bound(arm.model.link_id(arm.tip), np.zeros(3))
+    for _ in range(count):
+        goal_q, seed = box.sample(rng, np.zeros(len(arm.dofs)), 2)
+        target = arm.pose(goal_q)
+        if unreachable:   # push the position out along the ray from the reach center
+            d = target[:3, 3] - center
+            target[:3, 3] = center + d / np.linalg.norm(d) * (radius * 1.2)
+        out.append((target, seed))
+    return out
+
+
+def measure(solver, arm: Arm, cases) -> tuple[float, np.ndarray]:
+    solved, times = 0, []
+    for k, (target, seed) in enumerate(cases):
+        start = time.perf_counter()
+        q = solver(target, seed, k)
+        times.append(time.perf_counter() - start)
+        solved += arm.solved(q, target)
+    return solved / len(cases), np.array(times)
+
+
+def table(title: str, rows: list, show_rate: bool = True) -> None:
+    print(f'\n{title}')
+    head = f'{"robot":7s} {"solver":26s} {"solved":>8s} {"median ms":>10s} {"p95 ms":>8s} ' \
+           f'{"median/TRAC":>11s} {"p95/TRAC":>9s}'
+    print(head)
+    print('-' * len(head))
+    for robot, name, rate, times, ref in rows:
+        med, p95 = np.median(times) * 1e3, np.percentile(times, 95) * 1e3
+        ratio = f'{med / ref[0]:11.2f} {p95 / ref[1]:9.2f}' if ref else f'{"":11s} {"":9s}'
+        shown = f'{rate * 100:7.1f}%' if show_rate else f'{"":8s}'
+        print(f'{robot:7s} {name:26s} {shown} {med:10.3f} {p95:8.3f} {ratio}')
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--robots', nargs='+', default=list(ROBOTS), choices=list(ROBOTS))
+    parser.add_argument('--solvers', nargs='+', default=list(SOLVERS), choices=list(SOLVERS))
+    parser.add_argument('--targets', type=int, default=500)
+    parser.add_argument('--ikpy-targets', type=int, default=100, help='ikpy is slow')
+    parser.add_argument('--unreachable', type=int, default=100)
+    parser.add_argument('--budget', type=float, default=0.005, help='seconds per target')
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args(argv)
+    print(f'{args.targets} targets per robot, budget {args.budget * 1e3:g} ms, seed {args.seed}; '
+          f'solved = position < {POSITION_TOL} m, orientation < {ROTATION_TOL} rad, inside limits')
+    reach_rows, out_rows = [], []
+    for key in args.robots:
+        arm = Arm(key)
+        rng = np.random.default_rng(args.seed)
+        cases = problems(arm, args.targets, rng)
+        far = problems(arm, args.unreachable, rng, unreachable=True)
+        results, far_results = {}, {}
+        for name in args.solvers:
+            solver = SOLVERS[name](arm, args.budget)
+            subset = cases[:args.ikpy_targets] if name == 'ikpy' else cases
+            measure(solver, arm, subset[:5])    # warm-up
+            results[name] = measure(solver, arm, subset)
+            if name != 'ikpy':
+                far_results[name] = measure(solver, arm, far)
+            if name == 'ik_service':
+                fast = IkService(arm, args.budget, approximate=False)
+                far_results['ik_service (approximate=false)'] = measure(fast, arm, far)
+        ref = results.get('trac_ik')
+        ref = (np.median(ref[1]) * 1e3, np.percentile(ref[1], 95) * 1e3) if ref else None
+        for name, (rate, times) in results.items():
+            reach_rows.append((key, name, rate, times, ref))
+        far_ref = far_results.get('trac_ik')
+        if far_ref:
+            far_ref = (np.median(far_ref[1]) * 1e3, np.percentile(far_ref[1], 95) * 1e3)
+        for name, (rate, times) in far_results.items():
+            out_rows.append((key, name, rate, times, far_ref))
+    table('Reachable 6-D targets', reach_rows)
+    table('Out-of-reach targets (position 1.2x the reach bound): time until failure is reported',
+          out_rows, show_rate=False)
+
+
+if __name__ == '__main__':
+    main()
