@@ -166,10 +166,9 @@ class IKServiceNode(Node):
                 return SetParametersResult(successful=False, reason=problem)
             values[p.name] = p.value
         try:
-            settings = solver_settings(values).validate()
+            solver_settings(values)          # raises if the combination is invalid
         except InvalidSettingsError as e:
             return SetParametersResult(successful=False, reason=str(e))
-        del settings
         if any(p.name in _MODEL_PARAMETERS for p in params):
             try:
                 model, source = self._model_from(values)
@@ -251,7 +250,7 @@ class IKServiceNode(Node):
             max_iterations=req.max_iterations or settings.max_iterations,
             timeout=timeout if timeout != 0 else settings.timeout,
             max_restarts=req.max_restarts or settings.max_restarts,
-        ).validate()
+        )
         max_deviation = req.max_deviation if req.max_deviation != 0 else values['max_deviation']
         if not np.isfinite(max_deviation) or max_deviation < 0:
             raise InvalidSettingsError(

@@ -205,6 +205,7 @@ class RobotModel:
         # Frames in tree order whose parent is a frame: world[i] = world[parent] @ local[i].
         self._reach_cache: dict = {}
         self._kinematics_cache: dict = {}
+        self._moving_cache: dict = {}
         rows = np.where(self.link_frame >= 0, self.link_frame, nf)
         self.link_ancestor_frames = anc[rows]  # (num_links, num_frames)
         self._root_row = nf
@@ -246,12 +247,15 @@ class RobotModel:
 
     def dofs_moving_links(self, link_ids: Sequence[int]) -> np.ndarray:
         """Boolean mask over dofs: True for dofs that move any of the given links."""
-        anc = (
-            np.any(self.link_ancestor_frames[list(link_ids)], axis=0)
-            if len(link_ids)
-            else np.zeros(len(self._frame_joint), dtype=bool)
-        )
-        return (anc.astype(float) @ np.abs(self._mimic_matrix)) > 0
+        key = tuple(sorted({int(i) for i in link_ids}))
+        mask = self._moving_cache.get(key)
+        if mask is None:
+            anc = np.any(self.link_ancestor_frames[list(key)], axis=0) if key else \
+                np.zeros(len(self._frame_joint), dtype=bool)
+            mask = (anc.astype(float) @ np.abs(self._mimic_matrix)) > 0
+            mask.flags.writeable = False
+            self._moving_cache[key] = mask
+        return mask
 
     # ------------------------------------------------------------------ kinematics
     def kinematics(self, link_ids: Sequence[int]) -> 'LinkKinematics':
@@ -330,11 +334,16 @@ class LinkKinematics:
         self._rotational = model._is_rotational[frames]
         self._axis = model._frame_axis[frames]
         self.dof_map = model._mimic_matrix[frames]          # (S, n): frame value per dof
+        # the dof each frame is, when none of the frames is a mimic joint (else None)
+        dofs = [model.joint_index.get(model.frame_names[f]) for f in frames]
+        self.frame_dofs = None if None in dofs else np.array(dofs, dtype=int)
         self._value_offset = model._mimic_offset[frames]
         self._slot = {lid: slot.get(int(model.link_frame[lid]), -1) for lid in link_ids}
         self._offset = {lid: model.link_offset[lid] for lid in link_ids}
-        self._mask = {lid: model.link_ancestor_frames[lid][frames].astype(float)
-                      for lid in link_ids}
+        # frames that do not move a link get zero Jacobian columns (None: all move it)
+        masks = {lid: model.link_ancestor_frames[lid][frames] for lid in link_ids}
+        self._mask = {lid: None if m.all() else m.astype(float) for lid, m in masks.items()}
+        self._has_prismatic = bool(self._prismatic.any())
         self.num_frames = len(frames)
 
     def transforms(self, q: np.ndarray) -> np.ndarray:
@@ -362,11 +371,14 @@ class LinkKinematics:
         World joint axes and origins, for the Jacobians.
 
         Returns (rot, lin, origin), each (B, 3, S): the axis of each revolute frame (zero
-        for prismatic), the axis of each prismatic frame (zero for revolute), and the
-        frame origins [m].
+        for prismatic), the axis of each prismatic frame (zero for revolute; None when
+        there is no prismatic frame), and the frame origins [m].
         """
         z = (frames[:, :, :3, :3] @ self._axis[:, None, :, None])[..., 0].transpose(1, 2, 0)
-        return z * self._rotational, z * self._prismatic, frames[:, :, :3, 3].transpose(1, 2, 0)
+        origin = frames[:, :, :3, 3].transpose(1, 2, 0)
+        if not self._has_prismatic:
+            return z, None, origin
+        return z * self._rotational, z * self._prismatic, origin
 
     def point_jacobian(self, axes, link_id: int, points: np.ndarray) -> np.ndarray:
         """
@@ -376,12 +388,16 @@ class LinkKinematics:
         """
         rot, lin, origin = axes
         d = points[:, :, :, None] - origin[:, None]              # (B, P, 3, S)
-        cross = np.einsum('ijk,bjf,bpkf->bpif', LEVI_CIVITA, rot, d, optimize=False)
-        return (cross + lin[:, None]) * self._mask[link_id]
+        jv = np.einsum('ijk,bjf,bpkf->bpif', LEVI_CIVITA, rot, d, optimize=False)
+        if lin is not None:
+            jv += lin[:, None]
+        mask = self._mask[link_id]
+        return jv if mask is None else jv * mask
 
     def angular_jacobian(self, axes, link_id: int) -> np.ndarray:
         """Angular-velocity Jacobian (B, 3, S) of a link [rad/unit per frame]."""
-        return axes[0] * self._mask[link_id]
+        mask = self._mask[link_id]
+        return axes[0] if mask is None else axes[0] * mask
 
     def to_dofs(self, jacobian: np.ndarray) -> np.ndarray:
         """Map Jacobian columns (..., S) over frames to columns (..., n) over dofs."""

@@ -340,6 +340,7 @@ class ObjectiveSet:
         self.kinematics = model.kinematics(self._link_ids)
         self.num_rows = int(sum(block_sizes))
         self._block_starts = np.cumsum([0] + block_sizes[:-1])
+        self.num_blocks = len(block_sizes)
         self.constrained_links = sorted({it.link for it in self._items})
         self.default_active = model.dofs_moving_links(
             [it.link for it in self._items] + [it.ref for it in self._items if it.ref is not None]
@@ -351,7 +352,8 @@ class ObjectiveSet:
         Compute the residual (B, m) and, if asked, the Jacobian (B, m, k) at q (B, n).
 
         ``columns`` (S, k) maps the kinematics' frame columns to the wanted Jacobian
-        columns; default ``self.kinematics.dof_map``: one column per dof (k = n).
+        columns; default ``self.kinematics.dof_map``: one column per dof (k = n);
+        False keeps the frame columns as they are.
         """
         kin = self.kinematics
         frames = kin.transforms(q)
@@ -420,7 +422,9 @@ class ObjectiveSet:
                         jac[:, block] = it.complement_rot @ de
         if not jacobian:
             return res, None
-        return res, jac @ (kin.dof_map if columns is None else columns)
+        if columns is None:
+            return res, jac @ kin.dof_map
+        return res, jac if columns is False else jac @ columns
 
     def block_errors(self, residual: np.ndarray) -> np.ndarray:
         """Euclidean norm (B, num_blocks) of each point block and rotation block [m or rad]."""

@@ -50,15 +50,22 @@ class SeedTable:
                     model._seed_table = table
         return table
 
-    def _link_poses(self, link_id: int) -> tuple[np.ndarray, np.ndarray]:
-        """Positions (N, 3) [m] and rotations (N, 3, 3) of a link in every configuration."""
-        poses = self._poses.get(link_id)
-        if poses is None:
+    def _link_features(self, link_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """
+        Per-configuration features of a link: (F (N, 12), |position|^2 (N,)).
+
+        F holds the link origin [m] and its rotation matrix, row-major. The squared
+        distance of the origin to a target t is |p|^2 - 2 p.t + |t|^2 and the rotation
+        score trace(R_t^T R) is R.ravel() @ R_t.ravel(): both are one product with F.
+        """
+        features = self._poses.get(link_id)
+        if features is None:
             kin = self.model.kinematics([link_id])
             t = kin.link_pose(kin.transforms(self.q), link_id)
-            poses = (np.ascontiguousarray(t[:, :3, 3]), np.ascontiguousarray(t[:, :3, :3]))
-            self._poses[link_id] = poses
-        return poses
+            f = np.concatenate([t[:, :3, 3], t[:, :3, :3].reshape(-1, 9)], axis=1)
+            features = (np.ascontiguousarray(f), np.einsum('ij,ij->i', f[:, :3], f[:, :3]))
+            self._poses[link_id] = features
+        return features
 
     def ranked(self, problem: ObjectiveSet, count: int) -> Optional[np.ndarray]:
         """
@@ -76,19 +83,27 @@ class SeedTable:
                 if model.link_frame[rid] >= 0:
                     continue
                 ref = model.link_offset[rid]
-            positions, rotations = self._link_poses(model.link_id(o.link))
-            terms = []
+            features, squared = self._link_features(model.link_id(o.link))
+            weights = np.zeros(12)
+            term, scored = 0.0, False
             if o.position == 'fixed':
+                scored = True
                 for local, target in zip(o.local_points, o.target_points):
-                    p = positions if not local.any() else positions + rotations @ local
-                    d = p - (ref[:3, :3] @ target + ref[:3, 3])
-                    terms.append(np.einsum('ij,ij->i', d, d))
-            if o.rotation == 'fixed':
-                # trace(R_target^T R) as one matrix-vector product over the table
-                target_r = (ref[:3, :3] @ o.target_rotation).ravel()
-                terms.append(ROTATION_WEIGHT * (3.0 - rotations.reshape(-1, 9) @ target_r))
-            for term in terms:
-                score = term if score is None else score + term
+                    goal = ref[:3, :3] @ target + ref[:3, 3]
+                    if local.any():   # a point off the origin: p = origin + R local
+                        d = features[:, :3] + features[:, 3:].reshape(-1, 3, 3) @ local - goal
+                        term = term + np.einsum('ij,ij->i', d, d)
+                    else:             # |p - g|^2 = |p|^2 - 2 p.g + |g|^2
+                        weights[:3] -= 2.0 * goal
+                        term = term + squared + goal @ goal
+            if o.rotation == 'fixed':    # 3 - trace(R_t^T R)
+                scored = True
+                weights[3:] -= ROTATION_WEIGHT * (ref[:3, :3] @ o.target_rotation).ravel()
+                term = term + 3.0 * ROTATION_WEIGHT
+            if not scored:
+                continue
+            term = term + features @ weights
+            score = term if score is None else score + term
         if score is None:
             return None
         count = min(count, TABLE_SIZE)

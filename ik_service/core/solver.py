@@ -39,7 +39,7 @@ LOCAL, GLOBAL, NEARBY = 'local', 'global', 'nearby'
 @dataclass(frozen=True)
 class SolverSettings:
     """
-    How a solve runs. Every field is validated by ``validate``.
+    How a solve runs. Every field is checked on construction (InvalidSettingsError).
 
     tolerance: largest accepted constraint error [m or rad].
     max_iterations: iterations per descent (per seed or restart).
@@ -59,8 +59,8 @@ class SolverSettings:
     initial_damping: float = 1e-3
     approximate: bool = True
 
-    def validate(self) -> 'SolverSettings':
-        """Return self, or raise InvalidSettingsError naming the bad field."""
+    def __post_init__(self):
+        """Raise InvalidSettingsError naming the first field outside its range."""
         checks = [
             ('tolerance', 1e-12 <= self.tolerance <= 1.0, 'between 1e-12 and 1 (m or rad)'),
             ('max_iterations', 1 <= self.max_iterations <= 1_000_000, 'between 1 and 1e6'),
@@ -73,7 +73,6 @@ class SolverSettings:
             value = getattr(self, name)
             if not ok or (isinstance(value, float) and not np.isfinite(value)):
                 raise InvalidSettingsError(f'{name} = {value!r} is invalid: it must be {rule}')
-        return self
 
 
 @dataclass
@@ -122,7 +121,6 @@ def solve(
     tolerance but is not feasible does not count as a solution.
     """
     start = time.perf_counter()
-    settings = settings.validate()
     if mode not in (LOCAL, GLOBAL, NEARBY):
         raise InvalidSettingsError(f"mode must be 'local', 'global' or 'nearby', got {mode!r}")
     problem = objectives if isinstance(objectives, ObjectiveSet) else \
@@ -234,12 +232,18 @@ class _Descent:
         self.box = JointLimits(self.lo, self.hi, ~model.is_prismatic_dof[idx])
         self.bias = None if bias is None else bias[idx]
         self.settings, self.feasible, self.rng, self.start = settings, feasible, rng, start
-        self._columns = problem.kinematics.dof_map[:, idx]
+        self._all_active = len(idx) == model.num_dofs
+        kin = problem.kinematics
+        identity = kin.frame_dofs is not None and np.array_equal(kin.frame_dofs, idx)
+        self._columns = False if identity else kin.dof_map[:, idx]
 
     def evaluate(self, x: np.ndarray, jacobian: bool = True):
         """Residual (B, m) and Jacobian over the active dofs (B, m, k) at active values x."""
-        q = np.repeat(self.seed[None], len(x), axis=0)
-        q[:, self.idx] = x
+        if self._all_active:
+            q = x
+        else:
+            q = np.repeat(self.seed[None], len(x), axis=0)
+            q[:, self.idx] = x
         return self.problem.evaluate(q, jacobian, self._columns)
 
     def _starts(self, queue, count: int) -> tuple[np.ndarray, Optional[np.ndarray]]:
@@ -263,41 +267,44 @@ class _Descent:
         if rows > 1:
             more, queue = self._starts(queue, rows - 1)
             x = np.vstack([x, more])
-        k = x.shape[1]
-        damping_eye = np.eye(k)
+        damping_eye = np.eye(x.shape[1])
         lam = np.full(rows, s.initial_damping)
-        iters = np.zeros(rows, dtype=int)
+        born = np.zeros(rows, dtype=int)         # iteration at which each row (re)started
         done = np.zeros(rows, dtype=bool)
         r, jac = self.evaluate(x)
         cost = np.einsum('bm,bm->b', r, r)
         checkpoint = cost.copy()
-        best_x, best_r, best_cost = x[0].copy(), r[0].copy(), np.inf
+        # A row can meet the tolerance only if its squared residual is at most this.
+        cost_bound = self.problem.num_blocks * s.tolerance ** 2
+        self._best = (np.inf, x[0].copy(), r[0].copy())
         total = 0
         while True:
-            err = self.problem.max_error(r)
-            i = int(np.argmin(cost))
-            if cost[i] < best_cost:
-                best_x, best_r, best_cost = x[i].copy(), r[i].copy(), cost[i]
-            ok = (err <= s.tolerance) & ~done
-            if ok.any():
-                found = self._pick(x, ok)
+            within = cost <= cost_bound
+            if within.any():
+                ok = within & ~done
+                ok[ok] = self.problem.max_error(r[ok]) <= s.tolerance
+                found = self._pick(x, ok) if ok.any() else None
                 if found is not None:
                     return self.result(x[found], r[found], CONVERGED, total, restarts)
             if time.perf_counter() >= deadline:
                 reason = TIMEOUT
                 break
             # Rows that cannot progress: restart them (global) or retire them.
-            stalled = (iters >= s.max_iterations) | (lam > MAX_DAMPING)
-            if restarts_allowed > restarts:
-                window = (iters > 0) & (iters % PROGRESS_WINDOW == 0)
-                stalled |= window & (cost > 0.5 * checkpoint)
+            stalled = None
+            if total - born.min() >= s.max_iterations or lam.max() > MAX_DAMPING:
+                stalled = ((total - born) >= s.max_iterations) | (lam > MAX_DAMPING)
+            if restarts_allowed > restarts and total % PROGRESS_WINDOW == 0 and total:
+                window = (total - born) >= PROGRESS_WINDOW
+                slow = window & (cost > 0.5 * checkpoint)
+                stalled = slow if stalled is None else stalled | slow
                 checkpoint = np.where(window, cost, checkpoint)
-            stalled &= ~done
-            if stalled.any():
+            if stalled is not None and (stalled & ~done).any():
+                stalled &= ~done
+                self._remember_best(x, r, cost, stalled)
                 fresh = np.flatnonzero(stalled)[: max(0, restarts_allowed - restarts)]
                 if len(fresh):
                     x[fresh], queue = self._starts(queue, len(fresh))
-                    lam[fresh], iters[fresh] = s.initial_damping, 0
+                    lam[fresh], born[fresh] = s.initial_damping, total
                     restarts += len(fresh)
                     r[fresh], jac[fresh] = self.evaluate(x[fresh])
                     cost[fresh] = checkpoint[fresh] = np.einsum('bm,bm->b', r[fresh], r[fresh])
@@ -319,21 +326,32 @@ class _Descent:
             step = np.linalg.solve(h + lam[:, None, None] * damping_eye, rhs)[..., 0]
             if self.bias is not None:
                 step += pull
-            trial = np.minimum(np.maximum(x + step, self.lo), self.hi)
+            trial = np.clip(x + step, self.lo, self.hi)
             r_t, j_t = self.evaluate(trial)
             cost_t = np.einsum('bm,bm->b', r_t, r_t)
-            accept = (cost_t < cost) & ~done
+            accept = cost_t < cost
+            if done.any():
+                accept &= ~done
             if accept.all():
                 x, r, jac, cost = trial, r_t, j_t, cost_t
+                lam = np.maximum(lam * 0.1, 1e-9)
             else:
                 x[accept], r[accept], jac[accept], cost[accept] = (
                     trial[accept], r_t[accept], j_t[accept], cost_t[accept])
-            lam = np.where(accept, np.maximum(lam * 0.1, 1e-9), lam * 10.0)
-            iters += ~done
+                lam = np.where(accept, np.maximum(lam * 0.1, 1e-9), lam * 10.0)
             total += 1
         if reason_if_failed is not None:
             reason = reason_if_failed
+        self._remember_best(x, r, cost, np.ones(len(x), dtype=bool))
+        _, best_x, best_r = self._best
         return self.result(best_x, best_r, reason, total, restarts)
+
+    def _remember_best(self, x, r, cost, rows) -> None:
+        """Keep the lowest-error configuration seen, before rows are replaced or at the end."""
+        masked = np.where(rows, cost, np.inf)
+        i = int(np.argmin(masked))
+        if masked[i] < self._best[0]:
+            self._best = (masked[i], x[i].copy(), r[i].copy())
 
     def _pick(self, x, ok) -> Optional[int]:
         """Among rows that meet the tolerance, the feasible one nearest the seed."""
@@ -360,7 +378,8 @@ class _Descent:
             # a 2 pi shift of a mimic leader moves its followers by multiplier * 2 pi
             residual = self.problem.evaluate(q[None], jacobian=False)[0][0]
         x = wrapped
-        max_error = float(self.problem.max_error(residual[None])[0])
+        errors = self.problem.objective_errors(residual)
+        max_error = max(max(e) for e in errors)
         at_limit = self.box.at_limit(x)
         return IKResult(
             success=reason == CONVERGED and max_error <= self.settings.tolerance,
@@ -368,7 +387,7 @@ class _Descent:
             stop_reason=reason,
             max_error=max_error,
             residual=residual,
-            objective_errors=self.problem.objective_errors(residual),
+            objective_errors=errors,
             iterations=int(iterations),
             restarts=int(restarts),
             elapsed=time.perf_counter() - self.start,

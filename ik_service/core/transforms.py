@@ -129,10 +129,17 @@ def skew_and_trace_map(target: np.ndarray) -> np.ndarray:
     Return M (9, 4) with R.ravel() @ M = (skew vector, trace) of R @ target^T.
 
     Both are linear in R, so for a fixed target the error rotation's parts come from
-    one matrix product instead of forming R @ target^T.
+    one matrix product instead of forming R @ target^T. With E = R T^T,
+    E_ij = sum_k R_ik T_jk, so the trace takes T_ik at R_ik, and each component of
+    (E - E^T) / 2 takes +-T_jk / 2 at R_ik.
     """
-    err = np.eye(9).reshape(9, 3, 3) @ target.T          # R = each unit matrix in turn
-    return np.concatenate([vee_of_skew_part(err), np.einsum('kii->k', err)[:, None]], axis=1)
+    m = np.zeros((9, 4))
+    m[:, 3] = target.ravel()
+    half = 0.5 * target
+    m[6:9, 0], m[3:6, 0] = half[1], -half[2]   # (E_21 - E_12) / 2
+    m[0:3, 1], m[6:9, 1] = half[2], -half[0]   # (E_02 - E_20) / 2
+    m[3:6, 2], m[0:3, 2] = half[0], -half[1]   # (E_10 - E_01) / 2
+    return m
 
 
 def log_from_skew_and_trace(parts: np.ndarray, matrices_at) -> np.ndarray:
