@@ -337,6 +337,10 @@ class LinkKinematics:
         # the dof each frame is, when none of the frames is a mimic joint (else None)
         dofs = [model.joint_index.get(model.frame_names[f]) for f in frames]
         self.frame_dofs = None if None in dofs else np.array(dofs, dtype=int)
+        plain = self.frame_dofs is not None and not np.any(model._mimic_offset[frames])
+        self._plain = self.frame_dofs if plain else None
+        # a single chain from the root: frame i's parent is frame i - 1
+        self._serial = len(frames) > 1 and parent == [-1] + list(range(len(frames) - 1))
         self._value_offset = model._mimic_offset[frames]
         self._slot = {lid: slot.get(int(model.link_frame[lid]), -1) for lid in link_ids}
         self._offset = {lid: model.link_offset[lid] for lid in link_ids}
@@ -348,15 +352,25 @@ class LinkKinematics:
 
     def transforms(self, q: np.ndarray) -> np.ndarray:
         """Compute the world pose (S, B, 4, 4) of each needed frame at configurations q (B, n)."""
-        v = (q @ self.dof_map.T + self._value_offset).T          # (S, B)
+        if self._plain is not None:
+            v = q[:, self._plain].T                                   # (S, B)
+        else:
+            v = (q @ self.dof_map.T + self._value_offset).T
         basis = np.empty(v.shape + (4,))                           # (1, sin, 1 - cos, v)
         basis[..., 0] = 1.0
         np.sin(v, out=basis[..., 1])
         np.subtract(1.0, np.cos(v), out=basis[..., 2])
         np.multiply(v, self._prismatic[:, None], out=basis[..., 3])
         world = (basis @ self._basis).reshape(v.shape + (4, 4))
-        for i, p in self._steps:
-            np.matmul(world[p], world[i], out=world[i])
+        if self._serial:
+            # frame i's parent is i - 1: a prefix product in log2(S) steps
+            d = 1
+            while d < len(world):
+                world[d:] = world[:-d] @ world[d:]
+                d *= 2
+        else:
+            for i, p in self._steps:
+                np.matmul(world[p], world[i], out=world[i])
         return world
 
     def link_pose(self, frames: np.ndarray, link_id: int) -> np.ndarray:

@@ -30,20 +30,42 @@ _ROTATION_ROWS = {'none': 0, 'axial': 2, 'fixed': 3}
 
 
 def _vec3(value, what: str) -> np.ndarray:
-    v = np.asarray(value, dtype=float)
-    if v.shape != (3,) or not np.all(np.isfinite(v)):
-        raise InvalidObjectiveError(
-            f'{what} must be 3 finite numbers, got {np.asarray(value).tolist()}'
-        )
+    v = np.asarray(value if value is not None else (), dtype=float)
+    if v.shape != (3,) or not np.isfinite(v).all():
+        raise InvalidObjectiveError(f'{what} must be 3 finite numbers, got {v.tolist()}')
     return v
 
 
 def _unit(value, what: str) -> np.ndarray:
     v = _vec3(value, what)
-    n = float(np.linalg.norm(v))
+    n = float(np.sqrt(v @ v))
     if n < 1e-9:
         raise InvalidObjectiveError(f'{what} must be a non-zero vector, got {v.tolist()}')
     return v / n
+
+
+def _points(value, what: str) -> np.ndarray:
+    """Points as a (P, 3) array [m]; (0, 3) when empty."""
+    a = np.asarray(value if value is not None else (), dtype=float)
+    if a.size % 3:
+        raise InvalidObjectiveError(f'{what} must be 3-vectors, got {a.tolist()}')
+    return a.reshape(-1, 3)
+
+
+_EYE3 = np.eye(3)
+
+
+def _rotation(value, what: str) -> np.ndarray:
+    """Check and return a proper rotation matrix (3, 3), to 1e-6."""
+    r = np.asarray(value if value is not None else np.nan, dtype=float)
+    if r.shape != (3, 3) or not np.isfinite(r).all():
+        raise InvalidObjectiveError(f'{what} must be a finite 3x3 matrix')
+    (a, b, c) = r.tolist()
+    det = a[0] * (b[1] * c[2] - b[2] * c[1]) - a[1] * (b[0] * c[2] - b[2] * c[0]) \
+        + a[2] * (b[0] * c[1] - b[1] * c[0])
+    if det < 0 or np.abs(r @ r.T - _EYE3).max() > 1e-6:
+        raise InvalidObjectiveError(f'{what} is not a rotation matrix')
+    return r
 
 
 @dataclass(frozen=True)
@@ -71,89 +93,42 @@ class IKObjective:
     target_rotation: Optional[np.ndarray] = None
 
     def __post_init__(self):
-        set_ = object.__setattr__
-        if not isinstance(self.link, str) or not self.link:
+        set_, name = object.__setattr__, self.link
+        if not isinstance(name, str) or not name:
             raise InvalidObjectiveError('objective needs a link name')
         set_(self, 'ref_link', self.ref_link or None)
         if self.position not in POSITION_TYPES:
             raise InvalidObjectiveError(
-                f'position type must be one of {POSITION_TYPES}, got {self.position!r}'
-            )
+                f'position type must be one of {POSITION_TYPES}, got {self.position!r}')
         if self.rotation not in ROTATION_TYPES:
             raise InvalidObjectiveError(
-                f'rotation type must be one of {ROTATION_TYPES}, got {self.rotation!r}'
-            )
+                f'rotation type must be one of {ROTATION_TYPES}, got {self.rotation!r}')
         if self.position == 'none' and self.rotation == 'none':
-            raise InvalidObjectiveError(
-                f'objective on {self.link!r} constrains nothing '
-                '(position and rotation are both none)'
-            )
+            raise InvalidObjectiveError(f'objective on {name!r} constrains nothing '
+                                        '(position and rotation are both none)')
         if self.position != 'none':
-            lp = (
-                np.asarray(self.local_points, dtype=float).reshape(-1, 3)
-                if np.size(self.local_points)
-                else np.zeros((0, 3))
-            )
-            tp = (
-                np.asarray(self.target_points, dtype=float).reshape(-1, 3)
-                if np.size(self.target_points)
-                else np.zeros((0, 3))
-            )
-            if len(lp) == 0 and len(tp) == 1:
-                lp = np.zeros((1, 3))
-            if len(tp) == 0 or len(lp) != len(tp):
+            local = _points(self.local_points, f'local points of {name!r}')
+            target = _points(self.target_points, f'target points of {name!r}')
+            if len(local) == 0 and len(target) == 1:
+                local = np.zeros((1, 3))
+            if len(target) == 0 or len(local) != len(target):
                 raise InvalidObjectiveError(
-                    f'objective on {self.link!r}: {len(lp)} local points but {len(tp)} target '
-                    'points; give one target point per local point'
-                )
-            if not (np.all(np.isfinite(lp)) and np.all(np.isfinite(tp))):
+                    f'objective on {name!r}: {len(local)} local points but {len(target)} '
+                    'target points; give one target point per local point')
+            if not (np.isfinite(local).all() and np.isfinite(target).all()):
                 raise InvalidObjectiveError(
-                    f'objective on {self.link!r}: points must be finite (no NaN/inf)'
-                )
-            set_(self, 'local_points', lp)
-            set_(self, 'target_points', tp)
+                    f'objective on {name!r}: points must be finite (no NaN/inf)')
+            set_(self, 'local_points', local)
+            set_(self, 'target_points', target)
             if self.position in ('planar', 'linear'):
-                set_(
-                    self,
-                    'direction',
-                    _unit(
-                        self.direction if self.direction is not None else np.zeros(3),
-                        f'{self.position} direction of {self.link!r}',
-                    ),
-                )
+                set_(self, 'direction',
+                     _unit(self.direction, f'{self.position} direction of {name!r}'))
         if self.rotation == 'axial':
-            set_(
-                self,
-                'local_axis',
-                _unit(
-                    self.local_axis if self.local_axis is not None else np.zeros(3),
-                    f'local_axis of {self.link!r}',
-                ),
-            )
-            set_(
-                self,
-                'target_axis',
-                _unit(
-                    self.target_axis if self.target_axis is not None else np.zeros(3),
-                    f'target_axis of {self.link!r}',
-                ),
-            )
+            set_(self, 'local_axis', _unit(self.local_axis, f'local_axis of {name!r}'))
+            set_(self, 'target_axis', _unit(self.target_axis, f'target_axis of {name!r}'))
         if self.rotation == 'fixed':
-            r = np.asarray(
-                self.target_rotation
-                if self.target_rotation is not None
-                else np.full((3, 3), np.nan),
-                dtype=float,
-            )
-            if r.shape != (3, 3) or not np.all(np.isfinite(r)):
-                raise InvalidObjectiveError(
-                    f'target rotation of {self.link!r} must be a finite 3x3 matrix'
-                )
-            if np.abs(r @ r.T - np.eye(3)).max() > 1e-6 or np.linalg.det(r) < 0:
-                raise InvalidObjectiveError(
-                    f'target rotation of {self.link!r} is not a rotation matrix'
-                )
-            set_(self, 'target_rotation', r)
+            set_(self, 'target_rotation',
+                 _rotation(self.target_rotation, f'target rotation of {name!r}'))
 
     @property
     def num_rows(self) -> int:

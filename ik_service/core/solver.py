@@ -126,6 +126,7 @@ def solve(
     problem = objectives if isinstance(objectives, ObjectiveSet) else \
         ObjectiveSet(model, objectives)
     n = model.num_dofs
+    unreachable = problem_is_unreachable(model, problem, settings.tolerance)
     limits = limits or JointLimits.from_model(model)
     seed = _configuration(seed, n, 'seed') if seed is not None else np.zeros(n)
     bias = _configuration(bias, n, 'bias') if bias is not None else None
@@ -151,7 +152,7 @@ def solve(
         bias = seed if bias is None else bias
 
     descent = _Descent(model, problem, seed, idx, limits, bias, settings, feasible, rng, start)
-    if problem_is_unreachable(model, problem, settings.tolerance):
+    if unreachable:
         if not settings.approximate:
             return descent.result(seed[idx], None, UNREACHABLE, 0, 0)
         # Restarts cannot help; one descent from the seed finds the closest configuration.

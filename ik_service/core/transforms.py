@@ -150,16 +150,30 @@ def log_from_skew_and_trace(parts: np.ndarray, matrices_at) -> np.ndarray:
     for rotations within 1e-2 rad of a half turn.
     """
     s = parts[:, :3]
-    sin = np.sqrt(np.einsum('bi,bi->b', s, s))
-    angle = np.arctan2(sin, 0.5 * (parts[:, 3] - 1.0))
-    e = s * np.where(sin > 1e-12, angle / np.maximum(sin, 1e-300), 1.0)[:, None]
+    angle = np.arctan2(np.sqrt(np.einsum('bi,bi->b', s, s)), 0.5 * (parts[:, 3] - 1.0))
+    e = s / np.sinc(angle / np.pi)[:, None]     # s = sin(angle) axis; sinc(0) = 1
     if angle.max(initial=0.0) > np.pi - 1e-2:
         near_pi = angle > np.pi - 1e-2
-        q = matrix_to_quaternion(matrices_at(near_pi))
-        v, w = q[..., :3], q[..., 3]
-        n = np.linalg.norm(v, axis=-1)
-        e[near_pi] = v * (2.0 * np.arctan2(n, w) / n)[..., None]
+        e[near_pi] = angle[near_pi, None] * _half_turn_axis(
+            matrices_at(near_pi), s[near_pi], 0.5 * (parts[near_pi, 3] - 1.0))
     return e
+
+
+def _half_turn_axis(r: np.ndarray, s: np.ndarray, cos: np.ndarray) -> np.ndarray:
+    """
+    Find the unit axes (k, 3) of rotations (k, 3, 3) near a half turn.
+
+    The symmetric part minus cos(angle) I is exactly (1 - cos) a a^T, so its largest
+    column is the axis up to sign; the skew part s = sin(angle) a fixes the sign.
+    """
+    sym = 0.5 * (r + r.transpose(0, 2, 1)) - cos[:, None, None] * _EYE
+    k = np.argmax(np.einsum('bii->bi', sym), axis=1)
+    axis = sym[np.arange(len(r)), :, k]
+    axis /= np.linalg.norm(axis, axis=1, keepdims=True)
+    return np.where(np.einsum('bi,bi->b', axis, s)[:, None] < 0, -axis, axis)
+
+
+_EYE = np.eye(3)
 
 
 def rotation_angle(r: np.ndarray) -> np.ndarray:
