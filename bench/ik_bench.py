@@ -152,17 +152,23 @@ class Ikpy:
         import ikpy.chain
         warnings.filterwarnings('ignore')
         self.arm = arm
-        self.chain = ikpy.chain.Chain.from_urdf_file(arm.path, base_elements=[arm.base])
-        names = [link.name for link in self.chain.links]
+        full = ikpy.chain.Chain.from_urdf_file(arm.path, base_elements=[arm.base])
+        names = [link.name for link in full.links]
         self.index = [names.index(n) for n in arm.names]
-        mask = [i in self.index for i in range(len(names))]
-        self.chain = ikpy.chain.Chain.from_urdf_file(arm.path, base_elements=[arm.base],
-                                                     active_links_mask=mask)
+        links = full.links[:self.index[-1] + 1]        # the chain ends at the last arm joint
+        self.chain = ikpy.chain.Chain(links, active_links_mask=[
+            i in self.index for i in range(len(links))])
+        # ikpy's end frame is the last joint's child link; the tip is fixed to it
+        last_child = next(j.child for j in arm.model._frame_joint if j.name == arm.names[-1])
+        q0 = np.zeros(arm.model.num_dofs)
+        self.tip_in_end = np.linalg.inv(arm.model.forward_kinematics(q0, last_child)) @ \
+            arm.model.forward_kinematics(q0, arm.tip)
 
     def __call__(self, target, seed, k):
+        end = target @ np.linalg.inv(self.tip_in_end)
         q0 = np.zeros(len(self.chain.links))
         q0[self.index] = seed
-        q = self.chain.inverse_kinematics(target[:3, 3], target[:3, :3], orientation_mode='all',
+        q = self.chain.inverse_kinematics(end[:3, 3], end[:3, :3], orientation_mode='all',
                                           initial_position=q0)
         return np.asarray(q)[self.index]
 
@@ -171,8 +177,15 @@ SOLVERS = {'ik_service': IkService, 'trac_ik': TracIK, 'klampt': Klampt, 'ikpy':
 
 
 # ---------------------------------------------------------------- runs
-def problems(arm: Arm, count: int, rng, unreachable: bool = False):
-    """(target pose, seed) pairs: poses of random configurations, seeds random too."""
+def problems(arm: Arm, count: int, rng, unreachable: bool = False, half_turn: bool = False):
+    """
+    (target pose, seed) pairs: poses of random configurations, seeds random too.
+
+    unreachable: the target position is pushed out along the ray from the reach centre.
+    half_turn: the seed is the target configuration with the last joint turned by
+    pi - delta, delta up to 1e-3 rad, so the seed's tool is a near half turn from the
+    target (a sin-based rotation error would call the seed solved).
+    """
     out = []
     box = JointLimits(arm.lower, arm.upper, np.ones(len(arm.dofs), dtype=bool))
     center, radius = arm.model.reach_bound(arm.model.link_id(arm.tip), np.zeros(3))
@@ -182,74 +195,86 @@ def problems(arm: Arm, count: int, rng, unreachable: bool = False):
         if unreachable:   # push the position out along the ray from the reach center
             d = target[:3, 3] - center
             target[:3, 3] = center + d / np.linalg.norm(d) * (radius * 1.2)
+        if half_turn:
+            seed = goal_q.copy()
+            turn = np.pi - rng.uniform(0.0, 1e-3)
+            seed[-1] += turn if seed[-1] + turn <= arm.upper[-1] else -turn
         out.append((target, seed))
     return out
 
 
-def measure(solver, arm: Arm, cases) -> tuple[float, np.ndarray]:
-    solved, times = 0, []
+def measure(solver, arm: Arm, cases) -> tuple[float, np.ndarray, int]:
+    """Solve rate, times [s], and how many claimed successes fail the FK check."""
+    solved, wrong, times = 0, 0, []
     for k, (target, seed) in enumerate(cases):
         start = time.perf_counter()
         q = solver(target, seed, k)
         times.append(time.perf_counter() - start)
-        solved += arm.solved(q, target)
-    return solved / len(cases), np.array(times)
+        ok = arm.solved(q, target)
+        solved += ok
+        wrong += q is not None and not ok
+    return solved / len(cases), np.array(times), wrong
 
 
 def table(title: str, rows: list, show_rate: bool = True) -> None:
+    """Print one table; rows are (robot, solver, (rate, times, wrong), TRAC-IK row or None)."""
     print(f'\n{title}')
-    head = f'{"robot":7s} {"solver":26s} {"solved":>8s} {"median ms":>10s} {"p95 ms":>8s} ' \
-           f'{"median/TRAC":>11s} {"p95/TRAC":>9s}'
+    head = f'{"robot":7s} {"solver":31s} {"solved":>7s} {"wrong":>5s} {"median ms":>9s} ' \
+           f'{"p95 ms":>7s} {"median/TRAC":>11s} {"p95/TRAC":>8s}'
     print(head)
     print('-' * len(head))
-    for robot, name, rate, times, ref in rows:
+    for robot, name, (rate, times, wrong), ref in rows:
         med, p95 = np.median(times) * 1e3, np.percentile(times, 95) * 1e3
-        ratio = f'{med / ref[0]:11.2f} {p95 / ref[1]:9.2f}' if ref else f'{"":11s} {"":9s}'
-        shown = f'{rate * 100:7.1f}%' if show_rate else f'{"":8s}'
-        print(f'{robot:7s} {name:26s} {shown} {med:10.3f} {p95:8.3f} {ratio}')
+        ratio = ''
+        if ref is not None:
+            ratio = f'{med / (np.median(ref[1]) * 1e3):11.2f} ' \
+                    f'{p95 / (np.percentile(ref[1], 95) * 1e3):8.2f}'
+        shown = f'{rate * 100:6.1f}%' if show_rate else f'{"":7s}'
+        print(f'{robot:7s} {name:31s} {shown} {wrong:5d} {med:9.3f} {p95:7.3f} {ratio}')
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--robots', nargs='+', default=list(ROBOTS), choices=list(ROBOTS))
     parser.add_argument('--solvers', nargs='+', default=list(SOLVERS), choices=list(SOLVERS))
-    parser.add_argument('--targets', type=int, default=500)
+    parser.add_argument('--targets', type=int, default=1000)
     parser.add_argument('--ikpy-targets', type=int, default=100, help='ikpy is slow')
-    parser.add_argument('--unreachable', type=int, default=100)
+    parser.add_argument('--unreachable', type=int, default=200)
+    parser.add_argument('--half-turn', type=int, default=200)
     parser.add_argument('--budget', type=float, default=0.005, help='seconds per target')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
     print(f'{args.targets} targets per robot, budget {args.budget * 1e3:g} ms, seed {args.seed}; '
-          f'solved = position < {POSITION_TOL} m, orientation < {ROTATION_TOL} rad, inside limits')
-    reach_rows, out_rows = [], []
+          f'solved = position < {POSITION_TOL} m, orientation < {ROTATION_TOL} rad, inside '
+          'limits; wrong = reported success but fails that check (ikpy never reports failure)')
+    tables = {'reach': [], 'far': [], 'half': []}
     for key in args.robots:
         arm = Arm(key)
         rng = np.random.default_rng(args.seed)
-        cases = problems(arm, args.targets, rng)
-        far = problems(arm, args.unreachable, rng, unreachable=True)
-        results, far_results = {}, {}
+        sets = {'reach': problems(arm, args.targets, rng),
+                'far': problems(arm, args.unreachable, rng, unreachable=True),
+                'half': problems(arm, args.half_turn, rng, half_turn=True)}
+        results = {kind: {} for kind in sets}
         for name in args.solvers:
             solver = SOLVERS[name](arm, args.budget)
-            subset = cases[:args.ikpy_targets] if name == 'ikpy' else cases
-            measure(solver, arm, subset[:5])    # warm-up
-            results[name] = measure(solver, arm, subset)
-            if name != 'ikpy':
-                far_results[name] = measure(solver, arm, far)
+            measure(solver, arm, sets['reach'][:5])    # warm-up
+            for kind, cases in sets.items():
+                if name == 'ikpy':
+                    if kind == 'far':
+                        continue
+                    cases = cases[:args.ikpy_targets]
+                results[kind][name] = measure(solver, arm, cases)
             if name == 'ik_service':
                 fast = IkService(arm, args.budget, approximate=False)
-                far_results['ik_service (approximate=false)'] = measure(fast, arm, far)
-        ref = results.get('trac_ik')
-        ref = (np.median(ref[1]) * 1e3, np.percentile(ref[1], 95) * 1e3) if ref else None
-        for name, (rate, times) in results.items():
-            reach_rows.append((key, name, rate, times, ref))
-        far_ref = far_results.get('trac_ik')
-        if far_ref:
-            far_ref = (np.median(far_ref[1]) * 1e3, np.percentile(far_ref[1], 95) * 1e3)
-        for name, (rate, times) in far_results.items():
-            out_rows.append((key, name, rate, times, far_ref))
-    table('Reachable 6-D targets', reach_rows)
+                results['far']['ik_service (approximate=false)'] = measure(fast, arm, sets['far'])
+        for kind, by_solver in results.items():
+            ref = by_solver.get('trac_ik')
+            tables[kind] += [(key, name, r, ref) for name, r in by_solver.items()]
+    table('Reachable 6-D targets', tables['reach'])
     table('Out-of-reach targets (position 1.2x the reach bound): time until failure is reported',
-          out_rows, show_rate=False)
+          tables['far'], show_rate=False)
+    table('Near half-turn seeds (seed = target configuration with the last joint turned by '
+          'pi - delta, delta <= 1e-3 rad)', tables['half'])
 
 
 if __name__ == '__main__':

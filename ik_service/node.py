@@ -34,6 +34,7 @@ from ik_service.core import (
     URDFError,
 )
 from ik_service.core import solver as core_solver
+from ik_service.core.seed_table import SeedTable
 from ik_service.joint_state_cache import JointStateCache
 from ik_service.parameters import PARAMETERS, solver_settings, SPECS, validate
 import numpy as np
@@ -120,6 +121,9 @@ class IKServiceNode(Node):
         return self._model
 
     def _set_model(self, model: RobotModel, source: str) -> None:
+        # Global solves start from a table of configurations; build it for the end
+        # effectors now rather than in the first request.
+        SeedTable.of(model).prepare([model.link_id(n) for n in model.leaf_links])
         with self._model_lock:
             self._model = model
         for w in model.warnings:

@@ -104,6 +104,7 @@ class RobotModel:
                 f'the robot must be one tree, but {len(roots)} links have no parent: {roots[:6]}'
             )
         self.root_link = roots[0]
+        self.leaf_links = [n for n in self.link_names if not children[n]]
 
         # Walk the tree from the root: frames in topological order.
         frame_parent, frame_origin, frame_axis, frame_type, frame_joint = [], [], [], [], []

@@ -11,6 +11,7 @@ the targets: squared distance [m^2] of each fixed point plus ``ROTATION_WEIGHT``
 from __future__ import annotations
 
 import threading
+import time
 from typing import Optional
 
 import numpy as np
@@ -49,6 +50,14 @@ class SeedTable:
                     table = cls(model)
                     model._seed_table = table
         return table
+
+    def prepare(self, link_ids) -> float:
+        """Compute the features of these links now; return the seconds it took (0 if done)."""
+        start = time.perf_counter()
+        missing = [int(i) for i in link_ids if int(i) not in self._poses]
+        for link_id in missing:
+            self._link_features(link_id)
+        return time.perf_counter() - start if missing else 0.0
 
     def _link_features(self, link_id: int) -> tuple[np.ndarray, np.ndarray]:
         """
