@@ -21,9 +21,14 @@ import sys
 import tempfile
 import time
 
-from ik_service.core import IKObjective, JointLimits, load_urdf_file, solve, SolverSettings
-from ik_service.core.transforms import matrix_to_quaternion, rotation_angle
-import numpy as np
+# Single-threaded BLAS for every solver in the process: OpenBLAS worker threads spinning
+# after numpy's small matrix calls steal the cores TRAC-IK's two threads run on.
+os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')
+
+from ik_service.core import (IKObjective, JointLimits, load_urdf_file, solve,  # noqa: E402
+                             SolverSettings)
+from ik_service.core.transforms import matrix_to_quaternion, rotation_angle  # noqa: E402
+import numpy as np  # noqa: E402
 
 ROBOTS = {
     'ur5': ('ur_description/urdf/ur5_robot.urdf', 'base_link', 'tool0'),
