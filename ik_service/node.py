@@ -62,6 +62,7 @@ _STOP = {
     core_solver.UNREACHABLE: SolveIK.Response.STOP_UNREACHABLE,
 }
 _MODEL_PARAMETERS = ('robot_description', 'robot_description_file')
+SERVICE_QUEUE_DEPTH = 1000
 
 
 class IKServiceNode(Node):
@@ -109,10 +110,13 @@ class IKServiceNode(Node):
             )
         self._load_from_parameters(self._values)
         self.get_logger().info(f'ik_service from {os.path.dirname(os.path.abspath(__file__))}')
-        self.create_service(SolveIK, 'solve_ik', self._solve_ik, callback_group=services)
-        self.create_service(
-            ComputeResidual, 'compute_residual', self._compute_residual, callback_group=services
-        )
+        # Reliable with a deeper history than the default 10: requests from many clients
+        # queue while solves run, and unacknowledged responses must not be overwritten.
+        service_qos = QoSProfile(depth=SERVICE_QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
+        self.create_service(SolveIK, 'solve_ik', self._solve_ik, qos_profile=service_qos,
+                            callback_group=services)
+        self.create_service(ComputeResidual, 'compute_residual', self._compute_residual,
+                            qos_profile=service_qos, callback_group=services)
 
     # ------------------------------------------------------------------ robot model
     @property

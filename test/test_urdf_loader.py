@@ -119,3 +119,14 @@ def test_huge_description_is_refused():
 def test_missing_file():
     with pytest.raises(URDFError, match='does not exist'):
         load_urdf_file('/nonexistent/robot.urdf')
+
+
+def test_a_huge_axis_is_normalised_not_overflowed():
+    huge = planar_arm().replace('<axis xyz="0 0 1"/>', '<axis xyz="0 1e308 1e308"/>', 1)
+    model = load_urdf_string(huge)
+    q = np.array([0.5, 0.0, 0.0])
+    axis = np.array([0.0, 1.0, 1.0]) / np.sqrt(2.0)
+    # a rotation about a unit axis keeps the axis itself fixed
+    rotation = model.forward_kinematics(q, 'l1')[:3, :3]
+    np.testing.assert_allclose(rotation @ axis, axis, atol=1e-12)
+    assert abs(np.trace(rotation) - (1 + 2 * np.cos(0.5))) < 1e-12

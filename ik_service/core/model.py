@@ -273,7 +273,8 @@ class RobotModel:
         q = np.asarray(q, dtype=float)
         lid = self.link_id(link)
         kin = self.kinematics([lid])
-        t = kin.link_pose(kin.transforms(q.reshape(-1, self.num_dofs)), lid)
+        batch = q.reshape(len(q) if q.ndim == 2 else 1, self.num_dofs)
+        t = kin.link_pose(kin.transforms(batch), lid)
         return t if q.ndim == 2 else t[0]
 
     # ------------------------------------------------------------------ reach

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from typing import Optional
+import weakref
 
 import numpy as np
 
@@ -35,7 +36,7 @@ class SeedTable:
         rng = np.random.default_rng(TABLE_RANDOM_SEED)
         lo = np.where(np.isfinite(model.lower), model.lower, -np.pi)
         hi = np.where(np.isfinite(model.upper), model.upper, np.pi)
-        self.model = model
+        self._model = weakref.ref(model)      # the model holds the table: no cycle
         self.q = lo + (hi - lo) * rng.random((TABLE_SIZE, model.num_dofs))
         self._poses: dict[int, np.ndarray] = {}
 
@@ -69,7 +70,7 @@ class SeedTable:
         """
         features = self._poses.get(link_id)
         if features is None:
-            kin = self.model.kinematics([link_id])
+            kin = self._model().kinematics([link_id])
             t = kin.link_pose(kin.transforms(self.q), link_id)
             f = np.concatenate([t[:, :3, 3], t[:, :3, :3].reshape(-1, 9)], axis=1)
             features = (np.ascontiguousarray(f), np.einsum('ij,ij->i', f[:, :3], f[:, :3]))

@@ -128,9 +128,10 @@ def _joint_spec(joint, warnings: list[str]) -> JointSpec:
     if jtype == FIXED:
         return JointSpec(joint_type=FIXED, **spec)
     axis = _vector(joint.axis, [1, 0, 0], where, 'axis')
-    norm = float(np.linalg.norm(axis))
-    if norm < 1e-9:
+    scale = float(np.abs(axis).max())
+    if scale < 1e-9:
         raise URDFError(f'{where} has a zero-length axis')
+    axis = axis / scale            # scaled first, so a huge axis does not overflow the norm
     lower, upper = -np.inf, np.inf
     if jtype in (REVOLUTE, PRISMATIC):
         if joint.limit is None:
@@ -151,5 +152,5 @@ def _joint_spec(joint, warnings: list[str]) -> JointSpec:
         if not (math.isfinite(mult) and math.isfinite(off)):
             raise URDFError(f'{where}: mimic multiplier/offset must be finite')
         mimic = (joint.mimic.joint, mult, off)
-    return JointSpec(joint_type=jtype, axis=axis / norm, lower=lower, upper=upper, mimic=mimic,
-                     **spec)
+    return JointSpec(joint_type=jtype, axis=axis / np.linalg.norm(axis), lower=lower,
+                     upper=upper, mimic=mimic, **spec)

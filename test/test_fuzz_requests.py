@@ -1,0 +1,204 @@
+"""Property-based requests to the real node over DDS: every one answered, none wrongly.
+
+Requests mix valid and invalid link and frame names, NaN/inf/huge numbers, zero and
+non-unit quaternions, unknown constraint types and modes, seeds whose name and position
+lengths differ, inverted limits and absurd settings. Each answer must carry a known
+result code and a message; every success is checked by forward kinematics; the node must
+still be serving at the end.
+"""
+import math
+
+from geometry_msgs.msg import Point, PoseStamped, Quaternion, Vector3
+from hypothesis import given, HealthCheck, settings
+from hypothesis import strategies as st
+from ik_interfaces.msg import IKObjective as IKObjectiveMsg
+from ik_interfaces.msg import JointLimit, PoseTarget, ResultCode
+from ik_interfaces.srv import ComputeResidual, SolveIK
+from ik_service import conversions as conv
+from ik_service.core import IKError, ObjectiveSet
+from ik_service.core.transforms import matrix_to_quaternion
+import numpy as np
+import pytest
+import rclpy
+from ros_helpers import call, NodeProcess
+from sensor_msgs.msg import JointState
+from test_node import q_of, UR5, UR5_PATH
+
+CODES = {v for k, v in vars(ResultCode).items() if k.isupper() and isinstance(v, int)}
+TRIED = {'solve': 0, 'residual': 0, 'solved': 0}
+LINKS = UR5.link_names
+JOINTS = UR5.joint_names
+BAD_NAMES = ['', 'tool9', 'base', 'ELBOW_JOINT', 'wrist_3_link ', 'ünïcode', 'a' * 300]
+
+finite = st.floats(-1.2, 1.2)
+anything = st.one_of(finite, finite, finite, st.sampled_from([0.0, 1e308, -1e308, 1e-300]),
+                     st.floats(allow_nan=True, allow_infinity=True))
+names = st.one_of(st.sampled_from(LINKS), st.sampled_from(LINKS), st.sampled_from(BAD_NAMES))
+joints = st.one_of(st.sampled_from(JOINTS), st.sampled_from(JOINTS), st.sampled_from(BAD_NAMES))
+points = st.builds(Point, x=anything, y=anything, z=anything)
+vectors = st.builds(Vector3, x=anything, y=anything, z=anything)
+
+
+@st.composite
+def quaternions(draw):
+    if draw(st.integers(0, 3)):
+        v = np.array([draw(finite) for _ in range(4)])
+        n = np.linalg.norm(v)
+        v = v / n if n > 1e-3 else np.array([0.0, 0.0, 0.0, 1.0])
+        return Quaternion(x=v[0], y=v[1], z=v[2], w=v[3])
+    return Quaternion(x=draw(anything), y=draw(anything), z=draw(anything), w=draw(anything))
+
+
+@st.composite
+def pose_targets(draw):
+    pose = PoseStamped()
+    pose.header.frame_id = draw(st.one_of(st.just(''), names))
+    pose.pose.position = draw(points)
+    pose.pose.orientation = draw(quaternions())
+    return PoseTarget(link=draw(names), pose=pose)
+
+
+def _pose_target(link: str, frame: str, pose: np.ndarray) -> PoseTarget:
+    x, y, z, w = matrix_to_quaternion(pose[:3, :3])
+    target = PoseTarget(link=link, pose=PoseStamped())
+    target.pose.header.frame_id = frame
+    target.pose.pose.position = Point(x=pose[0, 3], y=pose[1, 3], z=pose[2, 3])
+    target.pose.pose.orientation = Quaternion(x=x, y=y, z=z, w=w)
+    return target
+
+
+@st.composite
+def reachable_targets(draw):
+    """Draw the pose of a link at a random configuration, in the root or a link frame."""
+    q = np.array([draw(st.floats(-2.5, 2.5)) for _ in JOINTS])
+    link = draw(st.sampled_from(['tool0', 'wrist_3_link', 'wrist_2_link', 'forearm_link']))
+    frame = draw(st.sampled_from(['', 'base_link', 'shoulder_link']))
+    pose = UR5.forward_kinematics(q, link)
+    if frame:
+        pose = np.linalg.inv(UR5.forward_kinematics(q, frame)) @ pose
+    return _pose_target(link, frame, pose)
+
+
+@st.composite
+def objectives(draw):
+    return IKObjectiveMsg(
+        link=draw(names), ref_link=draw(st.one_of(st.just(''), names)),
+        pos_type=draw(st.integers(0, 5)), rot_type=draw(st.integers(0, 4)),
+        local_points=draw(st.lists(points, max_size=3)),
+        target_points=draw(st.lists(points, max_size=3)),
+        direction=draw(vectors), local_axis=draw(vectors), target_axis=draw(vectors),
+        target_orientation=draw(quaternions()))
+
+
+@st.composite
+def joint_states(draw):
+    chosen = draw(st.lists(joints, max_size=7))
+    extra = draw(st.integers(-1, 1)) if draw(st.integers(0, 3)) == 0 else 0
+    count = max(0, len(chosen) + extra)
+    return JointState(name=chosen, position=[draw(anything) for _ in range(count)])
+
+
+@st.composite
+def solve_requests(draw):
+    if draw(st.integers(0, 2)) == 0:       # a plain reachable request, maybe with odd extras
+        return SolveIK.Request(pose_targets=[draw(reachable_targets())],
+                               seed=draw(joint_states()), mode=draw(st.integers(0, 3)),
+                               tolerance=draw(st.sampled_from([0.0, 1e-6, 1e-4])))
+    request = SolveIK.Request(
+        pose_targets=draw(st.lists(pose_targets(), max_size=2)),
+        objectives=draw(st.lists(objectives(), max_size=2)),
+        seed=draw(joint_states()), seed_mode=draw(st.integers(0, 3)),
+        active_joints=draw(st.lists(joints, max_size=3)),
+        bias=draw(joint_states()) if draw(st.integers(0, 4)) == 0 else JointState(),
+        joint_limits=draw(st.lists(st.builds(JointLimit, joint=joints, lower=anything,
+                                             upper=anything), max_size=2)),
+        ignore_joint_limits=draw(st.booleans()), mode=draw(st.integers(0, 5)),
+        tolerance=draw(st.one_of(st.just(0.0), anything)),
+        max_iterations=draw(st.integers(0, 200)), max_restarts=draw(st.integers(0, 30)),
+        max_deviation=draw(st.one_of(st.just(0.0), anything)),
+        random_seed=draw(st.integers(0, 2**32 - 1)))
+    request.timeout.sec = draw(st.sampled_from([0, 0, 0, -1]))
+    request.timeout.nanosec = draw(st.integers(0, 20_000_000))
+    return request
+
+
+@pytest.fixture(scope='module')
+def fuzz_node():
+    rclpy.init()
+    client = rclpy.create_node('ik_service_fuzz_client')
+    proc = NodeProcess('-p', f'robot_description_file:={UR5_PATH}', '-p', 'timeout:=0.01',
+                       '-r', '__ns:=/fuzz')
+    solve = client.create_client(SolveIK, '/fuzz/solve_ik')
+    residual = client.create_client(ComputeResidual, '/fuzz/compute_residual')
+    for c in (solve, residual):
+        assert c.wait_for_service(timeout_sec=30.0), proc.output()
+    yield client, solve, residual, proc
+    client.destroy_node()
+    rclpy.shutdown()
+    assert proc.stop() == 0, proc.output()
+
+
+def _expected_objectives(request):
+    try:
+        return ObjectiveSet(UR5, conv.objectives_from_request(request.pose_targets,
+                                                              request.objectives))
+    except IKError:
+        return None
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(solve_requests())
+def test_solve_ik_answers_every_request_and_never_wrongly(fuzz_node, request):
+    client, solve, _, proc = fuzz_node
+    TRIED['solve'] += 1
+    answer = call(client, solve, request, timeout=10.0)
+    code = answer.result_code.val
+    assert code in CODES and answer.message
+    assert answer.success == (code == ResultCode.SUCCESS)
+    if not answer.success:
+        return
+    TRIED['solved'] += 1
+    problem = _expected_objectives(request)
+    assert problem is not None, 'success for a request the library refuses'
+    tolerance = request.tolerance if request.tolerance != 0 else 1e-5
+    q = q_of(answer.solution)
+    residual, _ = problem.evaluate(q[None], jacobian=False)
+    assert problem.max_error(residual)[0] <= tolerance * (1 + 1e-9)
+    for target in request.pose_targets:         # and independently, by forward kinematics
+        pose = target.pose.pose
+        goal = np.eye(4)
+        goal[:3, 3] = [pose.position.x, pose.position.y, pose.position.z]
+        if target.pose.header.frame_id:
+            goal = UR5.forward_kinematics(q, target.pose.header.frame_id) @ goal
+        reached = UR5.forward_kinematics(q, target.link)
+        assert np.linalg.norm(reached[:3, 3] - goal[:3, 3]) <= tolerance * (1 + 1e-9)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(pose_targets(), max_size=2), st.lists(objectives(), max_size=2), joint_states(),
+       st.lists(joints, max_size=3), st.booleans())
+def test_compute_residual_answers_every_request(fuzz_node, targets, objs, config, active, jac):
+    client, _, residual, proc = fuzz_node
+    TRIED['residual'] += 1
+    request = ComputeResidual.Request(pose_targets=targets, objectives=objs, configuration=config,
+                                      active_joints=active, compute_jacobian=jac)
+    answer = call(client, residual, request, timeout=10.0)
+    assert answer.result_code.val in CODES and answer.message
+    if answer.success:
+        problem = _expected_objectives(request)
+        assert problem is not None and len(answer.residual) == problem.num_rows
+        assert all(math.isfinite(v) or math.isnan(v) for v in answer.residual)
+        if jac:
+            assert len(answer.jacobian) == answer.jacobian_rows * len(answer.jacobian_columns)
+
+
+def test_the_node_still_serves_after_the_fuzzing(fuzz_node):
+    client, solve, _, proc = fuzz_node
+    assert proc.process.poll() is None, proc.output()
+    goal = UR5.forward_kinematics(np.array([0.2, -1.0, 1.1, -0.5, 0.4, 0.3]), 'tool0')
+    target = _pose_target('tool0', '', goal)
+    assert call(client, solve, SolveIK.Request(pose_targets=[target])).success
+    print(f"\nrequest fuzz: {TRIED['solve']} SolveIK requests ({TRIED['solved']} solved, each "
+          f"checked), {TRIED['residual']} ComputeResidual requests; node alive")
+    if TRIED['solve']:
+        assert TRIED['solve'] >= 200 and TRIED['residual'] >= 100 and TRIED['solved'] >= 20
