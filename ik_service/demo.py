@@ -103,6 +103,10 @@ def run_calls(urdf: str) -> bool:
         node.destroy_node()
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     """Console script ``ik_service_demo``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -112,6 +116,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     print('starting: ' + ' '.join(node_command(args.urdf, args.params_file)))
     server = subprocess.Popen(node_command(args.urdf, args.params_file))
+    # SIGTERM (kill, a supervisor) ends the demo like Ctrl-C, so the node is stopped too
+    signal.signal(signal.SIGTERM, _interrupt)
     rclpy.init()
     ok = False
     try:
