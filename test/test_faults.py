@@ -22,15 +22,6 @@ LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                      reliability=ReliabilityPolicy.RELIABLE)
 
 
-@pytest.fixture(scope='module')
-def ros():
-    rclpy.init()
-    node = rclpy.create_node('ik_service_fault_client')
-    yield node
-    node.destroy_node()
-    rclpy.shutdown()
-
-
 @pytest.fixture
 def stale_node(ros):
     """Start a node that ignores joint positions older than 0.3 s."""

@@ -16,13 +16,11 @@ from ik_interfaces.msg import JointLimit, PoseTarget, ResultCode
 from ik_interfaces.srv import ComputeResidual, SolveIK
 from ik_service import conversions as conv
 from ik_service.core import IKError, ObjectiveSet
-from ik_service.core.transforms import matrix_to_quaternion
 import numpy as np
 import pytest
-import rclpy
 from ros_helpers import call, NodeProcess
 from sensor_msgs.msg import JointState
-from test_node import q_of, UR5, UR5_PATH
+from test_node import pose_target, q_of, UR5, UR5_PATH
 
 CODES = {v for k, v in vars(ResultCode).items() if k.isupper() and isinstance(v, int)}
 TRIED = {'solve': 0, 'residual': 0, 'solved': 0}
@@ -58,15 +56,6 @@ def pose_targets(draw):
     return PoseTarget(link=draw(names), pose=pose)
 
 
-def _pose_target(link: str, frame: str, pose: np.ndarray) -> PoseTarget:
-    x, y, z, w = matrix_to_quaternion(pose[:3, :3])
-    target = PoseTarget(link=link, pose=PoseStamped())
-    target.pose.header.frame_id = frame
-    target.pose.pose.position = Point(x=pose[0, 3], y=pose[1, 3], z=pose[2, 3])
-    target.pose.pose.orientation = Quaternion(x=x, y=y, z=z, w=w)
-    return target
-
-
 @st.composite
 def reachable_targets(draw):
     """Draw the pose of a link at a random configuration, in the root or a link frame."""
@@ -76,7 +65,7 @@ def reachable_targets(draw):
     pose = UR5.forward_kinematics(q, link)
     if frame:
         pose = np.linalg.inv(UR5.forward_kinematics(q, frame)) @ pose
-    return _pose_target(link, frame, pose)
+    return pose_target(pose, link, frame)
 
 
 @st.composite
@@ -123,18 +112,14 @@ def solve_requests(draw):
 
 
 @pytest.fixture(scope='module')
-def fuzz_node():
-    rclpy.init()
-    client = rclpy.create_node('ik_service_fuzz_client')
+def fuzz_node(ros):
     proc = NodeProcess('-p', f'robot_description_file:={UR5_PATH}', '-p', 'timeout:=0.01',
                        '-r', '__ns:=/fuzz')
-    solve = client.create_client(SolveIK, '/fuzz/solve_ik')
-    residual = client.create_client(ComputeResidual, '/fuzz/compute_residual')
+    solve = ros.create_client(SolveIK, '/fuzz/solve_ik')
+    residual = ros.create_client(ComputeResidual, '/fuzz/compute_residual')
     for c in (solve, residual):
         assert c.wait_for_service(timeout_sec=30.0), proc.output()
-    yield client, solve, residual, proc
-    client.destroy_node()
-    rclpy.shutdown()
+    yield ros, solve, residual, proc
     assert proc.stop() == 0, proc.output()
 
 
@@ -196,7 +181,7 @@ def test_the_node_still_serves_after_the_fuzzing(fuzz_node):
     client, solve, _, proc = fuzz_node
     assert proc.process.poll() is None, proc.output()
     goal = UR5.forward_kinematics(np.array([0.2, -1.0, 1.1, -0.5, 0.4, 0.3]), 'tool0')
-    target = _pose_target('tool0', '', goal)
+    target = pose_target(goal)
     assert call(client, solve, SolveIK.Request(pose_targets=[target])).success
     print(f"\nrequest fuzz: {TRIED['solve']} SolveIK requests ({TRIED['solved']} solved, each "
           f"checked), {TRIED['residual']} ComputeResidual requests; node alive")

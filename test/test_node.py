@@ -27,15 +27,6 @@ UR5 = load_urdf_file(UR5_PATH)
 
 
 @pytest.fixture(scope='module')
-def ros():
-    rclpy.init()
-    node = rclpy.create_node('ik_service_test_client')
-    yield node
-    node.destroy_node()
-    rclpy.shutdown()
-
-
-@pytest.fixture(scope='module')
 def server(ros):
     proc = NodeProcess(
         '--params-file',

@@ -246,6 +246,18 @@ class RobotModel:
                 f'{closest_names(name, self.joint_names)}'
             ) from None
 
+    def fixed_link_transform(self, name: Optional[str]) -> Optional[np.ndarray]:
+        """
+        Return the constant world transform (4, 4) of a link that no joint moves.
+
+        None (or the root link's name) gives the identity; None is returned for a link
+        that some joint moves.
+        """
+        if name is None or name == self.root_link:
+            return np.eye(4)
+        lid = self.link_id(name)
+        return None if self.link_frame[lid] >= 0 else self.link_offset[lid]
+
     def dofs_moving_links(self, link_ids: Sequence[int]) -> np.ndarray:
         """Boolean mask over dofs: True for dofs that move any of the given links."""
         key = tuple(sorted({int(i) for i in link_ids}))

@@ -87,12 +87,9 @@ class SeedTable:
         score = None
         model = problem.model
         for o in problem.objectives:
-            ref = np.eye(4)
-            if o.ref_link is not None and o.ref_link != model.root_link:
-                rid = model.link_id(o.ref_link)
-                if model.link_frame[rid] >= 0:
-                    continue
-                ref = model.link_offset[rid]
+            ref = model.fixed_link_transform(o.ref_link)
+            if ref is None:
+                continue
             features, squared = self._link_features(model.link_id(o.link))
             weights = np.zeros(12)
             term, scored = 0.0, False

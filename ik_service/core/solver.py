@@ -176,14 +176,9 @@ def problem_is_unreachable(model: RobotModel, problem: ObjectiveSet, tolerance: 
     targets in the root frame (or in a link that no joint moves) are checked.
     """
     for o in problem.objectives:
-        if o.position != 'fixed':
+        ref = model.fixed_link_transform(o.ref_link)
+        if o.position != 'fixed' or ref is None:
             continue
-        ref = np.eye(4)
-        if o.ref_link is not None and o.ref_link != model.root_link:
-            rid = model.link_id(o.ref_link)
-            if model.link_frame[rid] >= 0:
-                continue
-            ref = model.link_offset[rid]
         lid = model.link_id(o.link)
         for local, target in zip(o.local_points, o.target_points):
             bound = model.reach_bound(lid, local)
