@@ -25,6 +25,7 @@ from ik_service.core import (
     UnknownLinkError,
     URDFError,
 )
+from ik_service.core.errors import MAX_MAGNITUDE
 from ik_service.core.transforms import quaternion_to_matrix
 import numpy as np
 
@@ -152,8 +153,10 @@ def joint_values(
         value = float(value)
         if math.isnan(value):
             continue
-        if not math.isfinite(value):
-            raise InvalidConfigurationError(f'{what}: position of {name!r} is {value}')
+        if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
+            raise InvalidConfigurationError(
+                f'{what}: position of {name!r} is {value}; it must be finite and within '
+                f'+-{MAX_MAGNITUDE:g}')
         out[name] = value
     return out
 

@@ -90,8 +90,9 @@ def joint_states(draw):
 @st.composite
 def solve_requests(draw):
     if draw(st.integers(0, 2)) == 0:       # a plain reachable request, maybe with odd extras
+        seed = draw(st.one_of(st.just(JointState()), st.just(JointState()), joint_states()))
         return SolveIK.Request(pose_targets=[draw(reachable_targets())],
-                               seed=draw(joint_states()), mode=draw(st.integers(0, 3)),
+                               seed=seed, mode=draw(st.integers(0, 3)),
                                tolerance=draw(st.sampled_from([0.0, 1e-6, 1e-4])))
     request = SolveIK.Request(
         pose_targets=draw(st.lists(pose_targets(), max_size=2)),
@@ -172,7 +173,7 @@ def test_compute_residual_answers_every_request(fuzz_node, targets, objs, config
     if answer.success:
         problem = _expected_objectives(request)
         assert problem is not None and len(answer.residual) == problem.num_rows
-        assert all(math.isfinite(v) or math.isnan(v) for v in answer.residual)
+        assert all(math.isfinite(v) for v in answer.residual)
         if jac:
             assert len(answer.jacobian) == answer.jacobian_rows * len(answer.jacobian_columns)
 

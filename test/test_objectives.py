@@ -175,6 +175,7 @@ def test_default_active_dofs_are_the_ancestors_of_constrained_links():
             'one target point',
         ),
         (lambda: IKObjective('panda_hand', position='cubic'), 'position type'),
+        (lambda: IKObjective.point('panda_hand', [0, 0, 0], [2e6, 0, 0]), 'within'),
     ],
 )
 def test_malformed_objectives_are_refused(build, fragment):
@@ -201,3 +202,8 @@ def test_batch_residuals_equal_single_residuals():
         r1, j1 = problem.evaluate(q[None])
         np.testing.assert_allclose(r1[0], r, atol=1e-14)
         np.testing.assert_allclose(j1[0], j, atol=1e-14)
+
+
+def test_a_huge_direction_is_normalised_not_overflowed():
+    goal = IKObjective.on_plane('panda_hand', [0, 0, 0], [0.4, 0, 0.5], [1e308, 1e308, 0.0])
+    np.testing.assert_allclose(goal.direction, [np.sqrt(0.5), np.sqrt(0.5), 0.0])

@@ -347,7 +347,8 @@ def test_invalid_settings_are_refused(field, value):
 
 
 @pytest.mark.parametrize(
-    'seed', [np.zeros(5), np.array([0, 0, np.nan, 0, 0, 0]), np.array([np.inf] * 6)]
+    'seed', [np.zeros(5), np.array([0, 0, np.nan, 0, 0, 0]), np.array([np.inf] * 6),
+             np.array([0, 0, 2e6, 0, 0, 0])]
 )
 def test_invalid_seeds_are_refused(seed):
     with pytest.raises(InvalidConfigurationError):

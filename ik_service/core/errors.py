@@ -6,6 +6,11 @@ a result code (see ``ik_service.result_codes``).
 """
 
 
+# Coordinates [m] and joint values [rad or m] beyond this are refused as absurd: they
+# are no robot's, and arithmetic on them overflows.
+MAX_MAGNITUDE = 1e6
+
+
 class IKError(Exception):
     """Base class of every error the core raises on bad input."""
 

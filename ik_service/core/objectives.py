@@ -19,7 +19,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .errors import InvalidObjectiveError, UnknownFrameError
+from .errors import InvalidObjectiveError, MAX_MAGNITUDE, UnknownFrameError
 from .model import RobotModel
 from .transforms import log_from_skew_and_trace, orthonormal_complement, skew_and_trace_map
 
@@ -38,10 +38,11 @@ def _vec3(value, what: str) -> np.ndarray:
 
 def _unit(value, what: str) -> np.ndarray:
     v = _vec3(value, what)
-    n = float(np.sqrt(v @ v))
-    if n < 1e-9:
+    scale = float(np.abs(v).max())      # scaled first: a huge vector must not overflow
+    if scale < 1e-9:
         raise InvalidObjectiveError(f'{what} must be a non-zero vector, got {v.tolist()}')
-    return v / n
+    v = v / scale
+    return v / np.sqrt(v @ v)
 
 
 def _points(value, what: str) -> np.ndarray:
@@ -118,6 +119,9 @@ class IKObjective:
             if not (np.isfinite(local).all() and np.isfinite(target).all()):
                 raise InvalidObjectiveError(
                     f'objective on {name!r}: points must be finite (no NaN/inf)')
+            if max(np.abs(local).max(), np.abs(target).max()) > MAX_MAGNITUDE:
+                raise InvalidObjectiveError(
+                    f'objective on {name!r}: points must be within +-{MAX_MAGNITUDE:g} m')
             set_(self, 'local_points', local)
             set_(self, 'target_points', target)
             if self.position in ('planar', 'linear'):

@@ -20,7 +20,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from .errors import InvalidConfigurationError, InvalidSettingsError
+from .errors import InvalidConfigurationError, InvalidSettingsError, MAX_MAGNITUDE
 from .limits import JointLimits
 from .model import RobotModel
 from .objectives import IKObjective, ObjectiveSet
@@ -197,8 +197,10 @@ def _configuration(q, n: int, what: str) -> np.ndarray:
         raise InvalidConfigurationError(
             f'{what} must have {n} values (one per dof), got shape {q.shape}'
         )
-    if not np.all(np.isfinite(q)):
+    if not np.isfinite(q).all():
         raise InvalidConfigurationError(f'{what} contains NaN or inf')
+    if q.size and np.abs(q).max() > MAX_MAGNITUDE:
+        raise InvalidConfigurationError(f'{what} has values beyond +-{MAX_MAGNITUDE:g}')
     return q
 
 
