@@ -10,8 +10,8 @@ always sees one whole model.
 
 from __future__ import annotations
 
+from dataclasses import replace
 import os
-import threading
 import time
 import traceback
 from typing import Optional
@@ -56,7 +56,7 @@ _MODES = {
 _STOP = {
     core_solver.CONVERGED: SolveIK.Response.STOP_CONVERGED,
     core_solver.MAX_ITERATIONS: SolveIK.Response.STOP_MAX_ITERATIONS,
-    core_solver.STALLED: SolveIK.Response.STOP_MAX_ITERATIONS,
+    core_solver.STALLED: SolveIK.Response.STOP_STALLED,
     core_solver.TIMEOUT: SolveIK.Response.STOP_TIMEOUT,
     core_solver.RESTARTS_EXHAUSTED: SolveIK.Response.STOP_RESTARTS_EXHAUSTED,
     core_solver.UNREACHABLE: SolveIK.Response.STOP_UNREACHABLE,
@@ -82,7 +82,6 @@ class IKServiceNode(Node):
             'no robot model yet: set robot_description or robot_description_file, '
             'or publish on the robot_description topic'
         )
-        self._model_lock = threading.Lock()
         self._joint_states = JointStateCache()
 
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -128,8 +127,7 @@ class IKServiceNode(Node):
         # Global solves start from a table of configurations; build it for the end
         # effectors now rather than in the first request.
         SeedTable.of(model).prepare([model.link_id(n) for n in model.leaf_links])
-        with self._model_lock:
-            self._model = model
+        self._model = model      # one reference swap: a request sees the old or the new model
         for w in model.warnings:
             self.get_logger().warning(f'{source}: {w}')
         self.get_logger().info(
@@ -252,7 +250,7 @@ class IKServiceNode(Node):
         mode = _MODES.get(req.mode, values['mode'])
         timeout = conv.duration_to_seconds(req.timeout)
         settings = solver_settings(values)
-        settings = core_solver.replace(
+        settings = replace(
             settings,
             tolerance=req.tolerance if req.tolerance != 0 else settings.tolerance,
             max_iterations=req.max_iterations or settings.max_iterations,

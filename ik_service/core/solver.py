@@ -2,7 +2,8 @@
 Damped least-squares IK with Klampt's IKSolver semantics, vectorised over seeds.
 
 The solver advances a batch of configurations together (the seed and, in global mode,
-random restarts) with Levenberg-Marquardt steps. A trial step is accepted only where it
+starts from a table of precomputed configurations, then random ones) with
+Levenberg-Marquardt steps. A trial step is accepted only where it
 lowers the squared residual, so the error of every row never increases (the damping
 grows on rejection and shrinks on success, which is the line search). Joint limits are
 enforced by projecting each trial into the limits.
@@ -14,7 +15,7 @@ objectives); time budget in seconds of wall clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 import time
 from typing import Callable, Optional, Sequence
 
@@ -44,7 +45,7 @@ class SolverSettings:
     tolerance: largest accepted constraint error [m or rad].
     max_iterations: iterations per descent (per seed or restart).
     timeout: wall-clock budget for the whole solve [s].
-    max_restarts: random restarts after the seed (global mode only).
+    max_restarts: starts after the seed, table entries then random (global mode only).
     batch_size: configurations advanced together in global mode.
     initial_damping: Levenberg-Marquardt damping at the start of each descent.
     approximate: on failure return the closest configuration found; when False, a target
@@ -408,7 +409,7 @@ def solve_nearby(
 def solve_global(
     model: RobotModel, objectives, seed: Optional[np.ndarray] = None, **kwargs
 ) -> IKResult:
-    """``solve`` in global mode: the seed, then random restarts within count and time budgets."""
+    """``solve`` in global mode: the seed, then restarts within count and time budgets."""
     return solve(model, objectives, seed, mode=GLOBAL, **kwargs)
 
 
@@ -419,5 +420,4 @@ __all__ = [
     'solve_nearby',
     'solve_global',
     'problem_is_unreachable',
-    'replace',
 ]
