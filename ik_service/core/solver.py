@@ -205,6 +205,22 @@ def _configuration(q, n: int, what: str) -> np.ndarray:
     return q
 
 
+def _damped_solve(h: np.ndarray, lam: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """
+    Solve (H + lambda I) x = rhs per row; H (B, k, k), lam (B,), rhs (B, k, 1) -> (B, k).
+
+    The damping has a floor of 1e-12 times the trace of H, so that a tiny lambda on a
+    badly scaled H (links kilometres long) still gives an invertible matrix; should the
+    factorisation fail anyway, the pseudo-inverse answers.
+    """
+    damping = lam + 1e-12 * np.einsum('bii->b', h)
+    damped = h + damping[:, None, None] * np.eye(h.shape[1])
+    try:
+        return np.linalg.solve(damped, rhs)[..., 0]
+    except np.linalg.LinAlgError:
+        return (np.linalg.pinv(damped) @ rhs)[..., 0]
+
+
 class _LazyGenerator:
     """np.random.default_rng(seed), created on first use (creating one costs ~15 us)."""
 
@@ -270,7 +286,6 @@ class _Descent:
         if rows > 1:
             more, queue = self._starts(queue, rows - 1)
             x = np.vstack([x, more])
-        damping_eye = np.eye(x.shape[1])
         lam = np.full(rows, s.initial_damping)
         born = np.zeros(rows, dtype=int)         # iteration at which each row (re)started
         done = np.zeros(rows, dtype=bool)
@@ -326,7 +341,7 @@ class _Descent:
             if self.bias is not None:
                 pull = 0.2 * (self.bias - x)
                 rhs -= h @ pull[:, :, None]
-            step = np.linalg.solve(h + lam[:, None, None] * damping_eye, rhs)[..., 0]
+            step = _damped_solve(h, lam, rhs)
             if self.bias is not None:
                 step += pull
             trial = np.clip(x + step, self.lo, self.hi)

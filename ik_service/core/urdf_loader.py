@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 
-from .errors import URDFError
+from .errors import MAX_MAGNITUDE, URDFError
 from .model import CONTINUOUS, FIXED, JointSpec, PRISMATIC, REVOLUTE, RobotModel
 from .transforms import make_transform, rpy_to_matrix
 
@@ -97,14 +97,17 @@ def _vector(values, default, where: str, what: str) -> np.ndarray:
     vals = np.array(default if values is None else values, dtype=float)
     if vals.shape != (3,) or not np.all(np.isfinite(vals)):
         raise URDFError(f'{where}: {what} must be 3 finite numbers, got {values}')
+    if np.abs(vals).max() > MAX_MAGNITUDE:
+        raise URDFError(f'{where}: {what} {values} is beyond +-{MAX_MAGNITUDE:g}')
     return vals
 
 
-def _finite_or_nan_check(value, where: str, what: str) -> float:
+def _limit_value(value, where: str, what: str) -> float:
+    """A joint limit [rad or m]; beyond +-MAX_MAGNITUDE it means unbounded."""
     v = float(value)
     if math.isnan(v):
         raise URDFError(f'{where}: {what} is NaN')
-    return v
+    return v if abs(v) <= MAX_MAGNITUDE else math.copysign(math.inf, v)
 
 
 def _joint_spec(joint, warnings: list[str]) -> JointSpec:
@@ -139,8 +142,8 @@ def _joint_spec(joint, warnings: list[str]) -> JointSpec:
                 raise URDFError(f'{where} is prismatic but has no <limit>')
             warnings.append(f'{where} is revolute without <limit>; treated as unbounded')
         else:
-            lower = _finite_or_nan_check(joint.limit.lower or 0.0, where, 'lower limit')
-            upper = _finite_or_nan_check(joint.limit.upper or 0.0, where, 'upper limit')
+            lower = _limit_value(joint.limit.lower or 0.0, where, 'lower limit')
+            upper = _limit_value(joint.limit.upper or 0.0, where, 'upper limit')
             if lower > upper:
                 raise URDFError(f'{where} has lower limit {lower} above upper limit {upper}')
     mimic = None
@@ -149,8 +152,9 @@ def _joint_spec(joint, warnings: list[str]) -> JointSpec:
             raise URDFError(f'{where} has a <mimic> without joint="..."')
         mult = 1.0 if joint.mimic.multiplier is None else float(joint.mimic.multiplier)
         off = 0.0 if joint.mimic.offset is None else float(joint.mimic.offset)
-        if not (math.isfinite(mult) and math.isfinite(off)):
-            raise URDFError(f'{where}: mimic multiplier/offset must be finite')
+        if not (abs(mult) <= MAX_MAGNITUDE and abs(off) <= MAX_MAGNITUDE):
+            raise URDFError(f'{where}: mimic multiplier and offset must be finite, '
+                            f'within +-{MAX_MAGNITUDE:g}')
         mimic = (joint.mimic.joint, mult, off)
     return JointSpec(joint_type=jtype, axis=axis / np.linalg.norm(axis), lower=lower,
                      upper=upper, mimic=mimic, **spec)
