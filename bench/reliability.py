@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -40,22 +41,29 @@ UR5_PATH = os.path.join(sys.prefix, 'lib', 'python3.11', 'site-packages', 'cmeel
 
 # ---------------------------------------------------------------- plumbing
 def start_node(namespace: str, *params: str) -> subprocess.Popen:
-    """Start the node as its own process, as a user runs it."""
+    """Start the node as its own process, as a user runs it; its output goes to a file."""
     args = [sys.executable, '-m', 'ik_service', '--ros-args',
             '--params-file', default_params_file(),
             '-r', f'__ns:={namespace}']
     for p in params:
         args += ['-p', p]
-    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tempfile.NamedTemporaryFile('w+', prefix='ik_service_', suffix='.log', delete=False)
+    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    process.log_path = log.name
+    return process
 
 
-def stop_node(process: subprocess.Popen) -> int:
+def stop_node(process: subprocess.Popen) -> tuple[int, str]:
+    """Interrupt the node like Ctrl-C; return its exit code and the end of its output."""
     process.send_signal(signal.SIGINT)
     try:
-        return process.wait(timeout=10)
+        code = process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
-        return process.wait()
+        code = process.wait()
+    with open(process.log_path) as f:
+        tail = f.read()[-2000:]
+    return code, tail
 
 
 def rss_mb(pid: int) -> float:
@@ -177,7 +185,7 @@ def run_load(clients: int = 8, calls: int = 20000, invalid_fraction: float = 0.2
         publisher_node.destroy_node()
     finally:
         rclpy.try_shutdown()
-        exit_code = stop_node(node)
+        exit_code, node_output = stop_node(node)
     answered = [r for r in results if r is not None and r[0] is not None]
     latencies = [r[1] for r in answered]
     codes: dict = {}
@@ -191,6 +199,7 @@ def run_load(clients: int = 8, calls: int = 20000, invalid_fraction: float = 0.2
         'over_200ms': sum(1 for v in latencies if v > 0.2),
         'invalid_answered_success': sum(1 for a, _, bad in answered if bad and a.success),
         'codes': codes, 'rss_mb': rss, 'replacements': replacements, 'node_exit_code': exit_code,
+        'node_output': node_output if exit_code else '',
     }
 
 
@@ -248,9 +257,10 @@ def run_soak(seconds: float = 180.0, period: float = 0.01, window: float = 10.0,
         caller.close()
     finally:
         rclpy.try_shutdown()
-        exit_code = stop_node(node)
+        exit_code, node_output = stop_node(node)
     return {'seconds': seconds, 'calls': k, 'lost': lost, 'failures': failures,
-            'overruns': overruns, 'windows': windows, 'node_exit_code': exit_code}
+            'overruns': overruns, 'windows': windows, 'node_exit_code': exit_code,
+            'node_output': node_output if exit_code else ''}
 
 
 # ---------------------------------------------------------------- report

@@ -385,7 +385,7 @@ def _describe(result, objectives, settings) -> str:
 def main(args=None) -> None:
     """Console script ``ik_service_node``: standard ``--ros-args`` apply."""
     rclpy.init(args=args)
-    node = None
+    node = executor = None
     try:
         node = IKServiceNode()
         executor = MultiThreadedExecutor(num_threads=4)
@@ -394,6 +394,8 @@ def main(args=None) -> None:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        if executor is not None:
+            executor.shutdown(timeout_sec=5.0)   # let running callbacks finish first
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()

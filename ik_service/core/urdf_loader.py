@@ -93,17 +93,17 @@ def _parse_with_urdf_parser_py(text: str):
         reflection.on_error = previous
 
 
-def _vector(values, default, where: str, what: str) -> np.ndarray:
+def _vector(values, default, where: str, what: str, bounded: bool = True) -> np.ndarray:
     vals = np.array(default if values is None else values, dtype=float)
     if vals.shape != (3,) or not np.all(np.isfinite(vals)):
         raise URDFError(f'{where}: {what} must be 3 finite numbers, got {values}')
-    if np.abs(vals).max() > MAX_MAGNITUDE:
+    if bounded and np.abs(vals).max() > MAX_MAGNITUDE:
         raise URDFError(f'{where}: {what} {values} is beyond +-{MAX_MAGNITUDE:g}')
     return vals
 
 
 def _limit_value(value, where: str, what: str) -> float:
-    """A joint limit [rad or m]; beyond +-MAX_MAGNITUDE it means unbounded."""
+    """Read a joint limit [rad or m]; beyond +-MAX_MAGNITUDE it means unbounded."""
     v = float(value)
     if math.isnan(v):
         raise URDFError(f'{where}: {what} is NaN')
@@ -130,7 +130,7 @@ def _joint_spec(joint, warnings: list[str]) -> JointSpec:
         )
     if jtype == FIXED:
         return JointSpec(joint_type=FIXED, **spec)
-    axis = _vector(joint.axis, [1, 0, 0], where, 'axis')
+    axis = _vector(joint.axis, [1, 0, 0], where, 'axis', bounded=False)   # a direction
     scale = float(np.abs(axis).max())
     if scale < 1e-9:
         raise URDFError(f'{where} has a zero-length axis')
