@@ -80,7 +80,11 @@ class Caller:
 
     def __init__(self, name: str, service: str):
         self.node = rclpy.create_node(name)
-        self.client = self.node.create_client(SolveIK, service)
+        # With Fast DDS every client's reply reader sees the replies to all clients; a
+        # deep history keeps this client's own reply from being pushed out under load.
+        self.client = self.node.create_client(
+            SolveIK, service, qos_profile=QoSProfile(depth=1000,
+                                                     reliability=ReliabilityPolicy.RELIABLE))
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         if not self.client.wait_for_service(timeout_sec=30.0):
