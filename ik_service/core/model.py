@@ -202,14 +202,11 @@ class RobotModel:
             p = self._frame_parent[i]
             anc[i] = anc[p] if p >= 0 else False
             anc[i, i] = True
-        self._frame_ancestors = anc[:nf]
-        # Frames in tree order whose parent is a frame: world[i] = world[parent] @ local[i].
         self._reach_cache: dict = {}
         self._kinematics_cache: dict = {}
         self._moving_cache: dict = {}
         rows = np.where(self.link_frame >= 0, self.link_frame, nf)
         self.link_ancestor_frames = anc[rows]  # (num_links, num_frames)
-        self._root_row = nf
 
         # Limits per dof, as parsed (JointLimits applies margins and overrides).
         self.lower = np.array([frames[i].lower for i in dof_frames], dtype=float)
