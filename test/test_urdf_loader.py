@@ -130,3 +130,11 @@ def test_a_huge_axis_is_normalised_not_overflowed():
     rotation = model.forward_kinematics(q, 'l1')[:3, :3]
     np.testing.assert_allclose(rotation @ axis, axis, atol=1e-12)
     assert abs(np.trace(rotation) - (1 + 2 * np.cos(0.5))) < 1e-12
+
+
+def test_limits_beyond_a_million_are_unbounded_on_their_own_side_and_refused_otherwise():
+    wide = planar_arm(limits=[(-1e7, 1e7), (-1, 1), (-1, 1)])
+    model = load_urdf_string(wide)
+    assert model.lower[0] == -np.inf and model.upper[0] == np.inf
+    with pytest.raises(URDFError, match='beyond'):
+        load_urdf_string(planar_arm(limits=[(2e6, 3e6), (-1, 1), (-1, 1)]))

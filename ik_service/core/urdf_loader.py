@@ -102,12 +102,21 @@ def _vector(values, default, where: str, what: str, bounded: bool = True) -> np.
     return vals
 
 
-def _limit_value(value, where: str, what: str) -> float:
-    """Read a joint limit [rad or m]; beyond +-MAX_MAGNITUDE it means unbounded."""
+def _limit_value(value, where: str, what: str, side: float) -> float:
+    """
+    Read a joint limit [rad or m]; ``side`` is -1 for the lower limit, +1 for the upper.
+
+    Beyond +-MAX_MAGNITUDE on its own side a limit means unbounded (-inf or inf); on the
+    other side (a lower limit above +1e6) it is refused.
+    """
     v = float(value)
     if math.isnan(v):
         raise URDFError(f'{where}: {what} is NaN')
-    return v if abs(v) <= MAX_MAGNITUDE else math.copysign(math.inf, v)
+    if abs(v) <= MAX_MAGNITUDE:
+        return v
+    if v * side > 0:
+        return side * math.inf
+    raise URDFError(f'{where}: {what} {v} is beyond +-{MAX_MAGNITUDE:g}')
 
 
 def _joint_spec(joint, warnings: list[str]) -> JointSpec:
@@ -142,8 +151,8 @@ def _joint_spec(joint, warnings: list[str]) -> JointSpec:
                 raise URDFError(f'{where} is prismatic but has no <limit>')
             warnings.append(f'{where} is revolute without <limit>; treated as unbounded')
         else:
-            lower = _limit_value(joint.limit.lower or 0.0, where, 'lower limit')
-            upper = _limit_value(joint.limit.upper or 0.0, where, 'upper limit')
+            lower = _limit_value(joint.limit.lower or 0.0, where, 'lower limit', -1.0)
+            upper = _limit_value(joint.limit.upper or 0.0, where, 'upper limit', 1.0)
             if lower > upper:
                 raise URDFError(f'{where} has lower limit {lower} above upper limit {upper}')
     mimic = None
