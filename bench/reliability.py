@@ -22,11 +22,11 @@ import tempfile
 import threading
 import time
 
-from geometry_msgs.msg import Point, PoseStamped, Quaternion
-from ik_interfaces.msg import PoseTarget
+from geometry_msgs.msg import Quaternion
 from ik_interfaces.srv import SolveIK
+from ik_service.conversions import pose_target_msg
 from ik_service.core import JointLimits, load_urdf_file
-from ik_service.core.transforms import matrix_to_quaternion
+from ik_service.demo import node_command
 from ik_service.resources import bundled_urdf_path, default_params_file
 import numpy as np
 import rclpy
@@ -40,13 +40,9 @@ UR5_PATH = os.path.join(sys.prefix, 'lib', 'python3.11', 'site-packages', 'cmeel
 
 
 # ---------------------------------------------------------------- plumbing
-def start_node(namespace: str, *params: str) -> subprocess.Popen:
+def start_node(namespace: str, urdf: str) -> subprocess.Popen:
     """Start the node as its own process, as a user runs it; its output goes to a file."""
-    args = [sys.executable, '-m', 'ik_service', '--ros-args',
-            '--params-file', default_params_file(),
-            '-r', f'__ns:={namespace}']
-    for p in params:
-        args += ['-p', p]
+    args = node_command(urdf, default_params_file(), ('-r', f'__ns:={namespace}'))
     log = tempfile.NamedTemporaryFile('w+', prefix='ik_service_', suffix='.log', delete=False)
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     process.log_path = log.name
@@ -106,14 +102,6 @@ class Caller:
         self.node.destroy_node()
 
 
-def pose_target(link: str, pose: np.ndarray) -> PoseTarget:
-    x, y, z, w = matrix_to_quaternion(pose[:3, :3])
-    target = PoseTarget(link=link, pose=PoseStamped())
-    target.pose.pose.position = Point(x=pose[0, 3], y=pose[1, 3], z=pose[2, 3])
-    target.pose.pose.orientation = Quaternion(x=x, y=y, z=z, w=w)
-    return target
-
-
 def percentile_ms(values, q: float) -> float:
     return float(np.percentile(values, q) * 1e3) if len(values) else float('nan')
 
@@ -133,7 +121,7 @@ def _requests(count: int, invalid_fraction: float, rng) -> list:
     ]
     out = []
     for k in range(count):
-        request = SolveIK.Request(pose_targets=[pose_target('tool0', poses[k % len(poses)])])
+        request = SolveIK.Request(pose_targets=[pose_target_msg(poses[k % len(poses)], 'tool0')])
         invalid = rng.random() < invalid_fraction
         if invalid:
             bad[k % len(bad)](request)
@@ -146,7 +134,7 @@ def run_load(clients: int = 8, calls: int = 20000, invalid_fraction: float = 0.2
     """Run the load pattern; return counts, throughput, latency and memory figures."""
     rng = np.random.default_rng(seed)
     work = _requests(calls, invalid_fraction, rng)
-    node = start_node(namespace, f'robot_description_file:={UR5_PATH}')
+    node = start_node(namespace, UR5_PATH)
     rclpy.init()
     try:
         publisher_node = rclpy.create_node('load_description_publisher')
@@ -214,7 +202,7 @@ def run_soak(seconds: float = 180.0, period: float = 0.01, window: float = 10.0,
     model = load_urdf_file(bundled_urdf_path())
     q0 = np.array([0.0, -1.2, 1.4, -1.8, -1.57, 0.0])
     home = model.forward_kinematics(q0, 'tool0')
-    node = start_node(namespace, f'robot_description_file:={bundled_urdf_path()}')
+    node = start_node(namespace, bundled_urdf_path())
     rclpy.init()
     windows, overruns, failures, lost = [], 0, 0, 0
     try:
@@ -235,7 +223,7 @@ def run_soak(seconds: float = 180.0, period: float = 0.01, window: float = 10.0,
             pose = home.copy()   # a 10 cm circle at 0.2 Hz, orientation held
             pose[:3, 3] += 0.1 * np.array([math.cos(0.4 * math.pi * t) - 1.0,
                                            math.sin(0.4 * math.pi * t), 0.0])
-            request = SolveIK.Request(pose_targets=[pose_target('tool0', pose)], seed=previous,
+            request = SolveIK.Request(pose_targets=[pose_target_msg(pose, 'tool0')], seed=previous,
                                       mode=SolveIK.Request.MODE_NEARBY)
             answer, latency = caller.call(request)
             k += 1

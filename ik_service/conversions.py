@@ -11,8 +11,9 @@ import math
 from typing import Mapping, Sequence
 
 from builtin_interfaces.msg import Duration
+from geometry_msgs.msg import Point, PoseStamped, Quaternion
 from ik_interfaces.msg import IKObjective as IKObjectiveMsg
-from ik_interfaces.msg import ObjectiveError, ResultCode
+from ik_interfaces.msg import ObjectiveError, PoseTarget, ResultCode
 from ik_service.core import (
     IKError,
     IKObjective,
@@ -26,7 +27,7 @@ from ik_service.core import (
     URDFError,
 )
 from ik_service.core.errors import MAX_MAGNITUDE
-from ik_service.core.transforms import quaternion_to_matrix
+from ik_service.core.transforms import matrix_to_quaternion, quaternion_to_matrix
 import numpy as np
 
 _POSITION = {
@@ -172,6 +173,17 @@ def configuration(model: RobotModel, base: np.ndarray, *layers: Mapping[str, flo
     return q
 
 
+def pose_target_msg(pose: np.ndarray, link: str, frame: str = '') -> PoseTarget:
+    """Build a PoseTarget asking ``link`` to reach ``pose`` (4, 4; m) in ``frame`` ('': root)."""
+    x, y, z, w = matrix_to_quaternion(pose[:3, :3])
+    target = PoseTarget(link=link, pose=PoseStamped())
+    target.pose.header.frame_id = frame
+    x0, y0, z0 = (float(v) for v in pose[:3, 3])
+    target.pose.pose.position = Point(x=x0, y=y0, z=z0)
+    target.pose.pose.orientation = Quaternion(x=float(x), y=float(y), z=float(z), w=float(w))
+    return target
+
+
 def duration_to_seconds(d: Duration) -> float:
     """Convert a builtin_interfaces/Duration to seconds at full resolution (sec + nanosec)."""
     return d.sec + d.nanosec * 1e-9
@@ -206,4 +218,5 @@ __all__ = [
     'duration_to_seconds',
     'seconds_to_duration',
     'objective_error_msgs',
+    'pose_target_msg',
 ]

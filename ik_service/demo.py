@@ -15,11 +15,11 @@ import signal
 import subprocess
 import sys
 
-from geometry_msgs.msg import Point, PoseStamped, Quaternion
-from ik_interfaces.msg import IKObjective, PoseTarget
+from geometry_msgs.msg import Point
+from ik_interfaces.msg import IKObjective
 from ik_interfaces.srv import ComputeResidual, SolveIK
+from ik_service.conversions import pose_target_msg
 from ik_service.core import load_urdf_file
-from ik_service.core.transforms import matrix_to_quaternion
 from ik_service.resources import bundled_urdf_path, default_params_file
 import numpy as np
 import rclpy
@@ -54,7 +54,6 @@ def run_calls(urdf: str) -> bool:
     model = load_urdf_file(urdf)
     target_q = np.array([0.3, -1.2, 1.4, -1.6, -1.5, 0.2])
     pose = model.forward_kinematics(target_q, 'tool0')
-    qx, qy, qz, qw = matrix_to_quaternion(pose[:3, :3])
     node = rclpy.create_node('ik_service_demo')
     try:
         solve = node.create_client(SolveIK, 'solve_ik')
@@ -63,13 +62,11 @@ def run_calls(urdf: str) -> bool:
             if not c.wait_for_service(timeout_sec=30.0):
                 print(f'service {c.srv_name} did not appear within 30 s', file=sys.stderr)
                 return False
-        target = PoseTarget(link='tool0', pose=PoseStamped())
-        target.pose.header.frame_id = 'base_link'
-        target.pose.pose.position = Point(x=pose[0, 3], y=pose[1, 3], z=pose[2, 3])
-        target.pose.pose.orientation = Quaternion(x=qx, y=qy, z=qz, w=qw)
+        target = pose_target_msg(pose, 'tool0', 'base_link')
+        o = target.pose.pose.orientation
         print(
             f'--> /solve_ik: tool0 to position {np.round(pose[:3, 3], 4).tolist()} m, '
-            f'orientation (x, y, z, w) {np.round([qx, qy, qz, qw], 4).tolist()}'
+            f'orientation (x, y, z, w) {np.round([o.x, o.y, o.z, o.w], 4).tolist()}'
         )
         answer = call(node, solve, SolveIK.Request(pose_targets=[target]))
         print(f'<-- success={answer.success} code={answer.result_code.val} {answer.message}')

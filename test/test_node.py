@@ -4,12 +4,12 @@ import math
 import threading
 
 from builtin_interfaces.msg import Duration
-from geometry_msgs.msg import Point, PoseStamped, Quaternion, Vector3
+from geometry_msgs.msg import Point, Quaternion, Vector3
 from ik_interfaces.msg import IKObjective as IKObjectiveMsg
-from ik_interfaces.msg import JointLimit, PoseTarget, ResultCode
+from ik_interfaces.msg import JointLimit, ResultCode
 from ik_interfaces.srv import ComputeResidual, SolveIK
+from ik_service import conversions as conv
 from ik_service.core import IKObjective, JointLimits, load_urdf_file, ObjectiveSet
-from ik_service.core.transforms import matrix_to_quaternion
 from ik_service.resources import default_params_file
 import numpy as np
 import pytest
@@ -47,12 +47,7 @@ def server(ros):
 
 
 def pose_target(t, link='tool0', frame=''):
-    x, y, z, w = matrix_to_quaternion(t[:3, :3])
-    target = PoseTarget(link=link, pose=PoseStamped())
-    target.pose.header.frame_id = frame
-    target.pose.pose.position = Point(x=t[0, 3], y=t[1, 3], z=t[2, 3])
-    target.pose.pose.orientation = Quaternion(x=x, y=y, z=z, w=w)
-    return target
+    return conv.pose_target_msg(t, link, frame)
 
 
 def q_of(solution, model=UR5):
