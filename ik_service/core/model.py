@@ -24,7 +24,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .errors import closest_names, UnknownJointError, UnknownLinkError, URDFError
-from .transforms import LEVI_CIVITA, skew
+from .transforms import LEVI_CIVITA, orthonormal_complement
 
 REVOLUTE = 'revolute'
 CONTINUOUS = 'continuous'
@@ -179,21 +179,28 @@ class RobotModel:
         self._is_prismatic = (types == PRISMATIC).astype(float) if nf else np.zeros(0)
         self._is_rotational = 1.0 - self._is_prismatic
 
-        # Local transform of frame i = basis(v_i) @ A[i], basis = (1, sin v, 1 - cos v, v).
+        # Each frame is turned so that its joint axis is its local z axis: then the world
+        # axis and origin of a frame are columns 2 and 3 of its transform, with no product.
+        # align[i] rotates z onto the URDF axis; the local transform of frame i becomes
+        # align[parent]^T @ origin @ align[i] @ motion_z(v) = basis(v_i) @ A[i],
+        # basis = (1, sin v, 1 - cos v, v).
+        self._frame_align = np.array([_z_onto(axis) for axis in self._frame_axis]).reshape(-1, 4, 4)
+        k = np.zeros((4, 4))
+        k[0, 1], k[1, 0] = -1.0, 1.0          # skew(z)
+        slide = np.zeros((4, 4))
+        slide[2, 3] = 1.0                      # translation along z
         a = np.zeros((nf, 4, 4, 4))
         for i in range(nf):
-            o = self._frame_origin[i]
-            axis = self._frame_axis[i]
-            a[i, 0] = o
+            p = self._frame_parent[i]
+            c = self._frame_origin[i] @ self._frame_align[i]
+            if p >= 0:
+                c = self._frame_align[p].T @ c
+            a[i, 0] = c
             if self._is_prismatic[i]:
-                p = np.zeros((4, 4))
-                p[:3, 3] = axis
-                a[i, 3] = o @ p
+                a[i, 3] = c @ slide
             else:
-                k = np.zeros((4, 4))
-                k[:3, :3] = skew(axis)
-                a[i, 1] = o @ k
-                a[i, 2] = o @ (k @ k)
+                a[i, 1] = c @ k
+                a[i, 2] = c @ (k @ k)
         self._local_basis = a.reshape(nf, 4, 16)
 
         # Ancestry: frame_ancestors[i, k] is True when frame k is frame i or above it.
@@ -324,13 +331,22 @@ class RobotModel:
         return abs(col[k]) * max(abs(lo), abs(hi)) + abs(self._mimic_offset[frame])
 
 
+def _z_onto(axis: np.ndarray) -> np.ndarray:
+    """A rotation (4, 4) whose z column is ``axis`` (unit, 3): columns (u, v, axis)."""
+    u, v = orthonormal_complement(axis)
+    t = np.eye(4)
+    t[:3, 0], t[:3, 1], t[:3, 2] = u, v, axis
+    return t
+
+
 class LinkKinematics:
     """
     Forward kinematics and Jacobians of some links, over only the frames that move them.
 
     Arrays are over the S needed frames (ancestors of the links), in tree order. Frame
     transforms are frame-major (S, B, 4, 4) so chaining a frame onto its parent is one
-    contiguous matmul. Jacobians come out over those frames (..., S); ``to_dofs`` maps
+    contiguous matmul. Each frame is turned so that its joint axis is its z axis: column
+    2 of a frame transform is the world joint axis and column 3 the joint origin. Jacobians come out over those frames (..., S); ``to_dofs`` maps
     them to dof columns (mimic joints add into their leader's column).
     """
 
@@ -339,50 +355,70 @@ class LinkKinematics:
             if link_ids else np.zeros(0, dtype=int)
         slot = {int(f): i for i, f in enumerate(frames)}
         parent = [slot[int(p)] if p >= 0 else -1 for p in model._frame_parent[frames]]
-        self._steps = [(i, p) for i, p in enumerate(parent) if p >= 0]
-        self._basis = model._local_basis[frames]
-        self._prismatic = model._is_prismatic[frames]
+        self._parents = list(enumerate(parent))     # parents come first (tree order)
+        # local transform = (1, sin v, cos v, v) @ basis, from the (1, sin, 1 - cos, v) form
+        a = model._local_basis[frames].copy()
+        a[:, 0] += a[:, 2]
+        a[:, 2] *= -1.0
+        self._basis = a
+        # without prismatic frames the v column is all zero: (1, sin v, cos v) @ basis[:, :3]
+        self.revolute_basis = np.ascontiguousarray(a[:, :3])
+        self.prismatic = model._is_prismatic[frames]
         self._rotational = model._is_rotational[frames]
-        self._axis = model._frame_axis[frames]
         self.dof_map = model._mimic_matrix[frames]          # (S, n): frame value per dof
         # the dof each frame is, when none of the frames is a mimic joint (else None)
         dofs = [model.joint_index.get(model.frame_names[f]) for f in frames]
         self.frame_dofs = None if None in dofs else np.array(dofs, dtype=int)
         plain = self.frame_dofs is not None and not np.any(model._mimic_offset[frames])
         self._plain = self.frame_dofs if plain else None
-        # a single chain from the root: frame i's parent is frame i - 1
-        self._serial = len(frames) > 1 and parent == [-1] + list(range(len(frames) - 1))
         self._value_offset = model._mimic_offset[frames]
         self._slot = {lid: slot.get(int(model.link_frame[lid]), -1) for lid in link_ids}
-        self._offset = {lid: model.link_offset[lid] for lid in link_ids}
+        # a link's pose from its frame's (z-aligned) transform
+        self._offset = {
+            lid: (model._frame_align[model.link_frame[lid]].T @ model.link_offset[lid]
+                  if model.link_frame[lid] >= 0 else model.link_offset[lid])
+            for lid in link_ids
+        }
         # frames that do not move a link get zero Jacobian columns (None: all move it)
         masks = {lid: model.link_ancestor_frames[lid][frames] for lid in link_ids}
         self._mask = {lid: None if m.all() else m.astype(float) for lid, m in masks.items()}
-        self._has_prismatic = bool(self._prismatic.any())
+        self.has_prismatic = bool(self.prismatic.any())
         self.num_frames = len(frames)
 
     def transforms(self, q: np.ndarray) -> np.ndarray:
         """Compute the world pose (S, B, 4, 4) of each needed frame at configurations q (B, n)."""
-        if self._plain is not None:
-            v = q[:, self._plain].T                                   # (S, B)
-        else:
-            v = (q @ self.dof_map.T + self._value_offset).T
-        basis = np.empty(v.shape + (4,))                           # (1, sin, 1 - cos, v)
+        v = self.frame_values(q)
+        basis = np.empty(v.shape + (4,))                           # (1, sin, cos, v)
         basis[..., 0] = 1.0
         np.sin(v, out=basis[..., 1])
-        np.subtract(1.0, np.cos(v), out=basis[..., 2])
-        np.multiply(v, self._prismatic[:, None], out=basis[..., 3])
-        world = (basis @ self._basis).reshape(v.shape + (4, 4))
-        if self._serial:
-            # frame i's parent is i - 1: a prefix product in log2(S) steps
-            d = 1
-            while d < len(world):
-                world[d:] = world[:-d] @ world[d:]
-                d *= 2
-        else:
-            for i, p in self._steps:
-                np.matmul(world[p], world[i], out=world[i])
+        np.cos(v, out=basis[..., 2])
+        np.multiply(v, self.prismatic[:, None], out=basis[..., 3])
+        local = (basis @ self._basis).reshape(v.shape + (4, 4))
+        return self.chain(local, np.empty_like(local))
+
+    def frame_values(self, q: np.ndarray) -> np.ndarray:
+        """Joint value (S, B) of each needed frame at configurations q (B, n) [rad or m]."""
+        if self._plain is not None:
+            return q[:, self._plain].T
+        return (q @ self.dof_map.T + self._value_offset).T
+
+    def chain(self, local: np.ndarray, world: np.ndarray) -> np.ndarray:
+        """Chain local frame transforms (S, B, 4, 4) into world transforms ``world``; return it."""
+        for i, p in self._parents:
+            if p < 0:
+                world[i] = local[i]
+            else:
+                np.matmul(world[p], local[i], out=world[i])
         return world
+
+    def frame_of(self, link_id: int) -> tuple[int, np.ndarray]:
+        """
+        Return where a link sits: (its frame's slot, offset (4, 4)).
+
+        The link's world pose is ``transforms(q)[slot] @ offset``; slot is -1 for a link
+        no joint moves, whose offset is then its world pose.
+        """
+        return self._slot[link_id], self._offset[link_id]
 
     def link_pose(self, frames: np.ndarray, link_id: int) -> np.ndarray:
         """World transforms (B, 4, 4) of a link, from ``transforms``."""
@@ -399,11 +435,11 @@ class LinkKinematics:
         for prismatic), the axis of each prismatic frame (zero for revolute; None when
         there is no prismatic frame), and the frame origins [m].
         """
-        z = (frames[:, :, :3, :3] @ self._axis[:, None, :, None])[..., 0].transpose(1, 2, 0)
+        z = frames[:, :, :3, 2].transpose(1, 2, 0)      # frames are z-aligned
         origin = frames[:, :, :3, 3].transpose(1, 2, 0)
-        if not self._has_prismatic:
+        if not self.has_prismatic:
             return z, None, origin
-        return z * self._rotational, z * self._prismatic, origin
+        return z * self._rotational, z * self.prismatic, origin
 
     def point_jacobian(self, axes, link_id: int, points: np.ndarray) -> np.ndarray:
         """

@@ -315,6 +315,7 @@ class ObjectiveSet:
             self._items.append(item)
             link_ids += [link] + ([ref] if ref is not None else [])
             block_sizes += [pos_rows] * npts + ([item.rot_rows] if item.rot_rows else [])
+        self.uses_reference_frames = any(it.ref is not None for it in self._items)
         self._link_ids = sorted(set(link_ids))
         self.kinematics = model.kinematics(self._link_ids)
         self.num_rows = int(sum(block_sizes))

@@ -24,7 +24,9 @@ import numpy as np
 from .errors import InvalidConfigurationError, InvalidSettingsError, MAX_MAGNITUDE
 from .limits import JointLimits
 from .model import RobotModel
+from .normal_equations import NormalEquations
 from .objectives import IKObjective, ObjectiveSet
+from .pose_kernel import PoseKernel
 from .seed_table import SeedTable
 
 CONVERGED = 'converged'
@@ -207,7 +209,7 @@ def _configuration(q, n: int, what: str) -> np.ndarray:
 
 def _damped_solve(h: np.ndarray, lam: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     """
-    Solve (H + lambda I) x = rhs per row; H (B, k, k), lam (B,), rhs (B, k, 1) -> (B, k).
+    Solve (H + lambda I) x = rhs per row; H (B, k, k), lam (B,), rhs (B, k) -> (B, k).
 
     The damping has a floor of 1e-12 times the trace of H, so that a tiny lambda on a
     badly scaled H (links kilometres long) still gives an invertible matrix; should the
@@ -216,9 +218,9 @@ def _damped_solve(h: np.ndarray, lam: np.ndarray, rhs: np.ndarray) -> np.ndarray
     damping = lam + 1e-12 * np.einsum('bii->b', h)
     damped = h + damping[:, None, None] * np.eye(h.shape[1])
     try:
-        return np.linalg.solve(damped, rhs)[..., 0]
+        return np.linalg.solve(damped, rhs[:, :, None])[..., 0]
     except np.linalg.LinAlgError:
-        return (np.linalg.pinv(damped) @ rhs)[..., 0]
+        return (np.linalg.pinv(damped) @ rhs[:, :, None])[..., 0]
 
 
 class _LazyGenerator:
@@ -255,15 +257,29 @@ class _Descent:
         kin = problem.kinematics
         identity = kin.frame_dofs is not None and np.array_equal(kin.frame_dofs, idx)
         self._columns = False if identity else kin.dof_map[:, idx]
+        self._kernel = PoseKernel.for_problem(problem, self._columns)
 
-    def evaluate(self, x: np.ndarray, jacobian: bool = True):
-        """Residual (B, m) and Jacobian over the active dofs (B, m, k) at active values x."""
+    def evaluate(self, eq: NormalEquations) -> None:
+        """Fill the residual and normal-equation terms of ``eq`` at its active values x."""
+        if self._kernel is not None and self._columns is False:
+            self._kernel.evaluate(eq.x.T, eq)        # the frames are the active dofs
+            return
         if self._all_active:
-            q = x
+            q = eq.x
         else:
-            q = np.repeat(self.seed[None], len(x), axis=0)
-            q[:, self.idx] = x
-        return self.problem.evaluate(q, jacobian, self._columns)
+            q = np.repeat(self.seed[None], len(eq), axis=0)
+            q[:, self.idx] = eq.x
+        if self._kernel is not None:
+            self._kernel.evaluate(self.problem.kinematics.frame_values(q), eq)
+        else:
+            eq.set_from_jacobian(*self.problem.evaluate(q, True, self._columns))
+
+    def _batch(self, x: np.ndarray) -> NormalEquations:
+        """Evaluate active values x (B, k) into a new batch."""
+        eq = NormalEquations(len(x), len(self.idx), self.problem.num_rows)
+        eq.x[...] = x
+        self.evaluate(eq)
+        return eq
 
     def _starts(self, queue, count: int) -> tuple[np.ndarray, Optional[np.ndarray]]:
         """Take ``count`` new starting configurations: table picks first, then random."""
@@ -286,24 +302,25 @@ class _Descent:
         if rows > 1:
             more, queue = self._starts(queue, rows - 1)
             x = np.vstack([x, more])
+        state = self._batch(x)
+        trial = NormalEquations(rows, len(self.idx), self.problem.num_rows)
         lam = np.full(rows, s.initial_damping)
         born = np.zeros(rows, dtype=int)         # iteration at which each row (re)started
         done = np.zeros(rows, dtype=bool)
-        r, jac = self.evaluate(x)
-        cost = np.einsum('bm,bm->b', r, r)
-        checkpoint = cost.copy()
+        checkpoint = state.cost.copy()
         # A row can meet the tolerance only if its squared residual is at most this.
         cost_bound = self.problem.num_blocks * s.tolerance ** 2
-        self._best = (np.inf, x[0].copy(), r[0].copy())
+        self._best = (np.inf, state.x[0].copy(), state.r[0].copy())
         total = 0
         while True:
-            within = cost <= cost_bound
+            within = state.cost <= cost_bound
             if within.any():
                 ok = within & ~done
-                ok[ok] = self.problem.max_error(r[ok]) <= s.tolerance
-                found = self._pick(x, ok) if ok.any() else None
+                ok[ok] = self.problem.max_error(state.r[ok]) <= s.tolerance
+                found = self._pick(state.x, ok) if ok.any() else None
                 if found is not None:
-                    return self.result(x[found], r[found], CONVERGED, total, restarts)
+                    return self.result(state.x[found].copy(), state.r[found].copy(), CONVERGED,
+                                       total, restarts)
             if time.perf_counter() >= deadline:
                 reason = TIMEOUT
                 break
@@ -313,19 +330,19 @@ class _Descent:
                 stalled = ((total - born) >= s.max_iterations) | (lam > MAX_DAMPING)
             if restarts_allowed > restarts and total % PROGRESS_WINDOW == 0 and total:
                 window = (total - born) >= PROGRESS_WINDOW
-                slow = window & (cost > 0.5 * checkpoint)
+                slow = window & (state.cost > 0.5 * checkpoint)
                 stalled = slow if stalled is None else stalled | slow
-                checkpoint = np.where(window, cost, checkpoint)
+                checkpoint = np.where(window, state.cost, checkpoint)
             if stalled is not None and (stalled & ~done).any():
                 stalled &= ~done
-                self._remember_best(x, r, cost, stalled)
+                self._remember_best(state, stalled)
                 fresh = np.flatnonzero(stalled)[: max(0, restarts_allowed - restarts)]
                 if len(fresh):
-                    x[fresh], queue = self._starts(queue, len(fresh))
+                    starts, queue = self._starts(queue, len(fresh))
+                    state.data[fresh] = self._batch(starts).data
                     lam[fresh], born[fresh] = s.initial_damping, total
+                    checkpoint[fresh] = state.cost[fresh]
                     restarts += len(fresh)
-                    r[fresh], jac[fresh] = self.evaluate(x[fresh])
-                    cost[fresh] = checkpoint[fresh] = np.einsum('bm,bm->b', r[fresh], r[fresh])
                     stalled[fresh] = False
                 done |= stalled
                 if done.all():
@@ -334,42 +351,38 @@ class _Descent:
                     else:
                         reason = STALLED if (lam > MAX_DAMPING).any() else MAX_ITERATIONS
                     break
-            # One damped Gauss-Newton step per row, projected into the limits.
-            jt = jac.transpose(0, 2, 1)
-            rhs = -(jt @ r[:, :, None])
-            h = jt @ jac
-            if self.bias is not None:
-                pull = 0.2 * (self.bias - x)
-                rhs -= h @ pull[:, :, None]
-            step = _damped_solve(h, lam, rhs)
-            if self.bias is not None:
-                step += pull
-            trial = np.clip(x + step, self.lo, self.hi)
-            r_t, j_t = self.evaluate(trial)
-            cost_t = np.einsum('bm,bm->b', r_t, r_t)
-            accept = cost_t < cost
+            # One damped Gauss-Newton step per row, projected into the limits:
+            # (H + lambda I) step = -g, with g = J^T r (plus the pull toward the bias).
+            if self.bias is None:
+                np.subtract(state.x, _damped_solve(state.h, lam, state.g), out=trial.x)
+            else:
+                pull = 0.2 * (self.bias - state.x)
+                g = state.g + (state.h @ pull[:, :, None])[..., 0]
+                np.subtract(state.x + pull, _damped_solve(state.h, lam, g), out=trial.x)
+            np.clip(trial.x, self.lo, self.hi, out=trial.x)
+            self.evaluate(trial)
+            accept = trial.cost < state.cost
             if done.any():
                 accept &= ~done
             if accept.all():
-                x, r, jac, cost = trial, r_t, j_t, cost_t
+                state, trial = trial, state
                 lam = np.maximum(lam * 0.1, 1e-9)
             else:
-                x[accept], r[accept], jac[accept], cost[accept] = (
-                    trial[accept], r_t[accept], j_t[accept], cost_t[accept])
+                state.take(trial, accept)
                 lam = np.where(accept, np.maximum(lam * 0.1, 1e-9), lam * 10.0)
             total += 1
         if reason_if_failed is not None:
             reason = reason_if_failed
-        self._remember_best(x, r, cost, np.ones(len(x), dtype=bool))
+        self._remember_best(state, np.ones(len(state), dtype=bool))
         _, best_x, best_r = self._best
         return self.result(best_x, best_r, reason, total, restarts)
 
-    def _remember_best(self, x, r, cost, rows) -> None:
+    def _remember_best(self, eq: NormalEquations, rows: np.ndarray) -> None:
         """Keep the lowest-error configuration seen, before rows are replaced or at the end."""
-        masked = np.where(rows, cost, np.inf)
+        masked = np.where(rows, eq.cost, np.inf)
         i = int(np.argmin(masked))
         if masked[i] < self._best[0]:
-            self._best = (masked[i], x[i].copy(), r[i].copy())
+            self._best = (masked[i], eq.x[i].copy(), eq.r[i].copy())
 
     def _pick(self, x, ok) -> Optional[int]:
         """Among rows that meet the tolerance, the feasible one nearest the seed."""

@@ -7,6 +7,8 @@ function takes and returns arrays with leading batch dimensions where noted.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from .errors import InvalidObjectiveError
@@ -149,13 +151,27 @@ def log_from_skew_and_trace(parts: np.ndarray, matrices_at) -> np.ndarray:
     ``matrices_at(rows)`` returns the full matrices of the given rows; it is called only
     for rotations within 1e-2 rad of a half turn.
     """
-    s = parts[:, :3]
-    angle = np.arctan2(np.sqrt(np.einsum('bi,bi->b', s, s)), 0.5 * (parts[:, 3] - 1.0))
-    e = s / np.sinc(angle / np.pi)[:, None]     # s = sin(angle) axis; sinc(0) = 1
+    return log_from_skew_and_cos(parts[:, :3], 0.5 * (parts[:, 3] - 1.0), matrices_at)
+
+
+def log_from_skew_and_cos(s: np.ndarray, cos: np.ndarray, matrices_at,
+                          out: Optional[np.ndarray] = None) -> np.ndarray:
+    """
+    Rotation vectors (B, 3) from the skew vectors s (B, 3) and angle cosines (B,).
+
+    s = vee((R - R^T) / 2) = sin(angle) axis and cos = (trace R - 1) / 2, so the angle is
+    atan2(|s|, cos), exact near 0. ``matrices_at(rows)`` returns the full matrices of
+    the given rows; it is called only for rotations within 1e-2 rad of a half turn, where
+    s vanishes and the axis comes from the symmetric part. ``out``: where to write.
+    """
+    sin = np.sqrt(np.einsum('bi,bi->b', s, s))
+    angle = np.arctan2(sin, cos)
+    # angle / sin -> 1 as both go to 0 (and s = 0 there makes e = 0)
+    e = np.multiply(s, (angle / np.maximum(sin, 1e-300))[:, None], out=out)
     if angle.max(initial=0.0) > np.pi - 1e-2:
         near_pi = angle > np.pi - 1e-2
         e[near_pi] = angle[near_pi, None] * _half_turn_axis(
-            matrices_at(near_pi), s[near_pi], 0.5 * (parts[near_pi, 3] - 1.0))
+            matrices_at(near_pi), s[near_pi], cos[near_pi])
     return e
 
 

@@ -1,0 +1,146 @@
+"""
+Residual and Gauss-Newton terms of one point or pose target, in few numpy calls.
+
+Most requests put one link frame (or a point on it) at a pose or position given in the
+root frame, and numpy's per-call overhead, not arithmetic, is what a solve costs. This
+kernel computes exactly what ``ObjectiveSet.evaluate`` computes for such a problem (the
+same residual rows: p - target [m], then log(R R_target^T) [rad], both in the root
+frame; the same Jacobian) with about half the calls:
+
+- the point's position, its offset from the target and the error rotation's (skew
+  vector, trace) are all linear in the entries of the link's frame transform, so they
+  come from one product with a (16, c) matrix; the homogeneous 1 in the transform's
+  last entry carries the constants;
+- frames are z-aligned (``LinkKinematics``), so joint axes and origins are views;
+- J^T J, J^T r and r.r go straight into a ``NormalEquations`` batch.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from .normal_equations import NormalEquations
+from .objectives import ObjectiveSet
+from .transforms import LEVI_CIVITA, log_from_skew_and_cos, skew_and_trace_map
+
+
+def _point_tensor() -> np.ndarray:
+    """T (48, 4): (T @ point).reshape(16, 3) maps a flat 4x4 transform F to F[:3] @ point."""
+    t = np.zeros((16, 3, 4))
+    for axis in range(3):
+        t[4 * axis:4 * axis + 4, axis] = np.eye(4)
+    return t.reshape(48, 4)
+
+
+def _rotation_tensor() -> np.ndarray:
+    """
+    T (64, 9): (T @ G.ravel()).reshape(16, 4) maps a flat 4x4 transform F to (skew
+    vector, trace / 2) of F[:3, :3] @ G. Both are linear in G, so column e is the map
+    of the e-th unit matrix.
+    """
+    t = np.zeros((16, 4, 9))
+    rotation_entries = [0, 1, 2, 4, 5, 6, 8, 9, 10]   # of a flat 4x4, row-major
+    for e in range(9):
+        unit = np.zeros(9)
+        unit[e] = 1.0
+        m = skew_and_trace_map(unit.reshape(3, 3).T)
+        m[:, 3] *= 0.5
+        t[rotation_entries, :, e] = m
+    return t.reshape(64, 9)
+
+
+_POINT_TENSOR = _point_tensor()
+_ROTATION_TENSOR = _rotation_tensor()
+
+
+class PoseKernel:
+    """The terms of a single fixed-point and/or fixed-rotation objective, root-frame target."""
+
+    @classmethod
+    def for_problem(cls, problem: ObjectiveSet, columns) -> Optional['PoseKernel']:
+        """
+        Return a kernel for ``problem``, or None when it is not a single point/pose target.
+
+        ``columns``: as for ``ObjectiveSet.evaluate``: (S, k) from frame to Jacobian
+        columns, or False to keep the frame columns.
+        """
+        if len(problem.objectives) != 1:
+            return None
+        o = problem.objectives[0]
+        one_point = o.position == 'fixed' and len(o.local_points) == 1
+        if problem.uses_reference_frames or not (one_point or o.position == 'none') \
+                or o.rotation == 'axial':
+            return None
+        return cls(problem, columns)
+
+    def __init__(self, problem: ObjectiveSet, columns):
+        o = problem.objectives[0]
+        kin = problem.kinematics
+        self._kin, self._columns = kin, columns
+        self._frame, offset = kin.frame_of(problem.model.link_id(o.link))
+        self._position = o.position == 'fixed'
+        self._rotation = o.rotation == 'fixed'
+        self._basis = kin.revolute_basis if not kin.has_prismatic else kin._basis
+        self._buffers: dict[int, tuple] = {}
+        # features = frame.ravel() @ map: (p - target, s, cos) with p the point [m] and
+        # (s, cos) the skew vector and angle cosine of R_link R_target^T, then p itself
+        width = 3 * self._position + 4 * self._rotation + 3 * self._position
+        m = np.empty((16, width))
+        if self._position:
+            point = offset[:, :3] @ o.local_points[0] + offset[:, 3]    # frame coordinates
+            m[:, :3] = m[:, -3:] = (_POINT_TENSOR @ point).reshape(16, 3)
+            m[15, :3] -= o.target_points[0]
+        if self._rotation:
+            # R_link R_target^T = frame_R (offset_R R_target^T) = frame_R G
+            self._g = offset[:3, :3] @ o.target_rotation.T
+            col = 3 * self._position
+            m[:, col:col + 4] = (_ROTATION_TENSOR @ self._g.ravel()).reshape(16, 4)
+            m[15, col + 3] -= 0.5
+        self._map = m
+        self.num_rows = 3 * (self._position + self._rotation)
+
+    def _buffers_for(self, b: int) -> tuple:
+        """Return basis (S, b, c), local and world transforms (S, b, 4, 4), Jacobian (b, m, S)."""
+        buffers = self._buffers.get(b)
+        if buffers is None:
+            s = self._kin.num_frames
+            basis = np.empty((s, b, self._basis.shape[1]))
+            basis[..., 0] = 1.0
+            buffers = (basis, np.empty((s, b, 4, 4)), np.empty((s, b, 4, 4)),
+                       np.empty((b, self.num_rows, s)))
+            self._buffers[b] = buffers
+        return buffers
+
+    def evaluate(self, v: np.ndarray, eq: NormalEquations) -> None:
+        """Fill the residual, Jacobian and Gram terms of ``eq`` at frame values v (S, B)."""
+        kin = self._kin
+        basis, local, world, jac = self._buffers_for(v.shape[1])
+        np.sin(v, out=basis[..., 1])
+        np.cos(v, out=basis[..., 2])
+        if kin.has_prismatic:
+            np.multiply(v, kin.prismatic[:, None], out=basis[..., 3])
+        np.matmul(basis, self._basis, out=local.reshape(v.shape + (16,)))
+        kin.chain(local, world)
+        frame = world[self._frame]
+        features = frame.reshape(len(frame), 16) @ self._map
+        if self._columns is False:
+            jac = eq.jacobian                   # frame columns are the active dofs
+        r = eq.r
+        axes = world[:, :, :3, 2]
+        rows = 0
+        if self._position:
+            r[:, :3] = features[:, :3]
+            # velocity of the point per unit motion of each frame: axis x (p - origin)
+            arm = features[:, -3:] - world[:, :, :3, 3]
+            np.einsum('ijk,sbj,sbk->bis', LEVI_CIVITA, axes, arm, out=jac[:, :3],
+                      optimize=False)
+            rows = 3
+        if self._rotation:
+            log_from_skew_and_cos(features[:, rows:rows + 3], features[:, rows + 3],
+                                  lambda near: frame[near, :3, :3] @ self._g, out=r[:, rows:])
+            jac[:, rows:] = axes.transpose(1, 2, 0)
+        if self._columns is not False:
+            np.matmul(jac, self._columns, out=eq.jacobian)
+        eq.update_gram()
