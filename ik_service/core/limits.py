@@ -40,6 +40,9 @@ class JointLimits:
         ``overrides`` maps a joint name to (lower, upper); ``enabled=False`` makes every
         dof unbounded (overrides still apply).
         """
+        default = margin == 0.0 and not overrides and enabled
+        if default and getattr(model, '_default_limits', None) is not None:
+            return model._default_limits
         if not np.isfinite(margin) or margin < 0:
             raise InvalidSettingsError(f'joint limit margin must be >= 0, got {margin}')
         lower = model.lower.copy() if enabled else np.full(model.num_dofs, -np.inf)
@@ -56,7 +59,12 @@ class JointLimits:
                     f'joint limit override for {name!r} must have lower <= upper, got [{lo}, {hi}]'
                 )
             lower[k], upper[k] = lo, hi
-        return cls(lower, upper, ~model.is_prismatic_dof)
+        limits = cls(lower, upper, ~model.is_prismatic_dof)
+        if default:      # the model's own limits: built once, shared, read-only
+            for array in (lower, upper, limits.is_angle):
+                array.flags.writeable = False
+            model._default_limits = limits
+        return limits
 
     def clip(self, q: np.ndarray) -> np.ndarray:
         """Clip configurations (..., n) into the limits."""
@@ -97,13 +105,15 @@ class JointLimits:
         wider than 2 pi (UR arms) takes the equivalent value nearest the reference.
         Prismatic dofs are never shifted.
         """
-        if np.all(np.abs(q - reference) <= np.pi):
-            return q                                   # already the nearest equivalent
-        nearest = q + np.round((reference - q) / TWO_PI) * TWO_PI
-        cand = nearest + np.array([0.0, -TWO_PI, TWO_PI])[:, None]      # (3, n)
-        usable = self.is_angle & (cand >= self.lower) & (cand <= self.upper)
-        gap = np.where(usable, np.abs(cand - reference), np.inf)
-        best = np.argmin(gap, axis=0)
-        pick = cand[best, np.arange(q.shape[-1])]
-        closer = gap[best, np.arange(q.shape[-1])] < np.abs(q - reference)
-        return np.where(closer, pick, q)
+        far = np.flatnonzero(self.is_angle & (np.abs(q - reference) > np.pi))
+        if far.size == 0:
+            return q                                   # already the nearest equivalents
+        out = q.copy()
+        for i in far.tolist():      # a few dofs, once per solve: plain floats are cheapest
+            value, ref = float(q[i]), float(reference[i])
+            turns = round((ref - value) / TWO_PI)
+            shifted = [value + k * TWO_PI for k in (turns, turns - 1, turns + 1)]
+            usable = [v for v in shifted if self.lower[i] <= v <= self.upper[i]]
+            if usable:
+                out[i] = min([value] + usable, key=lambda v: abs(v - ref))
+        return out

@@ -258,7 +258,7 @@ class RobotModel:
         that some joint moves.
         """
         if name is None or name == self.root_link:
-            return np.eye(4)
+            return _IDENTITY
         lid = self.link_id(name)
         return None if self.link_frame[lid] >= 0 else self.link_offset[lid]
 
@@ -329,6 +329,10 @@ class RobotModel:
         if not (np.isfinite(lo) and np.isfinite(hi)):
             return np.inf
         return abs(col[k]) * max(abs(lo), abs(hi)) + abs(self._mimic_offset[frame])
+
+
+_IDENTITY = np.eye(4)
+_IDENTITY.flags.writeable = False
 
 
 def _z_onto(axis: np.ndarray) -> np.ndarray:

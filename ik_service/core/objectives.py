@@ -15,6 +15,7 @@ surface (planar/axial, 3).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Optional, Sequence
 
 import numpy as np
@@ -30,7 +31,7 @@ _ROTATION_ROWS = {'none': 0, 'axial': 2, 'fixed': 3}
 
 
 def _vec3(value, what: str) -> np.ndarray:
-    v = np.asarray(value if value is not None else (), dtype=float)
+    v = np.array(value if value is not None else (), dtype=float)
     if v.shape != (3,) or not np.isfinite(v).all():
         raise InvalidObjectiveError(f'{what} must be 3 finite numbers, got {v.tolist()}')
     return v
@@ -58,15 +59,17 @@ _EYE3 = np.eye(3)
 
 def _rotation(value, what: str) -> np.ndarray:
     """Check and return a proper rotation matrix (3, 3), to 1e-6."""
-    r = np.asarray(value if value is not None else np.nan, dtype=float)
-    if r.shape != (3, 3) or not np.isfinite(r).all():
-        raise InvalidObjectiveError(f'{what} must be a finite 3x3 matrix')
-    (a, b, c) = r.tolist()
-    det = a[0] * (b[1] * c[2] - b[2] * c[1]) - a[1] * (b[0] * c[2] - b[2] * c[0]) \
-        + a[2] * (b[0] * c[1] - b[1] * c[0])
-    if det < 0 or np.abs(r @ r.T - _EYE3).max() > 1e-6:
-        raise InvalidObjectiveError(f'{what} is not a rotation matrix')
-    return r
+    r = np.array(value if value is not None else np.nan, dtype=float)
+    if r.shape == (3, 3):
+        if np.abs(r @ r.T - _EYE3).max() <= 1e-6:      # False for NaN or inf too
+            (a, b, c) = r.tolist()
+            det = a[0] * (b[1] * c[2] - b[2] * c[1]) - a[1] * (b[0] * c[2] - b[2] * c[0]) \
+                + a[2] * (b[0] * c[1] - b[1] * c[0])
+            if det > 0:
+                return r
+        if np.isfinite(r).all():
+            raise InvalidObjectiveError(f'{what} is not a rotation matrix')
+    raise InvalidObjectiveError(f'{what} must be a finite 3x3 matrix')
 
 
 @dataclass(frozen=True)
@@ -116,10 +119,11 @@ class IKObjective:
                 raise InvalidObjectiveError(
                     f'objective on {name!r}: {len(local)} local points but {len(target)} '
                     'target points; give one target point per local point')
-            if not (np.isfinite(local).all() and np.isfinite(target).all()):
-                raise InvalidObjectiveError(
-                    f'objective on {name!r}: points must be finite (no NaN/inf)')
-            if max(np.abs(local).max(), np.abs(target).max()) > MAX_MAGNITUDE:
+            # NaN compares False, so a NaN point fails this test too
+            if not (np.abs(local).max() <= MAX_MAGNITUDE and np.abs(target).max() <= MAX_MAGNITUDE):
+                if not (np.isfinite(local).all() and np.isfinite(target).all()):
+                    raise InvalidObjectiveError(
+                        f'objective on {name!r}: points must be finite (no NaN/inf)')
                 raise InvalidObjectiveError(
                     f'objective on {name!r}: points must be within +-{MAX_MAGNITUDE:g} m')
             set_(self, 'local_points', local)
@@ -152,8 +156,8 @@ class IKObjective:
             link,
             ref_link,
             'fixed',
-            [_vec3(local_point, 'local point')],
-            [_vec3(target_point, 'target point')],
+            _vec3(local_point, 'local point')[None],
+            _vec3(target_point, 'target point')[None],
         )
 
     @classmethod
@@ -175,8 +179,8 @@ class IKObjective:
             link,
             ref_link,
             'fixed',
-            [_vec3(local_point, 'local point')],
-            [_vec3(translation, 'target translation')],
+            _vec3(local_point, 'local point')[None],
+            _vec3(translation, 'target translation')[None],
             rotation='fixed',
             target_rotation=np.asarray(rotation, dtype=float),
         )
@@ -207,8 +211,8 @@ class IKObjective:
             link,
             ref_link,
             'fixed',
-            [_vec3(local_point, 'local point')],
-            [_vec3(target_point, 'target point')],
+            _vec3(local_point, 'local point')[None],
+            _vec3(target_point, 'target point')[None],
             rotation='axial',
             local_axis=local_axis,
             target_axis=target_axis,
@@ -230,8 +234,8 @@ class IKObjective:
             link,
             ref_link,
             'planar',
-            [_vec3(local_point, 'local point')],
-            [_vec3(plane_point, 'plane point')],
+            _vec3(local_point, 'local point')[None],
+            _vec3(plane_point, 'plane point')[None],
             direction=plane_normal,
             rotation='axial',
             local_axis=local_axis,
@@ -319,7 +323,7 @@ class ObjectiveSet:
         self._link_ids = sorted(set(link_ids))
         self.kinematics = model.kinematics(self._link_ids)
         self.num_rows = int(sum(block_sizes))
-        self._block_starts = np.cumsum([0] + block_sizes[:-1])
+        self._block_starts = np.array([0] + list(accumulate(block_sizes[:-1])))
         self.num_blocks = len(block_sizes)
         self.constrained_links = sorted({it.link for it in self._items})
         self.default_active = model.dofs_moving_links(

@@ -17,6 +17,7 @@ frame; the same Jacobian) with about half the calls:
 
 from __future__ import annotations
 
+import threading
 from typing import Optional
 
 import numpy as np
@@ -51,6 +52,9 @@ def _rotation_tensor() -> np.ndarray:
     return t.reshape(64, 9)
 
 
+# Scratch arrays per thread and shape: an evaluation uses them only while it runs, and
+# allocating them per solve costs more than a whole iteration's arithmetic.
+_scratch = threading.local()
 _POINT_TENSOR = _point_tensor()
 _ROTATION_TENSOR = _rotation_tensor()
 
@@ -83,7 +87,6 @@ class PoseKernel:
         self._position = o.position == 'fixed'
         self._rotation = o.rotation == 'fixed'
         self._basis = kin.revolute_basis if not kin.has_prismatic else kin._basis
-        self._buffers: dict[int, tuple] = {}
         # features = frame.ravel() @ map: (p - target, s, cos) with p the point [m] and
         # (s, cos) the skew vector and angle cosine of R_link R_target^T, then p itself
         width = 3 * self._position + 4 * self._rotation + 3 * self._position
@@ -103,14 +106,18 @@ class PoseKernel:
 
     def _buffers_for(self, b: int) -> tuple:
         """Return basis (S, b, c), local and world transforms (S, b, 4, 4), Jacobian (b, m, S)."""
-        buffers = self._buffers.get(b)
+        s, c = self._kin.num_frames, self._basis.shape[1]
+        key = (s, b, c, self.num_rows)
+        cache = getattr(_scratch, 'buffers', None)
+        if cache is None:
+            cache = _scratch.buffers = {}
+        buffers = cache.get(key)
         if buffers is None:
-            s = self._kin.num_frames
-            basis = np.empty((s, b, self._basis.shape[1]))
+            basis = np.empty((s, b, c))
             basis[..., 0] = 1.0
             buffers = (basis, np.empty((s, b, 4, 4)), np.empty((s, b, 4, 4)),
                        np.empty((b, self.num_rows, s)))
-            self._buffers[b] = buffers
+            cache[key] = buffers
         return buffers
 
     def evaluate(self, v: np.ndarray, eq: NormalEquations) -> None:

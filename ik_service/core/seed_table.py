@@ -60,20 +60,21 @@ class SeedTable:
             self._link_features(link_id)
         return time.perf_counter() - start if missing else 0.0
 
-    def _link_features(self, link_id: int) -> tuple[np.ndarray, np.ndarray]:
+    def _link_features(self, link_id: int) -> np.ndarray:
         """
-        Per-configuration features of a link: (F (N, 12), |position|^2 (N,)).
+        Per-configuration features F (N, 13) of a link: origin [m], rotation (row-major), |origin|^2.
 
-        F holds the link origin [m] and its rotation matrix, row-major. The squared
-        distance of the origin to a target t is |p|^2 - 2 p.t + |t|^2 and the rotation
-        score trace(R_t^T R) is R.ravel() @ R_t.ravel(): both are one product with F.
+        The squared distance of the origin to a target t is |p|^2 - 2 p.t + |t|^2 and
+        the rotation score 3 - trace(R_t^T R) is 3 - R.ravel() @ R_t.ravel(): up to
+        constants, both are one product of F with a weight vector.
         """
         features = self._poses.get(link_id)
         if features is None:
             kin = self._model().kinematics([link_id])
             t = kin.link_pose(kin.transforms(self.q), link_id)
-            f = np.concatenate([t[:, :3, 3], t[:, :3, :3].reshape(-1, 9)], axis=1)
-            features = (np.ascontiguousarray(f), np.einsum('ij,ij->i', f[:, :3], f[:, :3]))
+            p = t[:, :3, 3]
+            features = np.concatenate(
+                [p, t[:, :3, :3].reshape(-1, 9), np.einsum('ij,ij->i', p, p)[:, None]], axis=1)
             self._poses[link_id] = features
         return features
 
@@ -88,27 +89,22 @@ class SeedTable:
         model = problem.model
         for o in problem.objectives:
             ref = model.fixed_link_transform(o.ref_link)
-            if ref is None:
+            if ref is None or (o.position != 'fixed' and o.rotation != 'fixed'):
                 continue
-            features, squared = self._link_features(model.link_id(o.link))
-            weights = np.zeros(12)
-            term, scored = 0.0, False
+            features = self._link_features(model.link_id(o.link))
+            weights = np.zeros(13)
+            term = 0.0
             if o.position == 'fixed':
-                scored = True
                 for local, target in zip(o.local_points, o.target_points):
                     goal = ref[:3, :3] @ target + ref[:3, 3]
                     if local.any():   # a point off the origin: p = origin + R local
-                        d = features[:, :3] + features[:, 3:].reshape(-1, 3, 3) @ local - goal
+                        d = features[:, :3] + features[:, 3:12].reshape(-1, 3, 3) @ local - goal
                         term = term + np.einsum('ij,ij->i', d, d)
-                    else:             # |p - g|^2 = |p|^2 - 2 p.g + |g|^2
+                    else:             # |p - g|^2 = |p|^2 - 2 p.g + |g|^2, |g|^2 dropped
                         weights[:3] -= 2.0 * goal
-                        term = term + squared + goal @ goal
-            if o.rotation == 'fixed':    # 3 - trace(R_t^T R)
-                scored = True
-                weights[3:] -= ROTATION_WEIGHT * (ref[:3, :3] @ o.target_rotation).ravel()
-                term = term + 3.0 * ROTATION_WEIGHT
-            if not scored:
-                continue
+                        weights[12] += 1.0
+            if o.rotation == 'fixed':    # 3 - trace(R_t^T R), 3 dropped
+                weights[3:12] -= ROTATION_WEIGHT * (ref[:3, :3] @ o.target_rotation).ravel()
             term = term + features @ weights
             score = term if score is None else score + term
         if score is None:

@@ -179,8 +179,10 @@ def problem_is_unreachable(model: RobotModel, problem: ObjectiveSet, tolerance: 
     targets in the root frame (or in a link that no joint moves) are checked.
     """
     for o in problem.objectives:
+        if o.position != 'fixed':
+            continue
         ref = model.fixed_link_transform(o.ref_link)
-        if o.position != 'fixed' or ref is None:
+        if ref is None:
             continue
         lid = model.link_id(o.link)
         for local, target in zip(o.local_points, o.target_points):
@@ -188,8 +190,8 @@ def problem_is_unreachable(model: RobotModel, problem: ObjectiveSet, tolerance: 
             if bound is None:
                 continue
             center, radius = bound
-            target_world = ref[:3, :3] @ target + ref[:3, 3]
-            if np.linalg.norm(target_world - center) > radius + tolerance:
+            offset = ref[:3, :3] @ target + ref[:3, 3] - center
+            if offset @ offset > (radius + tolerance) ** 2:
                 return True
     return False
 
@@ -211,12 +213,10 @@ def _damped_solve(h: np.ndarray, lam: np.ndarray, rhs: np.ndarray) -> np.ndarray
     """
     Solve (H + lambda I) x = rhs per row; H (B, k, k), lam (B,), rhs (B, k) -> (B, k).
 
-    The damping has a floor of 1e-12 times the trace of H, so that a tiny lambda on a
-    badly scaled H (links kilometres long) still gives an invertible matrix; should the
-    factorisation fail anyway, the pseudo-inverse answers.
+    Should the factorisation fail (lambda negligible next to a badly scaled H), the
+    pseudo-inverse answers.
     """
-    damping = lam + 1e-12 * np.einsum('bii->b', h)
-    damped = h + damping[:, None, None] * np.eye(h.shape[1])
+    damped = h + lam[:, None, None] * np.eye(h.shape[1])
     try:
         return np.linalg.solve(damped, rhs[:, :, None])[..., 0]
     except np.linalg.LinAlgError:
@@ -304,14 +304,18 @@ class _Descent:
             x = np.vstack([x, more])
         state = self._batch(x)
         trial = NormalEquations(rows, len(self.idx), self.problem.num_rows)
-        lam = np.full(rows, s.initial_damping)
+        # Damping never drops below 1e-12 of the scale of J^T J, so that H + lambda I
+        # stays invertible on badly scaled robots (links kilometres long).
+        floor = max(1e-9, 1e-12 * float(np.einsum('bii->b', state.h).max()))
+        lam = np.full(rows, max(s.initial_damping, floor))
         born = np.zeros(rows, dtype=int)         # iteration at which each row (re)started
         done = np.zeros(rows, dtype=bool)
         checkpoint = state.cost.copy()
         # A row can meet the tolerance only if its squared residual is at most this.
         cost_bound = self.problem.num_blocks * s.tolerance ** 2
         self._best = (np.inf, state.x[0].copy(), state.r[0].copy())
-        total = 0
+        total = oldest = 0          # iterations so far; when the oldest row (re)started
+        any_done = lam_grew = False
         while True:
             within = state.cost <= cost_bound
             if within.any():
@@ -326,7 +330,7 @@ class _Descent:
                 break
             # Rows that cannot progress: restart them (global) or retire them.
             stalled = None
-            if total - born.min() >= s.max_iterations or lam.max() > MAX_DAMPING:
+            if total - oldest >= s.max_iterations or lam_grew and lam.max() > MAX_DAMPING:
                 stalled = ((total - born) >= s.max_iterations) | (lam > MAX_DAMPING)
             if restarts_allowed > restarts and total % PROGRESS_WINDOW == 0 and total:
                 window = (total - born) >= PROGRESS_WINDOW
@@ -340,11 +344,13 @@ class _Descent:
                 if len(fresh):
                     starts, queue = self._starts(queue, len(fresh))
                     state.data[fresh] = self._batch(starts).data
-                    lam[fresh], born[fresh] = s.initial_damping, total
+                    lam[fresh], born[fresh] = max(s.initial_damping, floor), total
+                    oldest = int(born.min())
                     checkpoint[fresh] = state.cost[fresh]
                     restarts += len(fresh)
                     stalled[fresh] = False
                 done |= stalled
+                any_done = bool(done.any())
                 if done.all():
                     if restarts_allowed:
                         reason = RESTARTS_EXHAUSTED
@@ -362,14 +368,15 @@ class _Descent:
             np.clip(trial.x, self.lo, self.hi, out=trial.x)
             self.evaluate(trial)
             accept = trial.cost < state.cost
-            if done.any():
+            if any_done:
                 accept &= ~done
-            if accept.all():
-                state, trial = trial, state
-                lam = np.maximum(lam * 0.1, 1e-9)
-            else:
+            lam_grew = not accept.all()
+            if lam_grew:
                 state.take(trial, accept)
-                lam = np.where(accept, np.maximum(lam * 0.1, 1e-9), lam * 10.0)
+                lam = np.maximum(lam * np.where(accept, 0.1, 10.0), floor)
+            else:
+                state, trial = trial, state
+                lam = np.maximum(lam * 0.1, floor)
             total += 1
         if reason_if_failed is not None:
             reason = reason_if_failed
@@ -412,6 +419,7 @@ class _Descent:
         errors = self.problem.objective_errors(residual)
         max_error = max(max(e) for e in errors)
         at_limit = self.box.at_limit(x)
+        names = self.model.joint_names
         return IKResult(
             success=reason == CONVERGED and max_error <= self.settings.tolerance,
             q=q,
@@ -422,8 +430,8 @@ class _Descent:
             iterations=int(iterations),
             restarts=int(restarts),
             elapsed=time.perf_counter() - self.call_start,
-            joints_at_limit=[self.model.joint_names[i] for i, a in zip(self.idx, at_limit) if a],
-            active_joints=[self.model.joint_names[i] for i in self.idx],
+            joints_at_limit=[names[i] for i in self.idx[at_limit].tolist()],
+            active_joints=[names[i] for i in self.idx.tolist()],
         )
 
 

@@ -131,17 +131,34 @@ def skew_and_trace_map(target: np.ndarray) -> np.ndarray:
     Return M (9, 4) with R.ravel() @ M = (skew vector, trace) of R @ target^T.
 
     Both are linear in R, so for a fixed target the error rotation's parts come from
-    one matrix product instead of forming R @ target^T. With E = R T^T,
-    E_ij = sum_k R_ik T_jk, so the trace takes T_ik at R_ik, and each component of
-    (E - E^T) / 2 takes +-T_jk / 2 at R_ik.
+    one matrix product instead of forming R @ target^T. M is linear in the target too,
+    so it is one product of a constant tensor with target.ravel().
     """
-    m = np.zeros((9, 4))
-    m[:, 3] = target.ravel()
-    half = 0.5 * target
-    m[6:9, 0], m[3:6, 0] = half[1], -half[2]   # (E_21 - E_12) / 2
-    m[0:3, 1], m[6:9, 1] = half[2], -half[0]   # (E_02 - E_20) / 2
-    m[3:6, 2], m[0:3, 2] = half[0], -half[1]   # (E_10 - E_01) / 2
-    return m
+    return (_SKEW_AND_TRACE_TENSOR @ np.ravel(target)).reshape(9, 4)
+
+
+def _skew_and_trace_tensor() -> np.ndarray:
+    """
+    T (36, 9) for ``skew_and_trace_map``; column e is the map of the e-th unit target.
+
+    With E = R T^T, E_ij = sum_k R_ik T_jk, so the trace takes T_ik at R_ik, and each
+    component of (E - E^T) / 2 takes +-T_jk / 2 at R_ik.
+    """
+    tensor = np.zeros((9, 4, 9))
+    for e in range(9):
+        target = np.zeros(9)
+        target[e] = 1.0
+        target = target.reshape(3, 3)
+        m = tensor[:, :, e]
+        m[:, 3] = target.ravel()
+        half = 0.5 * target
+        m[6:9, 0], m[3:6, 0] = half[1], -half[2]   # (E_21 - E_12) / 2
+        m[0:3, 1], m[6:9, 1] = half[2], -half[0]   # (E_02 - E_20) / 2
+        m[3:6, 2], m[0:3, 2] = half[0], -half[1]   # (E_10 - E_01) / 2
+    return tensor.reshape(36, 9)
+
+
+_SKEW_AND_TRACE_TENSOR = _skew_and_trace_tensor()
 
 
 def log_from_skew_and_trace(parts: np.ndarray, matrices_at) -> np.ndarray:
