@@ -184,7 +184,7 @@ class RobotModel:
         # align[i] rotates z onto the URDF axis; the local transform of frame i becomes
         # align[parent]^T @ origin @ align[i] @ motion_z(v) = basis(v_i) @ A[i],
         # basis = (1, sin v, 1 - cos v, v).
-        self._frame_align = np.array([_z_onto(axis) for axis in self._frame_axis]).reshape(-1, 4, 4)
+        self._frame_align = np.array([_z_onto(a) for a in self._frame_axis]).reshape(-1, 4, 4)
         k = np.zeros((4, 4))
         k[0, 1], k[1, 0] = -1.0, 1.0          # skew(z)
         slide = np.zeros((4, 4))
@@ -336,7 +336,7 @@ _IDENTITY.flags.writeable = False
 
 
 def _z_onto(axis: np.ndarray) -> np.ndarray:
-    """A rotation (4, 4) whose z column is ``axis`` (unit, 3): columns (u, v, axis)."""
+    """Return a rotation (4, 4) whose z column is ``axis`` (unit, 3): columns (u, v, axis)."""
     u, v = orthonormal_complement(axis)
     t = np.eye(4)
     t[:3, 0], t[:3, 1], t[:3, 2] = u, v, axis
@@ -350,7 +350,8 @@ class LinkKinematics:
     Arrays are over the S needed frames (ancestors of the links), in tree order. Frame
     transforms are frame-major (S, B, 4, 4) so chaining a frame onto its parent is one
     contiguous matmul. Each frame is turned so that its joint axis is its z axis: column
-    2 of a frame transform is the world joint axis and column 3 the joint origin. Jacobians come out over those frames (..., S); ``to_dofs`` maps
+    2 of a frame transform is the world joint axis and column 3 the joint origin.
+    Jacobians come out over those frames (..., S); ``to_dofs`` maps
     them to dof columns (mimic joints add into their leader's column).
     """
 
@@ -368,7 +369,7 @@ class LinkKinematics:
         # without prismatic frames the v column is all zero: (1, sin v, cos v) @ basis[:, :3]
         self.revolute_basis = np.ascontiguousarray(a[:, :3])
         self.prismatic = model._is_prismatic[frames]
-        self._rotational = model._is_rotational[frames]
+        self.rotational = model._is_rotational[frames]
         self.dof_map = model._mimic_matrix[frames]          # (S, n): frame value per dof
         # the dof each frame is, when none of the frames is a mimic joint (else None)
         dofs = [model.joint_index.get(model.frame_names[f]) for f in frames]
@@ -443,7 +444,7 @@ class LinkKinematics:
         origin = frames[:, :, :3, 3].transpose(1, 2, 0)
         if not self.has_prismatic:
             return z, None, origin
-        return z * self._rotational, z * self.prismatic, origin
+        return z * self.rotational, z * self.prismatic, origin
 
     def point_jacobian(self, axes, link_id: int, points: np.ndarray) -> np.ndarray:
         """

@@ -120,7 +120,8 @@ class IKObjective:
                     f'objective on {name!r}: {len(local)} local points but {len(target)} '
                     'target points; give one target point per local point')
             # NaN compares False, so a NaN point fails this test too
-            if not (np.abs(local).max() <= MAX_MAGNITUDE and np.abs(target).max() <= MAX_MAGNITUDE):
+            largest_local, largest_target = np.abs(local).max(), np.abs(target).max()
+            if not (largest_local <= MAX_MAGNITUDE and largest_target <= MAX_MAGNITUDE):
                 if not (np.isfinite(local).all() and np.isfinite(target).all()):
                     raise InvalidObjectiveError(
                         f'objective on {name!r}: points must be finite (no NaN/inf)')

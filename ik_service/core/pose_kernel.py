@@ -28,7 +28,7 @@ from .transforms import LEVI_CIVITA, log_from_skew_and_cos, skew_and_trace_map
 
 
 def _point_tensor() -> np.ndarray:
-    """T (48, 4): (T @ point).reshape(16, 3) maps a flat 4x4 transform F to F[:3] @ point."""
+    """Return T (48, 4): (T @ point).reshape(16, 3) maps a flat transform F to F[:3] @ point."""
     t = np.zeros((16, 3, 4))
     for axis in range(3):
         t[4 * axis:4 * axis + 4, axis] = np.eye(4)
@@ -37,9 +37,10 @@ def _point_tensor() -> np.ndarray:
 
 def _rotation_tensor() -> np.ndarray:
     """
-    T (64, 9): (T @ G.ravel()).reshape(16, 4) maps a flat 4x4 transform F to (skew
-    vector, trace / 2) of F[:3, :3] @ G. Both are linear in G, so column e is the map
-    of the e-th unit matrix.
+    Return T (64, 9) with (T @ G.ravel()).reshape(16, 4) mapping a flat transform to terms.
+
+    The map takes a flat 4x4 transform F to (skew vector, trace / 2) of F[:3, :3] @ G.
+    Both are linear in G, so column e is the map of the e-th unit matrix.
     """
     t = np.zeros((16, 4, 9))
     rotation_entries = [0, 1, 2, 4, 5, 6, 8, 9, 10]   # of a flat 4x4, row-major
@@ -135,19 +136,23 @@ class PoseKernel:
         if self._columns is False:
             jac = eq.jacobian                   # frame columns are the active dofs
         r = eq.r
-        axes = world[:, :, :3, 2]
+        axes = world[:, :, :3, 2]                   # (S, B, 3) world joint axes
+        turning = axes * kin.rotational[:, None, None] if kin.has_prismatic else axes
         rows = 0
         if self._position:
             r[:, :3] = features[:, :3]
             # velocity of the point per unit motion of each frame: axis x (p - origin)
+            # for a revolute frame, the axis itself for a prismatic one
             arm = features[:, -3:] - world[:, :, :3, 3]
-            np.einsum('ijk,sbj,sbk->bis', LEVI_CIVITA, axes, arm, out=jac[:, :3],
+            np.einsum('ijk,sbj,sbk->bis', LEVI_CIVITA, turning, arm, out=jac[:, :3],
                       optimize=False)
+            if kin.has_prismatic:
+                jac[:, :3] += (axes * kin.prismatic[:, None, None]).transpose(1, 2, 0)
             rows = 3
         if self._rotation:
             log_from_skew_and_cos(features[:, rows:rows + 3], features[:, rows + 3],
                                   lambda near: frame[near, :3, :3] @ self._g, out=r[:, rows:])
-            jac[:, rows:] = axes.transpose(1, 2, 0)
+            jac[:, rows:] = turning.transpose(1, 2, 0)
         if self._columns is not False:
             np.matmul(jac, self._columns, out=eq.jacobian)
         eq.update_gram()

@@ -62,7 +62,9 @@ class SeedTable:
 
     def _link_features(self, link_id: int) -> np.ndarray:
         """
-        Per-configuration features F (N, 13) of a link: origin [m], rotation (row-major), |origin|^2.
+        Return per-configuration features F (N, 13) of a link.
+
+        The columns are the link origin [m], its rotation (row-major) and |origin|^2.
 
         The squared distance of the origin to a target t is |p|^2 - 2 p.t + |t|^2 and
         the rotation score 3 - trace(R_t^T R) is 3 - R.ravel() @ R_t.ravel(): up to
