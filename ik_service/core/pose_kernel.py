@@ -121,10 +121,10 @@ class PoseKernel:
             cache[key] = buffers
         return buffers
 
-    def evaluate(self, v: np.ndarray, eq: NormalEquations) -> None:
-        """Fill the residual, Jacobian and Gram terms of ``eq`` at frame values v (S, B)."""
+    def _link_features(self, v: np.ndarray, buffers: tuple):
+        """World frame transforms (S, B, 4, 4), the link's frame (B, 4, 4) and its features."""
         kin = self._kin
-        basis, local, world, jac = self._buffers_for(v.shape[1])
+        basis, local, world, _ = buffers
         np.sin(v, out=basis[..., 1])
         np.cos(v, out=basis[..., 2])
         if kin.has_prismatic:
@@ -132,15 +132,34 @@ class PoseKernel:
         np.matmul(basis, self._basis, out=local.reshape(v.shape + (16,)))
         kin.chain(local, world)
         frame = world[self._frame]
-        features = frame.reshape(len(frame), 16) @ self._map
-        if self._columns is False:
-            jac = eq.jacobian                   # frame columns are the active dofs
-        r = eq.r
-        axes = world[:, :, :3, 2]                   # (S, B, 3) world joint axes
-        turning = axes * kin.rotational[:, None, None] if kin.has_prismatic else axes
-        rows = 0
+        return world, frame, frame.reshape(len(frame), 16) @ self._map
+
+    def _residual(self, frame: np.ndarray, features: np.ndarray, r: np.ndarray) -> None:
+        """Write the residual rows (B, m) from the link's frame and features."""
         if self._position:
             r[:, :3] = features[:, :3]
+        if self._rotation:
+            rows = 3 * self._position
+            log_from_skew_and_cos(features[:, rows:rows + 3], features[:, rows + 3],
+                                  lambda near: frame[near, :3, :3] @ self._g, out=r[:, rows:])
+
+    def residual(self, v: np.ndarray) -> np.ndarray:
+        """Residual (B, m) at frame values v (S, B), without the Jacobian."""
+        _, frame, features = self._link_features(v, self._buffers_for(v.shape[1]))
+        r = np.empty((v.shape[1], self.num_rows))
+        self._residual(frame, features, r)
+        return r
+
+    def evaluate(self, v: np.ndarray, eq: NormalEquations) -> None:
+        """Fill the residual, Jacobian and Gram terms of ``eq`` at frame values v (S, B)."""
+        kin = self._kin
+        buffers = self._buffers_for(v.shape[1])
+        world, frame, features = self._link_features(v, buffers)
+        self._residual(frame, features, eq.r)
+        jac = eq.jacobian if self._columns is False else buffers[3]
+        axes = world[:, :, :3, 2]                   # (S, B, 3) world joint axes
+        turning = axes * kin.rotational[:, None, None] if kin.has_prismatic else axes
+        if self._position:
             # velocity of the point per unit motion of each frame: axis x (p - origin)
             # for a revolute frame, the axis itself for a prismatic one
             arm = features[:, -3:] - world[:, :, :3, 3]
@@ -148,11 +167,8 @@ class PoseKernel:
                       optimize=False)
             if kin.has_prismatic:
                 jac[:, :3] += (axes * kin.prismatic[:, None, None]).transpose(1, 2, 0)
-            rows = 3
         if self._rotation:
-            log_from_skew_and_cos(features[:, rows:rows + 3], features[:, rows + 3],
-                                  lambda near: frame[near, :3, :3] @ self._g, out=r[:, rows:])
-            jac[:, rows:] = turning.transpose(1, 2, 0)
+            jac[:, 3 * self._position:] = turning.transpose(1, 2, 0)
         if self._columns is not False:
             np.matmul(jac, self._columns, out=eq.jacobian)
         eq.update_gram()

@@ -259,6 +259,12 @@ class _Descent:
         self._columns = False if identity else kin.dof_map[:, idx]
         self._kernel = PoseKernel.for_problem(problem, self._columns)
 
+    def residual_at(self, q: np.ndarray) -> np.ndarray:
+        """Residual (m,) at a full configuration q (n,)."""
+        if self._kernel is None:
+            return self.problem.evaluate(q[None], jacobian=False)[0][0]
+        return self._kernel.residual(self.problem.kinematics.frame_values(q[None]))[0]
+
     def evaluate(self, eq: NormalEquations) -> None:
         """Fill the residual and normal-equation terms of ``eq`` at its active values x."""
         if self._kernel is not None and self._columns is False:
@@ -414,7 +420,7 @@ class _Descent:
         q = self._full(wrapped)
         if residual is None or (self.model.has_mimic and not np.array_equal(wrapped, x)):
             # a 2 pi shift of a mimic leader moves its followers by multiplier * 2 pi
-            residual = self.problem.evaluate(q[None], jacobian=False)[0][0]
+            residual = self.residual_at(q)
         x = wrapped
         errors = self.problem.objective_errors(residual)
         max_error = max(max(e) for e in errors)
