@@ -5,7 +5,8 @@ Speed and solve rate of ik_service against TRAC-IK, Klampt and ikpy, in one run.
     .venv/bin/python bench/ik_bench.py --targets 1000 --robots ur5 panda z1
 
 Targets are 6-D poses of random configurations within the URDF limits, each solved from
-a random seed; every solver gets the same targets and seeds. A solve counts as solved
+a random seed; every solver gets the same targets and seeds. Solvers take turns in
+blocks of 25 targets, so drift in the machine's speed hits them alike. A solve counts as solved
 when, by forward kinematics, the position error is < 1e-4 m, the orientation error
 < 1e-3 rad and every joint is inside its URDF limits (1e-6 slack for limits stored as
 float32). Each solver gets the same wall-clock budget per target (--budget, default 5 ms)
@@ -20,6 +21,7 @@ import re
 import sys
 import tempfile
 import time
+from typing import Optional
 
 # Single-threaded BLAS for every solver in the process: OpenBLAS worker threads spinning
 # after numpy's small matrix calls steal the cores TRAC-IK's two threads run on.
@@ -39,6 +41,7 @@ ROBOTS_DIR = os.path.join(sys.prefix, 'lib', 'python3.11', 'site-packages', 'cme
                           'share',
                           'example-robot-data', 'robots')
 POSITION_TOL, ROTATION_TOL, LIMIT_SLACK = 1e-4, 1e-3, 1e-6
+BLOCK = 25     # cases a solver runs back to back before the next one takes its turn
 
 
 class Arm:
@@ -208,17 +211,33 @@ def problems(arm: Arm, count: int, rng, unreachable: bool = False, half_turn: bo
     return out
 
 
-def measure(solver, arm: Arm, cases) -> tuple[float, np.ndarray, int]:
-    """Solve rate, times [s], and how many claimed successes fail the FK check."""
-    solved, wrong, times = 0, 0, []
-    for k, (target, seed) in enumerate(cases):
-        start = time.perf_counter()
-        q = solver(target, seed, k)
-        times.append(time.perf_counter() - start)
-        ok = arm.solved(q, target)
-        solved += ok
-        wrong += q is not None and not ok
-    return solved / len(cases), np.array(times), wrong
+def measure_together(solvers: dict, arm: Arm, cases, limits: Optional[dict] = None) -> dict:
+    """
+    Run every solver on every case, in blocks of ``BLOCK`` cases taken in turn.
+
+    Taking turns makes drift in the machine's speed (other load, clock changes) hit
+    every solver alike, so the ratios between them are fair; within a block a solver
+    runs back to back, warm, as it would in use. ``limits`` caps the number of cases
+    per solver (ikpy is slow). Returns {name: (solve rate, times [s], wrong)},
+    wrong being the claimed successes that fail the FK check.
+    """
+    limits = limits or {}
+    names = list(solvers)
+    runs = {name: ([], []) for name in names}       # (times, outcome per case)
+    for first in range(0, len(cases), BLOCK):
+        turn = (first // BLOCK) % len(names)
+        for name in names[turn:] + names[:turn]:
+            for k in range(first, min(first + BLOCK, limits.get(name, len(cases)))):
+                target, seed = cases[k]
+                start = time.perf_counter()
+                q = solvers[name](target, seed, k)
+                runs[name][0].append(time.perf_counter() - start)
+                runs[name][1].append((q is not None, arm.solved(q, target)))
+    out = {}
+    for name, (times, outcomes) in runs.items():
+        claimed, ok = np.array(outcomes, dtype=bool).reshape(-1, 2).T
+        out[name] = (ok.mean(), np.array(times), int(np.sum(claimed & ~ok)))
+    return out
 
 
 def table(title: str, rows: list, show_rate: bool = True) -> None:
@@ -259,19 +278,19 @@ def main(argv=None) -> None:
         sets = {'reach': problems(arm, args.targets, rng),
                 'far': problems(arm, args.unreachable, rng, unreachable=True),
                 'half': problems(arm, args.half_turn, rng, half_turn=True)}
-        results = {kind: {} for kind in sets}
-        for name in args.solvers:
-            solver = SOLVERS[name](arm, args.budget)
-            measure(solver, arm, sets['reach'][:5])    # warm-up
-            for kind, cases in sets.items():
-                if name == 'ikpy':
-                    if kind == 'far':
-                        continue
-                    cases = cases[:args.ikpy_targets]
-                results[kind][name] = measure(solver, arm, cases)
-            if name == 'ik_service':
-                fast = IkService(arm, args.budget, approximate=False)
-                results['far']['ik_service (approximate=false)'] = measure(fast, arm, sets['far'])
+        solvers = {name: SOLVERS[name](arm, args.budget) for name in args.solvers}
+        if 'ik_service' in solvers:
+            solvers['ik_service (approximate=false)'] = IkService(arm, args.budget,
+                                                                  approximate=False)
+        measure_together(solvers, arm, sets['reach'][:5])    # warm-up
+        results = {}
+        for kind, cases in sets.items():
+            # ikpy is slow and never gives up: a subset of the reachable tables only
+            limits = {'ikpy': 0 if kind == 'far' else args.ikpy_targets,
+                      'ik_service (approximate=false)': len(cases) if kind == 'far' else 0}
+            results[kind] = {name: r for name, r in measure_together(solvers, arm, cases,
+                                                                     limits).items()
+                             if len(r[1])}
         for kind, by_solver in results.items():
             ref = by_solver.get('trac_ik')
             tables[kind] += [(key, name, r, ref) for name, r in by_solver.items()]

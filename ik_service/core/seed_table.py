@@ -93,21 +93,25 @@ class SeedTable:
             ref = model.fixed_link_transform(o.ref_link)
             if ref is None or (o.position != 'fixed' and o.rotation != 'fixed'):
                 continue
+            in_root = o.ref_link in (None, model.root_link)
             features = self._link_features(model.link_id(o.link))
             weights = np.zeros(13)
-            term = 0.0
+            extra = []
             if o.position == 'fixed':
                 for local, target in zip(o.local_points, o.target_points):
-                    goal = ref[:3, :3] @ target + ref[:3, 3]
+                    goal = target if in_root else ref[:3, :3] @ target + ref[:3, 3]
                     if local.any():   # a point off the origin: p = origin + R local
                         d = features[:, :3] + features[:, 3:12].reshape(-1, 3, 3) @ local - goal
-                        term = term + np.einsum('ij,ij->i', d, d)
+                        extra.append(np.einsum('ij,ij->i', d, d))
                     else:             # |p - g|^2 = |p|^2 - 2 p.g + |g|^2, |g|^2 dropped
                         weights[:3] -= 2.0 * goal
                         weights[12] += 1.0
             if o.rotation == 'fixed':    # 3 - trace(R_t^T R), 3 dropped
-                weights[3:12] -= ROTATION_WEIGHT * (ref[:3, :3] @ o.target_rotation).ravel()
-            term = term + features @ weights
+                goal = o.target_rotation if in_root else ref[:3, :3] @ o.target_rotation
+                weights[3:12] = -ROTATION_WEIGHT * goal.ravel()
+            term = features @ weights
+            for t in extra:
+                term += t
             score = term if score is None else score + term
         if score is None:
             return None

@@ -209,14 +209,13 @@ def _configuration(q, n: int, what: str) -> np.ndarray:
     return q
 
 
-def _damped_solve(h: np.ndarray, lam: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+def _damped_solve(damped: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     """
-    Solve (H + lambda I) x = rhs per row; H (B, k, k), lam (B,), rhs (B, k) -> (B, k).
+    Solve (H + lambda I) x = rhs per row; damped H + lambda I (B, k, k), rhs (B, k) -> (B, k).
 
     Should the factorisation fail (lambda negligible next to a badly scaled H), the
     pseudo-inverse answers.
     """
-    damped = h + lam[:, None, None] * np.eye(h.shape[1])
     try:
         return np.linalg.solve(damped, rhs[:, :, None])[..., 0]
     except np.linalg.LinAlgError:
@@ -305,20 +304,24 @@ class _Descent:
         s = self.settings
         deadline = self.start + s.timeout
         restarts = rows - 1
+        k, problem = len(self.idx), self.problem
+        state = NormalEquations(rows, k, problem.num_rows)
+        state.x[0] = x[0]
         if rows > 1:
-            more, queue = self._starts(queue, rows - 1)
-            x = np.vstack([x, more])
-        state = self._batch(x)
-        trial = NormalEquations(rows, len(self.idx), self.problem.num_rows)
-        # Damping never drops below 1e-12 of the scale of J^T J, so that H + lambda I
-        # stays invertible on badly scaled robots (links kilometres long).
-        floor = max(1e-9, 1e-12 * float(np.einsum('bii->b', state.h).max()))
+            state.x[1:], queue = self._starts(queue, rows - 1)
+        self.evaluate(state)
+        trial = NormalEquations(rows, k, problem.num_rows)
+        eye = np.eye(k)
+        lo, hi, evaluate = self.lo, self.hi, self.evaluate
+        # Damping never drops below 1e-12 of the scale of J^T J (at the seed), so that
+        # H + lambda I stays invertible on badly scaled robots (links kilometres long).
+        floor = max(1e-9, 1e-12 * float(state.h[0].trace()))
         lam = np.full(rows, max(s.initial_damping, floor))
         born = np.zeros(rows, dtype=int)         # iteration at which each row (re)started
         done = np.zeros(rows, dtype=bool)
         checkpoint = state.cost.copy()
         # A row can meet the tolerance only if its squared residual is at most this.
-        cost_bound = self.problem.num_blocks * s.tolerance ** 2
+        cost_bound = problem.num_blocks * s.tolerance ** 2
         self._best = (np.inf, state.x[0].copy(), state.r[0].copy())
         total = oldest = 0          # iterations so far; when the oldest row (re)started
         any_done = lam_grew = False
@@ -326,7 +329,7 @@ class _Descent:
             within = state.cost <= cost_bound
             if within.any():
                 ok = within & ~done
-                ok[ok] = self.problem.max_error(state.r[ok]) <= s.tolerance
+                ok[ok] = problem.max_error(state.r[ok]) <= s.tolerance
                 found = self._pick(state.x, ok) if ok.any() else None
                 if found is not None:
                     return self.result(state.x[found].copy(), state.r[found].copy(), CONVERGED,
@@ -365,14 +368,15 @@ class _Descent:
                     break
             # One damped Gauss-Newton step per row, projected into the limits:
             # (H + lambda I) step = -g, with g = J^T r (plus the pull toward the bias).
+            damped = state.h + lam[:, None, None] * eye
             if self.bias is None:
-                np.subtract(state.x, _damped_solve(state.h, lam, state.g), out=trial.x)
+                np.subtract(state.x, _damped_solve(damped, state.g), out=trial.x)
             else:
                 pull = 0.2 * (self.bias - state.x)
                 g = state.g + (state.h @ pull[:, :, None])[..., 0]
-                np.subtract(state.x + pull, _damped_solve(state.h, lam, g), out=trial.x)
-            np.clip(trial.x, self.lo, self.hi, out=trial.x)
-            self.evaluate(trial)
+                np.subtract(state.x + pull, _damped_solve(damped, g), out=trial.x)
+            np.clip(trial.x, lo, hi, out=trial.x)
+            evaluate(trial)
             accept = trial.cost < state.cost
             if any_done:
                 accept &= ~done
