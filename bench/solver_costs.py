@@ -39,8 +39,10 @@ def main() -> None:
     kernel = PoseKernel.for_problem(problem, False)
     q = JointLimits.from_model(model).sample(np.random.default_rng(0), goal, 8)
     v = problem.kinematics.frame_values(q)
-    rows = NormalEquations(8, model.num_dofs, problem.num_rows)
-    damped = rows.h + 1e-3 * np.eye(model.num_dofs)
+    k = problem.kinematics.num_frames          # the kernel's columns: the arm's joints
+    rows = NormalEquations(8, k, problem.num_rows)
+    one = NormalEquations(1, k, problem.num_rows)
+    damped = rows.h + 1e-3 * np.eye(k)
     settings = SolverSettings(tolerance=1e-5, timeout=0.005, max_restarts=10**6)
     SeedTable.of(model).prepare(problem.constrained_links)
     kernel.evaluate(v, rows)
@@ -51,6 +53,7 @@ def main() -> None:
         ('rank the seed table', lambda: SeedTable.of(model).ranked(problem, 32)),
         ('pose kernel: residual, Jacobian, J^T J, 8 rows', lambda: kernel.evaluate(v, rows)),
         ('  of which forward kinematics and residual', lambda: kernel.residual(v)),
+        ('pose kernel, 1 row', lambda: kernel.evaluate(v[:, :1], one)),
         ('general objective code, 8 rows', lambda: problem.evaluate(q)),
         ('damped solve, 8 rows', lambda: np.linalg.solve(damped, rows.g[:, :, None])),
         ('global solve starting at the answer', lambda: solve(model, [objective], goal,

@@ -8,7 +8,7 @@ and continuous joint positions in radians, prismatic joint positions in metres.
 Layout: only movable joints are kept as *frames* (fixed joints are folded into the
 origin of the next movable joint or into a link's offset). A frame's transform is
 
-    T_frame = T_parent_frame @ origin @ motion(v),   motion linear in (1, sin v, 1 - cos v, v)
+    T_frame = T_parent_frame @ origin @ motion(v),   motion linear in (1, sin v, cos v, v)
 
 so the local transforms of every frame of every configuration in a batch come from one
 matrix product. The configuration vector ``q`` holds one value per *degree of freedom*
@@ -182,8 +182,9 @@ class RobotModel:
         # Each frame is turned so that its joint axis is its local z axis: then the world
         # axis and origin of a frame are columns 2 and 3 of its transform, with no product.
         # align[i] rotates z onto the URDF axis; the local transform of frame i becomes
-        # align[parent]^T @ origin @ align[i] @ motion_z(v) = basis(v_i) @ A[i],
-        # basis = (1, sin v, 1 - cos v, v).
+        # C = align[parent]^T @ origin @ align[i] times motion_z(v), which is linear in
+        # (1, sin v, cos v, v): I + K^2 + sin v K - cos v K^2 for a revolute joint (K =
+        # skew(z)), I + v Z for a prismatic one, so local = (1, sin v, cos v, v) @ A[i].
         self._frame_align = np.array([_z_onto(a) for a in self._frame_axis]).reshape(-1, 4, 4)
         k = np.zeros((4, 4))
         k[0, 1], k[1, 0] = -1.0, 1.0          # skew(z)
@@ -195,12 +196,13 @@ class RobotModel:
             c = self._frame_origin[i] @ self._frame_align[i]
             if p >= 0:
                 c = self._frame_align[p].T @ c
-            a[i, 0] = c
             if self._is_prismatic[i]:
+                a[i, 0] = c
                 a[i, 3] = c @ slide
             else:
+                a[i, 0] = c @ (np.eye(4) + k @ k)
                 a[i, 1] = c @ k
-                a[i, 2] = c @ (k @ k)
+                a[i, 2] = -c @ (k @ k)
         self._local_basis = a.reshape(nf, 4, 16)
 
         # Ancestry: frame_ancestors[i, k] is True when frame k is frame i or above it.
@@ -361,13 +363,10 @@ class LinkKinematics:
         slot = {int(f): i for i, f in enumerate(frames)}
         parent = [slot[int(p)] if p >= 0 else -1 for p in model._frame_parent[frames]]
         self._parents = list(enumerate(parent))     # parents come first (tree order)
-        # local transform = (1, sin v, cos v, v) @ basis, from the (1, sin, 1 - cos, v) form
-        a = model._local_basis[frames].copy()
-        a[:, 0] += a[:, 2]
-        a[:, 2] *= -1.0
-        self._basis = a
+        # local transform = (1, sin v, cos v, v) @ basis
+        self._basis = model._local_basis[frames]
         # without prismatic frames the v column is all zero: (1, sin v, cos v) @ basis[:, :3]
-        self.revolute_basis = np.ascontiguousarray(a[:, :3])
+        self.revolute_basis = np.ascontiguousarray(self._basis[:, :3])
         self.prismatic = model._is_prismatic[frames]
         self.rotational = model._is_rotational[frames]
         self.dof_map = model._mimic_matrix[frames]          # (S, n): frame value per dof
