@@ -303,7 +303,7 @@ class RobotModel:
         p is ``local_point`` (link frame, m) on ``link_id``. Returns None when the link
         does not move or when a prismatic joint without finite travel is in its chain.
         """
-        key = (link_id, tuple(np.asarray(local_point, float)))
+        key = (link_id, tuple(np.asarray(local_point, float).tolist()))
         if key not in self._reach_cache:
             self._reach_cache[key] = self._reach_bound(link_id, local_point)
         return self._reach_cache[key]

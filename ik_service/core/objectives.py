@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import accumulate
+import math
 from typing import Optional, Sequence
 
 import numpy as np
@@ -32,7 +33,7 @@ _ROTATION_ROWS = {'none': 0, 'axial': 2, 'fixed': 3}
 
 def _vec3(value, what: str) -> np.ndarray:
     v = np.array(value if value is not None else (), dtype=float)
-    if v.shape != (3,) or not np.isfinite(v).all():
+    if v.shape != (3,) or not all(map(math.isfinite, v.tolist())):
         raise InvalidObjectiveError(f'{what} must be 3 finite numbers, got {v.tolist()}')
     return v
 
@@ -120,8 +121,7 @@ class IKObjective:
                     f'objective on {name!r}: {len(local)} local points but {len(target)} '
                     'target points; give one target point per local point')
             # NaN compares False, so a NaN point fails this test too
-            largest_local, largest_target = np.abs(local).max(), np.abs(target).max()
-            if not (largest_local <= MAX_MAGNITUDE and largest_target <= MAX_MAGNITUDE):
+            if not np.abs((local, target)).max() <= MAX_MAGNITUDE:
                 if not (np.isfinite(local).all() and np.isfinite(target).all()):
                     raise InvalidObjectiveError(
                         f'objective on {name!r}: points must be finite (no NaN/inf)')
@@ -421,13 +421,13 @@ class ObjectiveSet:
 
     def objective_errors(self, residual: np.ndarray) -> list[tuple[float, float]]:
         """(position error [m], rotation error [rad]) per objective, from one residual (m,)."""
-        blocks = self.block_errors(residual[None])[0]
+        blocks = self.block_errors(residual[None])[0].tolist()
         out, k = [], 0
         for it in self._items:
             npts = len(it.obj.local_points) if it.pos_rows else 0
-            pos = float(blocks[k:k + npts].max()) if npts else 0.0
+            pos = max(blocks[k:k + npts]) if npts else 0.0
             k += npts
-            rot = float(blocks[k]) if it.rot_rows else 0.0
+            rot = blocks[k] if it.rot_rows else 0.0
             k += 1 if it.rot_rows else 0
             out.append((pos, rot))
         return out

@@ -18,6 +18,7 @@ frame; the same Jacobian) with about half the calls:
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Optional
 
 import numpy as np
@@ -60,6 +61,38 @@ _POINT_TENSOR = _point_tensor()
 _ROTATION_TENSOR = _rotation_tensor()
 
 
+_templates: 'weakref.WeakKeyDictionary' = weakref.WeakKeyDictionary()
+
+
+def _link_template(kin, link_id: int, local: Optional[np.ndarray], rotation: bool):
+    """
+    Return the target-independent part of a kernel's feature map, cached per link and point.
+
+    Returns (frame slot, offset (4, 4), base map (16, c), rotation map (64, 9)): the base
+    map holds the point columns and the constant -1/2 of the cosine column; the rotation
+    map turns R_target.ravel() into the (skew vector, trace / 2) columns of R_link
+    R_target^T = frame_R (offset_R R_target^T).
+    """
+    key = (link_id, None if local is None else local.tobytes(), rotation)
+    cache = _templates.setdefault(kin, {})
+    template = cache.get(key)
+    if template is None:
+        frame, offset = kin.frame_of(link_id)
+        position = local is not None
+        base = np.zeros((16, 3 * position + 4 * rotation + 3 * position))
+        rotation_map = None
+        if position:
+            point = offset[:, :3] @ local + offset[:, 3]    # in the frame's coordinates
+            base[:, :3] = base[:, -3:] = (_POINT_TENSOR @ point).reshape(16, 3)
+        if rotation:
+            base[15, 3 * position + 3] = -0.5
+            # offset_R R_target^T, row-major, is (K @ R_target.ravel()) with K this (9, 9)
+            fold = np.einsum('ac,bd->abdc', offset[:3, :3], np.eye(3)).reshape(9, 9)
+            rotation_map = _ROTATION_TENSOR @ fold
+        template = cache[key] = (frame, offset, base, rotation_map)
+    return template
+
+
 class PoseKernel:
     """The terms of a single fixed-point and/or fixed-rotation objective, root-frame target."""
 
@@ -84,26 +117,27 @@ class PoseKernel:
         o = problem.objectives[0]
         kin = problem.kinematics
         self._kin, self._columns = kin, columns
-        self._frame, offset = kin.frame_of(problem.model.link_id(o.link))
         self._position = o.position == 'fixed'
         self._rotation = o.rotation == 'fixed'
         self._basis = kin.revolute_basis if not kin.has_prismatic else kin._basis
+        self.num_rows = 3 * (self._position + self._rotation)
+        local = o.local_points[0] if self._position else None
+        self._frame, self._offset, base, rotation_map = _link_template(
+            kin, problem.model.link_id(o.link), local, self._rotation)
         # features = frame.ravel() @ map: (p - target, s, cos) with p the point [m] and
         # (s, cos) the skew vector and angle cosine of R_link R_target^T, then p itself
-        width = 3 * self._position + 4 * self._rotation + 3 * self._position
-        m = np.empty((16, width))
+        m = base.copy()
         if self._position:
-            point = offset[:, :3] @ o.local_points[0] + offset[:, 3]    # frame coordinates
-            m[:, :3] = m[:, -3:] = (_POINT_TENSOR @ point).reshape(16, 3)
             m[15, :3] -= o.target_points[0]
         if self._rotation:
-            # R_link R_target^T = frame_R (offset_R R_target^T) = frame_R G
-            self._g = offset[:3, :3] @ o.target_rotation.T
             col = 3 * self._position
-            m[:, col:col + 4] = (_ROTATION_TENSOR @ self._g.ravel()).reshape(16, 4)
-            m[15, col + 3] -= 0.5
+            m[:, col:col + 4] += (rotation_map @ o.target_rotation.ravel()).reshape(16, 4)
+            self._target_rotation = o.target_rotation
         self._map = m
-        self.num_rows = 3 * (self._position + self._rotation)
+
+    def _error_rotations(self, frame: np.ndarray) -> np.ndarray:
+        """R_link R_target^T (k, 3, 3) from the link's frames (k, 4, 4), for rare rows."""
+        return frame[:, :3, :3] @ self._offset[:3, :3] @ self._target_rotation.T
 
     def _buffers_for(self, b: int) -> tuple:
         """Return basis (S, b, c), local and world transforms (S, b, 4, 4), Jacobian (b, m, S)."""
@@ -141,7 +175,8 @@ class PoseKernel:
         if self._rotation:
             rows = 3 * self._position
             log_from_skew_and_cos(features[:, rows:rows + 3], features[:, rows + 3],
-                                  lambda near: frame[near, :3, :3] @ self._g, out=r[:, rows:])
+                                  lambda near: self._error_rotations(frame[near]),
+                                  out=r[:, rows:])
 
     def residual(self, v: np.ndarray) -> np.ndarray:
         """Residual (B, m) at frame values v (S, B), without the Jacobian."""

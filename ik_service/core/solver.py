@@ -190,7 +190,8 @@ def problem_is_unreachable(model: RobotModel, problem: ObjectiveSet, tolerance: 
             if bound is None:
                 continue
             center, radius = bound
-            offset = ref[:3, :3] @ target + ref[:3, 3] - center
+            offset = (target if o.ref_link in (None, model.root_link)
+                      else ref[:3, :3] @ target + ref[:3, 3]) - center
             if offset @ offset > (radius + tolerance) ** 2:
                 return True
     return False
@@ -254,7 +255,8 @@ class _Descent:
         self.call_start = self.start = start   # the budget counts from start
         self._all_active = len(idx) == model.num_dofs
         kin = problem.kinematics
-        identity = kin.frame_dofs is not None and np.array_equal(kin.frame_dofs, idx)
+        identity = kin.frame_dofs is not None and len(kin.frame_dofs) == len(idx) \
+            and bool((kin.frame_dofs == idx).all())
         self._columns = False if identity else kin.dof_map[:, idx]
         self._kernel = PoseKernel.for_problem(problem, self._columns)
 
@@ -375,7 +377,7 @@ class _Descent:
                 pull = 0.2 * (self.bias - state.x)
                 g = state.g + (state.h @ pull[:, :, None])[..., 0]
                 np.subtract(state.x + pull, _damped_solve(damped, g), out=trial.x)
-            np.clip(trial.x, lo, hi, out=trial.x)
+            np.minimum(np.maximum(trial.x, lo, out=trial.x), hi, out=trial.x)   # into the limits
             evaluate(trial)
             accept = trial.cost < state.cost
             if any_done:
