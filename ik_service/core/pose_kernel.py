@@ -18,8 +18,8 @@ frame; the same Jacobian) with about half the calls:
 from __future__ import annotations
 
 import threading
-import weakref
 from typing import Optional
+import weakref
 
 import numpy as np
 
