@@ -210,17 +210,27 @@ def _configuration(q, n: int, what: str) -> np.ndarray:
     return q
 
 
+try:
+    # The batched LAPACK solver behind np.linalg.solve, which checks and converts its
+    # arguments on every call: that costs as much as the solve itself here. A singular
+    # system gives NaN (and an 'invalid' floating-point flag) in its row only.
+    from numpy.linalg._umath_linalg import solve as _lapack_solve
+except ImportError:     # numpy moved it: the public function, with the same contract
+    def _lapack_solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        try:
+            return np.linalg.solve(a, b)
+        except np.linalg.LinAlgError:
+            return np.full(b.shape, np.nan)
+
+
 def _damped_solve(damped: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     """
     Solve (H + lambda I) x = rhs per row; damped H + lambda I (B, k, k), rhs (B, k) -> (B, k).
 
-    Should the factorisation fail (lambda negligible next to a badly scaled H), the
-    pseudo-inverse answers.
+    A row whose system is singular (lambda negligible next to a badly scaled H) gets NaN:
+    its trial configuration then has a NaN cost, is rejected, and its damping grows.
     """
-    try:
-        return np.linalg.solve(damped, rhs[:, :, None])[..., 0]
-    except np.linalg.LinAlgError:
-        return (np.linalg.pinv(damped) @ rhs[:, :, None])[..., 0]
+    return _lapack_solve(damped, rhs[:, :, None])[..., 0]
 
 
 class _LazyGenerator:
@@ -327,74 +337,76 @@ class _Descent:
         self._best = (np.inf, state.x[0].copy(), state.r[0].copy())
         total = oldest = 0          # iterations so far; when the oldest row (re)started
         any_done = lam_grew = False
-        while True:
-            within = state.cost <= cost_bound
-            if within.any():
-                ok = within & ~done
-                ok[ok] = problem.max_error(state.r[ok]) <= s.tolerance
-                found = self._pick(state.x, ok) if ok.any() else None
-                if found is not None:
-                    return self.result(state.x[found].copy(), state.r[found].copy(), CONVERGED,
-                                       total, restarts)
-            if time.perf_counter() >= deadline:
-                reason = TIMEOUT
-                break
-            # Rows that cannot progress: restart them (global) or retire them.
-            stalled = None
-            if total - oldest >= s.max_iterations or lam_grew and lam.max() > MAX_DAMPING:
-                stalled = ((total - born) >= s.max_iterations) | (lam > MAX_DAMPING)
-            if restarts_allowed > restarts and total % PROGRESS_WINDOW == 0 and total:
-                window = (total - born) >= PROGRESS_WINDOW
-                slow = window & (state.cost > 0.5 * checkpoint)
-                stalled = slow if stalled is None else stalled | slow
-                checkpoint = np.where(window, state.cost, checkpoint)
-            if stalled is not None and (stalled & ~done).any():
-                stalled &= ~done
-                self._remember_best(state, stalled)
-                fresh = np.flatnonzero(stalled)[: max(0, restarts_allowed - restarts)]
-                if len(fresh):
-                    starts, queue = self._starts(queue, len(fresh))
-                    state.data[fresh] = self._batch(starts).data
-                    lam[fresh], born[fresh] = max(s.initial_damping, floor), total
-                    oldest = int(born.min())
-                    checkpoint[fresh] = state.cost[fresh]
-                    restarts += len(fresh)
-                    stalled[fresh] = False
-                done |= stalled
-                any_done = bool(done.any())
-                if done.all():
-                    if restarts_allowed:
-                        reason = RESTARTS_EXHAUSTED
-                    else:
-                        reason = STALLED if (lam > MAX_DAMPING).any() else MAX_ITERATIONS
+        # a singular step gives NaN in its row, which is rejected: no warning for it
+        with np.errstate(invalid='ignore'):
+            while True:
+                within = state.cost <= cost_bound
+                if within.any():
+                    ok = within & ~done
+                    ok[ok] = problem.max_error(state.r[ok]) <= s.tolerance
+                    found = self._pick(state.x, ok) if ok.any() else None
+                    if found is not None:
+                        return self.result(state.x[found].copy(), state.r[found].copy(), CONVERGED,
+                                           total, restarts)
+                if time.perf_counter() >= deadline:
+                    reason = TIMEOUT
                     break
-            # One damped Gauss-Newton step per row, projected into the limits:
-            # (H + lambda I) step = -g, with g = J^T r (plus the pull toward the bias).
-            damped = state.h + lam[:, None, None] * eye
-            if self.bias is None:
-                np.subtract(state.x, _damped_solve(damped, state.g), out=trial.x)
-            else:
-                pull = 0.2 * (self.bias - state.x)
-                g = state.g + (state.h @ pull[:, :, None])[..., 0]
-                np.subtract(state.x + pull, _damped_solve(damped, g), out=trial.x)
-            np.minimum(np.maximum(trial.x, lo, out=trial.x), hi, out=trial.x)   # into the limits
-            evaluate(trial)
-            accept = trial.cost < state.cost
-            if any_done:
-                accept &= ~done
-            lam_grew = not accept.all()
-            if lam_grew:
-                state.take(trial, accept)
-                lam = np.maximum(lam * np.where(accept, 0.1, 10.0), floor)
-            else:
-                state, trial = trial, state
-                lam = np.maximum(lam * 0.1, floor)
-            total += 1
-        if reason_if_failed is not None:
-            reason = reason_if_failed
-        self._remember_best(state, np.ones(len(state), dtype=bool))
-        _, best_x, best_r = self._best
-        return self.result(best_x, best_r, reason, total, restarts)
+                # Rows that cannot progress: restart them (global) or retire them.
+                stalled = None
+                if total - oldest >= s.max_iterations or lam_grew and lam.max() > MAX_DAMPING:
+                    stalled = ((total - born) >= s.max_iterations) | (lam > MAX_DAMPING)
+                if restarts_allowed > restarts and total % PROGRESS_WINDOW == 0 and total:
+                    window = (total - born) >= PROGRESS_WINDOW
+                    slow = window & (state.cost > 0.5 * checkpoint)
+                    stalled = slow if stalled is None else stalled | slow
+                    checkpoint = np.where(window, state.cost, checkpoint)
+                if stalled is not None and (stalled & ~done).any():
+                    stalled &= ~done
+                    self._remember_best(state, stalled)
+                    fresh = np.flatnonzero(stalled)[: max(0, restarts_allowed - restarts)]
+                    if len(fresh):
+                        starts, queue = self._starts(queue, len(fresh))
+                        state.data[fresh] = self._batch(starts).data
+                        lam[fresh], born[fresh] = max(s.initial_damping, floor), total
+                        oldest = int(born.min())
+                        checkpoint[fresh] = state.cost[fresh]
+                        restarts += len(fresh)
+                        stalled[fresh] = False
+                    done |= stalled
+                    any_done = bool(done.any())
+                    if done.all():
+                        if restarts_allowed:
+                            reason = RESTARTS_EXHAUSTED
+                        else:
+                            reason = STALLED if (lam > MAX_DAMPING).any() else MAX_ITERATIONS
+                        break
+                # One damped Gauss-Newton step per row, projected into the limits:
+                # (H + lambda I) step = -g, with g = J^T r (plus the pull toward the bias).
+                damped = state.h + lam[:, None, None] * eye
+                if self.bias is None:
+                    np.subtract(state.x, _damped_solve(damped, state.g), out=trial.x)
+                else:
+                    pull = 0.2 * (self.bias - state.x)
+                    g = state.g + (state.h @ pull[:, :, None])[..., 0]
+                    np.subtract(state.x + pull, _damped_solve(damped, g), out=trial.x)
+                np.minimum(np.maximum(trial.x, lo, out=trial.x), hi, out=trial.x)   # limits
+                evaluate(trial)
+                accept = trial.cost < state.cost
+                if any_done:
+                    accept &= ~done
+                lam_grew = not accept.all()
+                if lam_grew:
+                    state.take(trial, accept)
+                    lam = np.maximum(lam * np.where(accept, 0.1, 10.0), floor)
+                else:
+                    state, trial = trial, state
+                    lam = np.maximum(lam * 0.1, floor)
+                total += 1
+            if reason_if_failed is not None:
+                reason = reason_if_failed
+            self._remember_best(state, np.ones(len(state), dtype=bool))
+            _, best_x, best_r = self._best
+            return self.result(best_x, best_r, reason, total, restarts)
 
     def _remember_best(self, eq: NormalEquations, rows: np.ndarray) -> None:
         """Keep the lowest-error configuration seen, before rows are replaced or at the end."""
