@@ -109,11 +109,13 @@ class JointLimits:
         if far.size == 0:
             return q                                   # already the nearest equivalents
         out = q.copy()
-        for i in far.tolist():      # a few dofs, once per solve: plain floats are cheapest
-            value, ref = float(q[i]), float(reference[i])
+        # a few dofs, once per solve: plain floats are cheapest
+        for i, value, ref, lo, hi in zip(far.tolist(), q[far].tolist(), reference[far].tolist(),
+                                         self.lower[far].tolist(), self.upper[far].tolist()):
             turns = round((ref - value) / TWO_PI)
-            shifted = [value + k * TWO_PI for k in (turns, turns - 1, turns + 1)]
-            usable = [v for v in shifted if self.lower[i] <= v <= self.upper[i]]
-            if usable:
-                out[i] = min([value] + usable, key=lambda v: abs(v - ref))
+            best = value
+            for shifted in (value + k * TWO_PI for k in (turns, turns - 1, turns + 1)):
+                if lo <= shifted <= hi and abs(shifted - ref) < abs(best - ref):
+                    best = shifted
+            out[i] = best
         return out
