@@ -1,5 +1,7 @@
 """Rotation helpers against SciPy, especially near a half turn where naive formulas fail."""
 from ik_service.core.transforms import (
+    angle_from_half_angle_vector,
+    half_angle_vector,
     matrix_to_quaternion,
     rotation_angle,
     rotation_log,
@@ -45,3 +47,16 @@ def test_skew_and_trace_map_is_the_linear_map_of_the_error_rotation():
     err = r @ target.T
     expected = np.append(vee_of_skew_part(err), np.trace(err))
     np.testing.assert_allclose(r.ravel() @ skew_and_trace_map(target), expected, atol=1e-14)
+
+
+def test_half_angle_vector_has_length_two_sin_half_angle_even_near_a_half_turn():
+    rng = np.random.default_rng(4)
+    axes = rng.normal(size=(6, 3))
+    axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+    angles = np.array([0.0, 1e-7, 0.5, 2.0, np.pi - 1e-3, np.pi - 1e-8])
+    rotations = Rotation.from_rotvec(axes * angles[:, None]).as_matrix()
+    parts = rotations.reshape(-1, 9) @ skew_and_trace_map(np.eye(3))
+    e = half_angle_vector(parts[:, :3], (parts[:, 3] + 1.0) / 4.0, lambda rows: rotations[rows])
+    np.testing.assert_allclose(e, axes * 2 * np.sin(angles / 2)[:, None], atol=1e-9)
+    for vector, axis, angle in zip(e, axes, angles):
+        np.testing.assert_allclose(angle_from_half_angle_vector(vector), axis * angle, atol=1e-7)

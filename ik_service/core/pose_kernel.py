@@ -3,14 +3,18 @@ Residual and Gauss-Newton terms of one point or pose target, in few numpy calls.
 
 Most requests put one link frame (or a point on it) at a pose or position given in the
 root frame, and numpy's per-call overhead, not arithmetic, is what a solve costs. This
-kernel computes exactly what ``ObjectiveSet.evaluate`` computes for such a problem (the
-same residual rows: p - target [m], then log(R R_target^T) [rad], both in the root
-frame; the same Jacobian) with about half the calls:
+kernel computes what ``ObjectiveSet.evaluate`` computes for such a problem (position
+rows p - target [m], rotation rows for E = R R_target^T, root frame; the same Jacobian)
+with about half the calls:
 
-- the point's position, its offset from the target and the error rotation's (skew
-  vector, trace) are all linear in the entries of the link's frame transform, so they
-  come from one product with a (16, c) matrix; the homogeneous 1 in the transform's
-  last entry carries the constants;
+- the point's position, its offset from the target and the error rotation's skew
+  vector and cos^2(angle / 2) = (trace E + 1) / 4 are all linear in the entries of the
+  link's frame transform, so they come from one product with a (16, c) matrix; the
+  homogeneous 1 in the transform's last entry carries the constants;
+- the descent's rotation rows are 2 sin(angle / 2) axis (twice the error quaternion's
+  vector part: two calls from those features, where the log needs seven), which equals
+  log(E) to third order and grows with the angle; ``residual`` and ``reported`` give
+  the log rows that results report;
 - frames are z-aligned (``LinkKinematics``), so joint axes and origins are views;
 - J^T J, J^T r and r.r go straight into a ``NormalEquations`` batch.
 """
@@ -25,7 +29,8 @@ import numpy as np
 
 from .normal_equations import NormalEquations
 from .objectives import ObjectiveSet
-from .transforms import LEVI_CIVITA, log_from_skew_and_cos, skew_and_trace_map
+from .transforms import (angle_from_half_angle_vector, half_angle_vector, LEVI_CIVITA,
+                         log_from_skew_and_cos, skew_and_trace_map)
 
 
 def _point_tensor() -> np.ndarray:
@@ -40,7 +45,7 @@ def _rotation_tensor() -> np.ndarray:
     """
     Return T (64, 9) with (T @ G.ravel()).reshape(16, 4) mapping a flat transform to terms.
 
-    The map takes a flat 4x4 transform F to (skew vector, trace / 2) of F[:3, :3] @ G.
+    The map takes a flat 4x4 transform F to (skew vector, trace / 4) of F[:3, :3] @ G.
     Both are linear in G, so column e is the map of the e-th unit matrix.
     """
     t = np.zeros((16, 4, 9))
@@ -49,7 +54,7 @@ def _rotation_tensor() -> np.ndarray:
         unit = np.zeros(9)
         unit[e] = 1.0
         m = skew_and_trace_map(unit.reshape(3, 3).T)
-        m[:, 3] *= 0.5
+        m[:, 3] *= 0.25
         t[rotation_entries, :, e] = m
     return t.reshape(64, 9)
 
@@ -69,9 +74,9 @@ def _link_template(kin, link_id: int, local: Optional[np.ndarray], rotation: boo
     Return the target-independent part of a kernel's feature map, cached per link and point.
 
     Returns (frame slot, offset (4, 4), base map (16, c), rotation map (64, 9)): the base
-    map holds the point columns and the constant -1/2 of the cosine column; the rotation
-    map turns R_target.ravel() into the (skew vector, trace / 2) columns of R_link
-    R_target^T = frame_R (offset_R R_target^T).
+    map holds the point columns and the constant 1/4 of the cos^2(angle / 2) = (trace +
+    1) / 4 column; the rotation map turns R_target.ravel() into the (skew vector, trace /
+    4) columns of R_link R_target^T = frame_R (offset_R R_target^T).
     """
     key = (link_id, None if local is None else local.tobytes(), rotation)
     cache = _templates.setdefault(kin, {})
@@ -85,7 +90,7 @@ def _link_template(kin, link_id: int, local: Optional[np.ndarray], rotation: boo
             point = offset[:, :3] @ local + offset[:, 3]    # in the frame's coordinates
             base[:, :3] = base[:, -3:] = (_POINT_TENSOR @ point).reshape(16, 3)
         if rotation:
-            base[15, 3 * position + 3] = -0.5
+            base[15, 3 * position + 3] = 0.25
             # offset_R R_target^T, row-major, is (K @ R_target.ravel()) with K this (9, 9)
             fold = np.einsum('ac,bd->abdc', offset[:3, :3], np.eye(3)).reshape(9, 9)
             rotation_map = _ROTATION_TENSOR @ fold
@@ -124,8 +129,8 @@ class PoseKernel:
         local = o.local_points[0] if self._position else None
         self._frame, self._offset, base, rotation_map = _link_template(
             kin, problem.model.link_id(o.link), local, self._rotation)
-        # features = frame.ravel() @ map: (p - target, s, cos) with p the point [m] and
-        # (s, cos) the skew vector and angle cosine of R_link R_target^T, then p itself
+        # features = frame.ravel() @ map: (p - target, s, h, p) with p the point [m], s
+        # the skew vector and h = cos^2(angle / 2) of R_link R_target^T
         m = base.copy()
         if self._position:
             m[15, :3] -= o.target_points[0]
@@ -168,22 +173,38 @@ class PoseKernel:
         frame = world[self._frame]
         return world, frame, frame.reshape(len(frame), 16) @ self._map
 
-    def _residual(self, frame: np.ndarray, features: np.ndarray, r: np.ndarray) -> None:
-        """Write the residual rows (B, m) from the link's frame and features."""
+    def _residual(self, frame: np.ndarray, features: np.ndarray, r: np.ndarray,
+                  reported: bool = False) -> None:
+        """Write the residual rows (B, m): descent rows, or with ``reported`` the log rows."""
         if self._position:
             r[:, :3] = features[:, :3]
         if self._rotation:
             rows = 3 * self._position
-            log_from_skew_and_cos(features[:, rows:rows + 3], features[:, rows + 3],
-                                  lambda near: self._error_rotations(frame[near]),
-                                  out=r[:, rows:])
+            s, half_cos_sq = features[:, rows:rows + 3], features[:, rows + 3]
+
+            def error_rotations(near):
+                return self._error_rotations(frame[near])
+
+            if reported:
+                log_from_skew_and_cos(s, 2.0 * half_cos_sq - 1.0, error_rotations,
+                                      out=r[:, rows:])
+            else:
+                half_angle_vector(s, half_cos_sq, error_rotations, out=r[:, rows:])
 
     def residual(self, v: np.ndarray) -> np.ndarray:
-        """Residual (B, m) at frame values v (S, B), without the Jacobian."""
+        """Compute the reported rows (B, m) at frame values v (S, B), without the Jacobian."""
         _, frame, features = self._link_features(v, self._buffers_for(v.shape[1]))
         r = np.empty((v.shape[1], self.num_rows))
-        self._residual(frame, features, r)
+        self._residual(frame, features, r, reported=True)
         return r
+
+    def reported(self, r: np.ndarray) -> np.ndarray:
+        """Turn one descent residual row (m,) into the reported one (rotation as a log)."""
+        if not self._rotation:
+            return r
+        out = r.copy()
+        out[-3:] = angle_from_half_angle_vector(r[-3:])
+        return out
 
     def evaluate(self, v: np.ndarray, eq: NormalEquations) -> None:
         """Fill the residual, Jacobian and Gram terms of ``eq`` at frame values v (S, B)."""

@@ -16,6 +16,7 @@ objectives); time budget in seconds of wall clock.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import math
 import time
 from typing import Callable, Optional, Sequence
 
@@ -332,8 +333,11 @@ class _Descent:
         born = np.zeros(rows, dtype=int)         # iteration at which each row (re)started
         done = np.zeros(rows, dtype=bool)
         checkpoint = state.cost.copy()
+        # The kernel's rotation rows have length 2 sin(angle / 2) < angle: a row meets the
+        # tolerance in angle when they are within 2 sin(tolerance / 2), a hair less.
+        tolerance = s.tolerance if self._kernel is None else 2.0 * math.sin(0.5 * s.tolerance)
         # A row can meet the tolerance only if its squared residual is at most this.
-        cost_bound = problem.num_blocks * s.tolerance ** 2
+        cost_bound = problem.num_blocks * tolerance ** 2
         self._best = (np.inf, state.x[0].copy(), state.r[0].copy())
         total = oldest = 0          # iterations so far; when the oldest row (re)started
         any_done = lam_grew = False
@@ -343,7 +347,7 @@ class _Descent:
                 within = state.cost <= cost_bound
                 if within.any():
                     ok = within & ~done
-                    ok[ok] = problem.max_error(state.r[ok]) <= s.tolerance
+                    ok[ok] = problem.max_error(state.r[ok]) <= tolerance
                     found = self._pick(state.x, ok) if ok.any() else None
                     if found is not None:
                         return self.result(state.x[found].copy(), state.r[found].copy(), CONVERGED,
@@ -433,7 +437,9 @@ class _Descent:
         return q
 
     def result(self, x, residual, reason, iterations, restarts) -> IKResult:
-        """Wrap angles toward the seed and package the outcome."""
+        """Wrap angles toward the seed and package the outcome; residual: a descent row."""
+        if residual is not None and self._kernel is not None:
+            residual = self._kernel.reported(residual)
         wrapped = self.box.wrap_near(x, self.seed[self.idx])
         q = self._full(wrapped)
         if residual is None or (self.model.has_mimic and not np.array_equal(wrapped, x)):

@@ -7,6 +7,7 @@ function takes and returns arrays with leading batch dimensions where noted.
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import numpy as np
@@ -190,6 +191,36 @@ def log_from_skew_and_cos(s: np.ndarray, cos: np.ndarray, matrices_at,
         e[near_pi] = angle[near_pi, None] * _half_turn_axis(
             matrices_at(near_pi), s[near_pi], cos[near_pi])
     return e
+
+
+def half_angle_vector(s: np.ndarray, half_cos_sq: np.ndarray, matrices_at,
+                      out: Optional[np.ndarray] = None) -> np.ndarray:
+    """
+    Vectors 2 sin(angle / 2) axis (B, 3) of rotations: twice their quaternions' vector part.
+
+    From the skew vectors s = sin(angle) axis (B, 3) and cos^2(angle / 2) = (1 + cos
+    angle) / 2 (B,): s = 2 sin(angle / 2) cos(angle / 2) axis, so the vector is s / cos(angle
+    / 2), two numpy calls. Its length grows monotonically with the angle over [0, pi] and
+    equals the angle to third order. Within 1e-2 rad of a half turn, where s and cos(angle
+    / 2) both vanish, the axis comes from the full matrices ``matrices_at(rows)``.
+    """
+    if half_cos_sq.min() > 2.5e-5:            # cos(angle / 2) > 5e-3: away from a half turn
+        return np.divide(s, np.sqrt(half_cos_sq)[:, None], out=out)
+    near = half_cos_sq <= 2.5e-5
+    e = np.empty_like(s) if out is None else out
+    e[~near] = s[~near] / np.sqrt(half_cos_sq[~near])[:, None]
+    h = np.clip(half_cos_sq[near], 0.0, 1.0)
+    axis = _half_turn_axis(matrices_at(near), s[near], 2.0 * h - 1.0)
+    e[near] = 2.0 * np.sqrt(1.0 - h)[:, None] * axis
+    return e
+
+
+def angle_from_half_angle_vector(e: np.ndarray) -> np.ndarray:
+    """Rotation vector angle * axis (3,) from the half-angle vector 2 sin(angle / 2) axis (3,)."""
+    length = float(np.sqrt(e @ e))
+    if length == 0.0:
+        return e.copy()
+    return e * (2.0 * math.asin(min(0.5 * length, 1.0)) / length)
 
 
 def _half_turn_axis(r: np.ndarray, s: np.ndarray, cos: np.ndarray) -> np.ndarray:
