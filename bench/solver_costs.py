@@ -52,7 +52,7 @@ def main() -> None:
         ('bind it to the model (ObjectiveSet)', lambda: ObjectiveSet(model, [objective])),
         ('rank the seed table', lambda: SeedTable.of(model).ranked(problem, 32)),
         ('pose kernel: residual, Jacobian, J^T J, 8 rows', lambda: kernel.evaluate(v, rows)),
-        ('  of which forward kinematics and residual', lambda: kernel.residual(v)),
+        ('pose kernel: the reported residual only, 8 rows', lambda: kernel.residual(v)),
         ('pose kernel, 1 row', lambda: kernel.evaluate(v[:, :1], one)),
         ('general objective code, 8 rows', lambda: problem.evaluate(q)),
         ('damped solve, 8 rows', lambda: np.linalg.solve(damped, rows.g[:, :, None])),

@@ -344,9 +344,8 @@ class _Descent:
         # a singular step gives NaN in its row, which is rejected: no warning for it
         with np.errstate(invalid='ignore'):
             while True:
-                within = state.cost <= cost_bound
-                if within.any():
-                    ok = within & ~done
+                if np.fmin.reduce(state.cost) <= cost_bound:      # fmin: NaN-proof
+                    ok = (state.cost <= cost_bound) & ~done
                     ok[ok] = problem.max_error(state.r[ok]) <= tolerance
                     found = self._pick(state.x, ok) if ok.any() else None
                     if found is not None:
