@@ -219,7 +219,7 @@ def measure_together(solvers: dict, arm: Arm, cases, limits: Optional[dict] = No
     every solver alike, so the ratios between them are fair; within a block a solver
     runs back to back, warm, as it would in use. ``limits`` caps the number of cases
     per solver (ikpy is slow). Returns {name: (solve rate, times [s], wrong)},
-    wrong being the claimed successes that fail the FK check.
+    wrong being the claimed successes that fail the FK check, for the solvers that ran.
     """
     limits = limits or {}
     names = list(solvers)
@@ -235,6 +235,8 @@ def measure_together(solvers: dict, arm: Arm, cases, limits: Optional[dict] = No
                 runs[name][1].append((q is not None, arm.solved(q, target)))
     out = {}
     for name, (times, outcomes) in runs.items():
+        if not times:
+            continue
         claimed, ok = np.array(outcomes, dtype=bool).reshape(-1, 2).T
         out[name] = (ok.mean(), np.array(times), int(np.sum(claimed & ~ok)))
     return out
@@ -288,9 +290,7 @@ def main(argv=None) -> None:
             # ikpy is slow and never gives up: a subset of the reachable tables only
             limits = {'ikpy': 0 if kind == 'far' else args.ikpy_targets,
                       'ik_service (approximate=false)': len(cases) if kind == 'far' else 0}
-            results[kind] = {name: r for name, r in measure_together(solvers, arm, cases,
-                                                                     limits).items()
-                             if len(r[1])}
+            results[kind] = measure_together(solvers, arm, cases, limits)
         for kind, by_solver in results.items():
             ref = by_solver.get('trac_ik')
             tables[kind] += [(key, name, r, ref) for name, r in by_solver.items()]
