@@ -168,7 +168,8 @@ def solve(
     # Preparing a link's table entries is one-time model work, not charged to the budget.
     descent.start += table.prepare(problem.constrained_links)
     ranked = table.ranked(problem, 4 * settings.batch_size)
-    queue = None if ranked is None else table.q[ranked][:, idx]
+    queue = None if ranked is None else table.q[ranked] if idx.size == n else \
+        table.q[ranked[:, None], idx]
     return descent.run(seed[idx][None], queue, settings.max_restarts, rows=rows)
 
 
@@ -204,9 +205,9 @@ def _configuration(q, n: int, what: str) -> np.ndarray:
         raise InvalidConfigurationError(
             f'{what} must have {n} values (one per dof), got shape {q.shape}'
         )
-    if not np.isfinite(q).all():
-        raise InvalidConfigurationError(f'{what} contains NaN or inf')
-    if q.size and np.abs(q).max() > MAX_MAGNITUDE:
+    if q.size and not np.abs(q).max() <= MAX_MAGNITUDE:     # False for NaN too
+        if not np.isfinite(q).all():
+            raise InvalidConfigurationError(f'{what} contains NaN or inf')
         raise InvalidConfigurationError(f'{what} has values beyond +-{MAX_MAGNITUDE:g}')
     return q
 
