@@ -8,6 +8,7 @@ Units: radians for revolute/continuous dofs, metres for prismatic ones. Unbounde
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 from typing import Mapping, Optional
 
 import numpy as np
@@ -105,17 +106,14 @@ class JointLimits:
         wider than 2 pi (UR arms) takes the equivalent value nearest the reference.
         Prismatic dofs are never shifted.
         """
-        far = np.flatnonzero(self.is_angle & (np.abs(q - reference) > np.pi))
-        if far.size == 0:
-            return q                                   # already the nearest equivalents
-        out = q.copy()
-        # a few dofs, once per solve: plain floats are cheapest
-        for i, value, ref, lo, hi in zip(far.tolist(), q[far].tolist(), reference[far].tolist(),
-                                         self.lower[far].tolist(), self.upper[far].tolist()):
+        out = q.tolist()        # a few dofs, once per solve: plain floats are cheapest
+        for i, (value, ref, lo, hi, angle) in enumerate(zip(
+                out, reference.tolist(), self.lower.tolist(), self.upper.tolist(),
+                self.is_angle.tolist())):
+            if not angle or abs(value - ref) <= math.pi:
+                continue                          # already the nearest equivalent
             turns = round((ref - value) / TWO_PI)
-            best = value
             for shifted in (value + k * TWO_PI for k in (turns, turns - 1, turns + 1)):
-                if lo <= shifted <= hi and abs(shifted - ref) < abs(best - ref):
-                    best = shifted
-            out[i] = best
-        return out
+                if lo <= shifted <= hi and abs(shifted - ref) < abs(out[i] - ref):
+                    out[i] = shifted
+        return np.array(out)
