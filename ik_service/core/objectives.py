@@ -276,7 +276,7 @@ class _Compiled:
     complement_rot: Optional[np.ndarray]  # (2, 3) orthogonal to an axial target axis
     row: int = 0  # first residual row
     origin_only: bool = False  # a single point at the link origin
-    skew_and_trace: Optional[np.ndarray] = None  # (9, 4) for a fixed rotation
+    skew_and_trace: Optional[np.ndarray] = None  # (9, 4) for a fixed rotation, on first use
 
 
 class ObjectiveSet:
@@ -313,9 +313,7 @@ class ObjectiveSet:
                 orthonormal_complement(o.direction) if o.position == 'linear' else None,
                 orthonormal_complement(o.target_axis) if o.rotation == 'axial' else None,
                 row=int(sum(block_sizes)),
-                origin_only=npts == 1 and not o.local_points.any(),
-                skew_and_trace=(skew_and_trace_map(o.target_rotation)
-                                if o.rotation == 'fixed' else None),
+                origin_only=npts == 1 and o.local_points.tolist() == [[0.0, 0.0, 0.0]],
             )
             self._items.append(item)
             link_ids += [link] + ([ref] if ref is not None else [])
@@ -393,6 +391,8 @@ class ObjectiveSet:
                 block = slice(row, row + it.rot_rows)
                 if o.rotation == 'fixed':
                     # log(R R_target^T) in the ref frame, from one product with R
+                    if it.skew_and_trace is None:
+                        it.skew_and_trace = skew_and_trace_map(o.target_rotation)
                     res[:, block] = log_from_skew_and_trace(
                         r.reshape(b, 9) @ it.skew_and_trace,
                         lambda rows, r=r, t=o.target_rotation: r[rows] @ t.T)

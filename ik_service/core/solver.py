@@ -260,12 +260,13 @@ class _Descent:
 
     def __init__(self, model, problem, seed, idx, limits, bias, settings, feasible, rng, start):
         self.model, self.problem, self.seed, self.idx = model, problem, seed, idx
-        self.lo, self.hi = limits.lower[idx], limits.upper[idx]
-        self.box = JointLimits(self.lo, self.hi, ~model.is_prismatic_dof[idx])
+        self._all_active = len(idx) == model.num_dofs
+        self.box = limits if self._all_active else \
+            JointLimits(limits.lower[idx], limits.upper[idx], limits.is_angle[idx])
+        self.lo, self.hi = self.box.lower, self.box.upper
         self.bias = None if bias is None else bias[idx]
         self.settings, self.feasible, self.rng = settings, feasible, rng
         self.call_start = self.start = start   # the budget counts from start
-        self._all_active = len(idx) == model.num_dofs
         kin = problem.kinematics
         identity = kin.frame_dofs is not None and len(kin.frame_dofs) == len(idx) \
             and bool((kin.frame_dofs == idx).all())
