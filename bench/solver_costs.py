@@ -20,6 +20,7 @@ from ik_service.core import (IKObjective, JointLimits, ObjectiveSet, solve,  # n
 from ik_service.core.normal_equations import NormalEquations  # noqa: E402
 from ik_service.core.pose_kernel import PoseKernel  # noqa: E402
 from ik_service.core.seed_table import SeedTable  # noqa: E402
+from ik_service.core.solver import _damped_solve  # noqa: E402
 import numpy as np  # noqa: E402
 
 
@@ -55,7 +56,7 @@ def main() -> None:
         ('pose kernel: the reported residual only, 8 rows', lambda: kernel.residual(v)),
         ('pose kernel, 1 row', lambda: kernel.evaluate(v[:, :1], one)),
         ('general objective code, 8 rows', lambda: problem.evaluate(q)),
-        ('damped solve, 8 rows', lambda: np.linalg.solve(damped, rows.g[:, :, None])),
+        ('damped solve, 8 rows', lambda: _damped_solve(damped, rows.g)),
         ('global solve starting at the answer', lambda: solve(model, [objective], goal,
                                                               mode='global', settings=settings)),
     ]
