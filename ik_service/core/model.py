@@ -363,10 +363,10 @@ class LinkKinematics:
         slot = {int(f): i for i, f in enumerate(frames)}
         parent = [slot[int(p)] if p >= 0 else -1 for p in model._frame_parent[frames]]
         self._parents = list(enumerate(parent))     # parents come first (tree order)
-        # local transform = (1, sin v, cos v, v) @ basis
-        self._basis = model._local_basis[frames]
-        # without prismatic frames the v column is all zero: (1, sin v, cos v) @ basis[:, :3]
-        self.revolute_basis = np.ascontiguousarray(self._basis[:, :3])
+        # local transform (S, B, 16) = (1, sin v, cos v, v) @ basis (S, 4, 16); without
+        # prismatic frames the v column is all zero: (1, sin v, cos v) @ basis[:, :3]
+        self.basis = model._local_basis[frames]
+        self.revolute_basis = np.ascontiguousarray(self.basis[:, :3])
         self.prismatic = model._is_prismatic[frames]
         self.rotational = model._is_rotational[frames]
         self.dof_map = model._mimic_matrix[frames]          # (S, n): frame value per dof
@@ -397,7 +397,7 @@ class LinkKinematics:
         np.sin(v, out=basis[..., 1])
         np.cos(v, out=basis[..., 2])
         np.multiply(v, self.prismatic[:, None], out=basis[..., 3])
-        local = (basis @ self._basis).reshape(v.shape + (4, 4))
+        local = (basis @ self.basis).reshape(v.shape + (4, 4))
         return self.chain(local, np.empty_like(local))
 
     def frame_values(self, q: np.ndarray) -> np.ndarray:

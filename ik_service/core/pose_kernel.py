@@ -27,6 +27,7 @@ import weakref
 
 import numpy as np
 
+from .model import LinkKinematics
 from .normal_equations import NormalEquations
 from .objectives import ObjectiveSet
 from .transforms import (angle_from_half_angle_vector, half_angle_vector, LEVI_CIVITA,
@@ -66,10 +67,12 @@ _POINT_TENSOR = _point_tensor()
 _ROTATION_TENSOR = _rotation_tensor()
 
 
+# The target-independent parts of kernel maps, per LinkKinematics and link.
 _templates: 'weakref.WeakKeyDictionary' = weakref.WeakKeyDictionary()
 
 
-def _link_template(kin, link_id: int, local: Optional[np.ndarray], rotation: bool):
+def _link_template(kin: LinkKinematics, link_id: int, local: Optional[np.ndarray],
+                   rotation: bool) -> tuple:
     """
     Return the target-independent part of a kernel's feature map, cached per link and point.
 
@@ -124,7 +127,7 @@ class PoseKernel:
         self._kin, self._columns = kin, columns
         self._position = o.position == 'fixed'
         self._rotation = o.rotation == 'fixed'
-        self._basis = kin.revolute_basis if not kin.has_prismatic else kin._basis
+        self._basis = kin.basis if kin.has_prismatic else kin.revolute_basis
         self.num_rows = 3 * (self._position + self._rotation)
         local = o.local_points[0] if self._position else None
         self._frame, self._offset, base, rotation_map = _link_template(
