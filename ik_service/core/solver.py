@@ -6,7 +6,10 @@ starts from a table of precomputed configurations, then random ones) with
 Levenberg-Marquardt steps. A trial step is accepted only where it
 lowers the squared residual, so the error of every row never increases (the damping
 grows on rejection and shrinks on success, which is the line search). Joint limits are
-enforced by projecting each trial into the limits.
+enforced by projecting each trial into the limits. Each evaluation fills a
+``NormalEquations`` batch, through ``PoseKernel`` for a single point or pose target (its
+rotation rows are 2 sin(angle / 2) axis, which grows with the angle just as the log
+does) and through ``ObjectiveSet`` for everything else.
 
 Units: configurations in radians/metres per dof (the model's ``joint_names`` order);
 tolerance in metres or radians (the largest point distance or rotation angle over all
@@ -168,8 +171,9 @@ def solve(
     # Preparing a link's table entries is one-time model work, not charged to the budget.
     descent.start += table.prepare(problem.constrained_links)
     ranked = table.ranked(problem, 4 * settings.batch_size)
-    queue = None if ranked is None else table.q[ranked] if idx.size == n else \
-        table.q[ranked[:, None], idx]
+    queue = None
+    if ranked is not None:
+        queue = table.q[ranked] if idx.size == n else table.q[ranked[:, None], idx]
     return descent.run(seed[idx][None], queue, settings.max_restarts, rows=rows)
 
 
