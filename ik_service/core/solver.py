@@ -144,7 +144,7 @@ def solve(
     else:
         active = np.zeros(n, dtype=bool)
         active[[model.joint_id(j) for j in active_joints]] = True
-    idx = np.flatnonzero(active)
+    idx = active.nonzero()[0]
     if idx.size == 0:
         raise InvalidSettingsError('no active joints move the constrained links')
 
@@ -219,7 +219,8 @@ def _configuration(q, n: int, what: str) -> np.ndarray:
 try:
     # The batched LAPACK solver behind np.linalg.solve, which checks and converts its
     # arguments on every call: that costs as much as the solve itself here. A singular
-    # system gives NaN (and an 'invalid' floating-point flag) in its row only.
+    # system gives NaN in its row only (with a RuntimeWarning; the damping's floor makes
+    # that practically impossible).
     from numpy.linalg._umath_linalg import solve as _lapack_solve
 except ImportError:     # numpy moved it: the public function, with the same contract
     def _lapack_solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -347,75 +348,73 @@ class _Descent:
         self._best = (np.inf, state.x[0].copy(), state.r[0].copy())
         total = oldest = 0          # iterations so far; when the oldest row (re)started
         any_done = lam_grew = False
-        # a singular step gives NaN in its row, which is rejected: no warning for it
-        with np.errstate(invalid='ignore'):
-            while True:
-                if np.fmin.reduce(state.cost) <= cost_bound:      # fmin: NaN-proof
-                    ok = (state.cost <= cost_bound) & ~done
-                    ok[ok] = problem.max_error(state.r[ok]) <= tolerance
-                    found = self._pick(state.x, ok) if ok.any() else None
-                    if found is not None:
-                        return self.result(state.x[found].copy(), state.r[found].copy(), CONVERGED,
-                                           total, restarts)
-                if time.perf_counter() >= deadline:
-                    reason = TIMEOUT
+        while True:
+            if np.fmin.reduce(state.cost) <= cost_bound:      # fmin: NaN-proof
+                ok = (state.cost <= cost_bound) & ~done
+                ok[ok] = problem.max_error(state.r[ok]) <= tolerance
+                found = self._pick(state.x, ok) if ok.any() else None
+                if found is not None:
+                    return self.result(state.x[found].copy(), state.r[found].copy(), CONVERGED,
+                                       total, restarts)
+            if time.perf_counter() >= deadline:
+                reason = TIMEOUT
+                break
+            # Rows that cannot progress: restart them (global) or retire them.
+            stalled = None
+            if total - oldest >= s.max_iterations or lam_grew and lam.max() > MAX_DAMPING:
+                stalled = ((total - born) >= s.max_iterations) | (lam > MAX_DAMPING)
+            if restarts_allowed > restarts and total % PROGRESS_WINDOW == 0 and total:
+                window = (total - born) >= PROGRESS_WINDOW
+                slow = window & (state.cost > 0.5 * checkpoint)
+                stalled = slow if stalled is None else stalled | slow
+                checkpoint = np.where(window, state.cost, checkpoint)
+            if stalled is not None and (stalled & ~done).any():
+                stalled &= ~done
+                self._remember_best(state, stalled)
+                fresh = np.flatnonzero(stalled)[: max(0, restarts_allowed - restarts)]
+                if len(fresh):
+                    starts, queue = self._starts(queue, len(fresh))
+                    state.data[fresh] = self._batch(starts).data
+                    lam[fresh], born[fresh] = max(s.initial_damping, floor), total
+                    oldest = int(born.min())
+                    checkpoint[fresh] = state.cost[fresh]
+                    restarts += len(fresh)
+                    stalled[fresh] = False
+                done |= stalled
+                any_done = bool(done.any())
+                if done.all():
+                    if restarts_allowed:
+                        reason = RESTARTS_EXHAUSTED
+                    else:
+                        reason = STALLED if (lam > MAX_DAMPING).any() else MAX_ITERATIONS
                     break
-                # Rows that cannot progress: restart them (global) or retire them.
-                stalled = None
-                if total - oldest >= s.max_iterations or lam_grew and lam.max() > MAX_DAMPING:
-                    stalled = ((total - born) >= s.max_iterations) | (lam > MAX_DAMPING)
-                if restarts_allowed > restarts and total % PROGRESS_WINDOW == 0 and total:
-                    window = (total - born) >= PROGRESS_WINDOW
-                    slow = window & (state.cost > 0.5 * checkpoint)
-                    stalled = slow if stalled is None else stalled | slow
-                    checkpoint = np.where(window, state.cost, checkpoint)
-                if stalled is not None and (stalled & ~done).any():
-                    stalled &= ~done
-                    self._remember_best(state, stalled)
-                    fresh = np.flatnonzero(stalled)[: max(0, restarts_allowed - restarts)]
-                    if len(fresh):
-                        starts, queue = self._starts(queue, len(fresh))
-                        state.data[fresh] = self._batch(starts).data
-                        lam[fresh], born[fresh] = max(s.initial_damping, floor), total
-                        oldest = int(born.min())
-                        checkpoint[fresh] = state.cost[fresh]
-                        restarts += len(fresh)
-                        stalled[fresh] = False
-                    done |= stalled
-                    any_done = bool(done.any())
-                    if done.all():
-                        if restarts_allowed:
-                            reason = RESTARTS_EXHAUSTED
-                        else:
-                            reason = STALLED if (lam > MAX_DAMPING).any() else MAX_ITERATIONS
-                        break
-                # One damped Gauss-Newton step per row, projected into the limits:
-                # (H + lambda I) step = -g, with g = J^T r (plus the pull toward the bias).
-                damped = state.h + lam[:, None, None] * eye
-                if self.bias is None:
-                    np.subtract(state.x, _damped_solve(damped, state.g), out=trial.x)
-                else:
-                    pull = 0.2 * (self.bias - state.x)
-                    g = state.g + (state.h @ pull[:, :, None])[..., 0]
-                    np.subtract(state.x + pull, _damped_solve(damped, g), out=trial.x)
-                np.minimum(np.maximum(trial.x, lo, out=trial.x), hi, out=trial.x)   # limits
-                evaluate(trial)
-                accept = trial.cost < state.cost
-                if any_done:
-                    accept &= ~done
-                lam_grew = not accept.all()
-                if lam_grew:
-                    state.take(trial, accept)
-                    lam = np.maximum(lam * np.where(accept, 0.1, 10.0), floor)
-                else:
-                    state, trial = trial, state
-                    lam = np.maximum(lam * 0.1, floor)
-                total += 1
-            if reason_if_failed is not None:
-                reason = reason_if_failed
-            self._remember_best(state, np.ones(len(state), dtype=bool))
-            _, best_x, best_r = self._best
-            return self.result(best_x, best_r, reason, total, restarts)
+            # One damped Gauss-Newton step per row, projected into the limits:
+            # (H + lambda I) step = -g, with g = J^T r (plus the pull toward the bias).
+            damped = state.h + lam[:, None, None] * eye
+            if self.bias is None:
+                np.subtract(state.x, _damped_solve(damped, state.g), out=trial.x)
+            else:
+                pull = 0.2 * (self.bias - state.x)
+                g = state.g + (state.h @ pull[:, :, None])[..., 0]
+                np.subtract(state.x + pull, _damped_solve(damped, g), out=trial.x)
+            np.minimum(np.maximum(trial.x, lo, out=trial.x), hi, out=trial.x)   # limits
+            evaluate(trial)
+            accept = trial.cost < state.cost
+            if any_done:
+                accept &= ~done
+            lam_grew = not accept.all()
+            if lam_grew:
+                state.take(trial, accept)
+                lam = np.maximum(lam * np.where(accept, 0.1, 10.0), floor)
+            else:
+                state, trial = trial, state
+                lam = np.maximum(lam * 0.1, floor)
+            total += 1
+        if reason_if_failed is not None:
+            reason = reason_if_failed
+        self._remember_best(state, np.ones(len(state), dtype=bool))
+        _, best_x, best_r = self._best
+        return self.result(best_x, best_r, reason, total, restarts)
 
     def _remember_best(self, eq: NormalEquations, rows: np.ndarray) -> None:
         """Keep the lowest-error configuration seen, before rows are replaced or at the end."""
@@ -426,7 +425,7 @@ class _Descent:
 
     def _pick(self, x, ok) -> Optional[int]:
         """Among rows that meet the tolerance, the feasible one nearest the seed."""
-        cand = np.flatnonzero(ok)
+        cand = ok.nonzero()[0]
         if len(cand) > 1:
             distance = np.sum((x[cand] - self.seed[self.idx]) ** 2, axis=1)
             cand = cand[np.argsort(distance, kind='stable')]
