@@ -98,9 +98,9 @@ class SeedTable:
             weights = np.zeros(13)
             extra = []
             if o.position == 'fixed':
-                for local, target in zip(o.local_points, o.target_points):
+                for local, target in zip(o.local_points.tolist(), o.target_points):
                     goal = target if in_root else ref[:3, :3] @ target + ref[:3, 3]
-                    if local.any():   # a point off the origin: p = origin + R local
+                    if any(local):    # a point off the origin: p = origin + R local
                         d = features[:, :3] + features[:, 3:12].reshape(-1, 3, 3) @ local - goal
                         extra.append(np.einsum('ij,ij->i', d, d))
                     else:             # |p - g|^2 = |p|^2 - 2 p.g + |g|^2, |g|^2 dropped
