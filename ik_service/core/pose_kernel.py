@@ -211,10 +211,26 @@ class PoseKernel:
 
     def evaluate(self, v: np.ndarray, eq: NormalEquations) -> None:
         """Fill the residual, Jacobian and Gram terms of ``eq`` at frame values v (S, B)."""
-        kin = self._kin
+        self.evaluate_residual(v, eq)
+        self.evaluate_jacobian(eq)
+
+    def evaluate_residual(self, v: np.ndarray, eq: NormalEquations) -> None:
+        """
+        Fill the residual and cost of ``eq`` at frame values v (S, B): the first half.
+
+        ``evaluate_jacobian`` completes the same batch; a solve that finds a row within
+        the tolerance here skips it.
+        """
         buffers = self._buffers_for(v.shape[1])
         world, frame, features = self._link_features(v, buffers)
         self._residual(frame, features, eq.r)
+        np.einsum('bm,bm->b', eq.r, eq.r, out=eq.cost)
+        self._pending = (buffers, world, features)
+
+    def evaluate_jacobian(self, eq: NormalEquations) -> None:
+        """Fill the Jacobian and Gram terms of the batch ``evaluate_residual`` just filled."""
+        kin = self._kin
+        buffers, world, features = self._pending
         jac = eq.jacobian if self._columns is False else buffers[3]
         axes = world[:, :, :3, 2]                   # (S, B, 3) world joint axes
         turning = axes * kin.rotational[:, None, None] if kin.has_prismatic else axes

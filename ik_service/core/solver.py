@@ -286,8 +286,19 @@ class _Descent:
 
     def evaluate(self, eq: NormalEquations) -> None:
         """Fill the residual and normal-equation terms of ``eq`` at its active values x."""
+        self.evaluate_residual(eq)
+        self.evaluate_jacobian(eq)
+
+    def evaluate_residual(self, eq: NormalEquations) -> None:
+        """
+        Fill at least the residual and cost of ``eq`` at its active values x.
+
+        Through the pose kernel the Jacobian terms wait for ``evaluate_jacobian``, so that
+        a batch in which a row converges never computes them; the general code fills
+        everything at once.
+        """
         if self._kernel is not None and self._columns is False:
-            self._kernel.evaluate(eq.x.T, eq)        # the frames are the active dofs
+            self._kernel.evaluate_residual(eq.x.T, eq)        # the frames are the active dofs
             return
         if self._all_active:
             q = eq.x
@@ -295,9 +306,14 @@ class _Descent:
             q = np.repeat(self.seed[None], len(eq), axis=0)
             q[:, self.idx] = eq.x
         if self._kernel is not None:
-            self._kernel.evaluate(self.problem.kinematics.frame_values(q), eq)
+            self._kernel.evaluate_residual(self.problem.kinematics.frame_values(q), eq)
         else:
             eq.set_from_jacobian(*self.problem.evaluate(q, True, self._columns))
+
+    def evaluate_jacobian(self, eq: NormalEquations) -> None:
+        """Complete ``eq`` after ``evaluate_residual``."""
+        if self._kernel is not None:
+            self._kernel.evaluate_jacobian(eq)
 
     def _batch(self, x: np.ndarray) -> NormalEquations:
         """Evaluate active values x (B, k) into a new batch."""
@@ -332,7 +348,7 @@ class _Descent:
         self.evaluate(state)
         trial = NormalEquations(rows, k, problem.num_rows)
         eye = np.eye(k)
-        lo, hi, evaluate = self.lo, self.hi, self.evaluate
+        lo, hi = self.lo, self.hi
         # Damping never drops below 1e-12 of the scale of J^T J (at the seed), so that
         # H + lambda I stays invertible on badly scaled robots (links kilometres long).
         floor = max(1e-9, 1e-12 * float(state.h[0].trace()))
@@ -348,14 +364,17 @@ class _Descent:
         self._best = (np.inf, state.x[0].copy(), state.r[0].copy())
         total = oldest = 0          # iterations so far; when the oldest row (re)started
         any_done = lam_grew = False
-        while True:
-            if np.fmin.reduce(state.cost) <= cost_bound:      # fmin: NaN-proof
-                ok = (state.cost <= cost_bound) & ~done
-                ok[ok] = problem.max_error(state.r[ok]) <= tolerance
-                found = self._pick(state.x, ok) if ok.any() else None
-                if found is not None:
-                    return self.result(state.x[found].copy(), state.r[found].copy(), CONVERGED,
-                                       total, restarts)
+
+        def converged(eq: NormalEquations) -> Optional[int]:
+            """Return the row of eq that meets the tolerance (see _pick), or None."""
+            if not np.fmin.reduce(eq.cost) <= cost_bound:      # fmin: NaN-proof
+                return None
+            ok = (eq.cost <= cost_bound) & ~done
+            ok[ok] = problem.max_error(eq.r[ok]) <= tolerance
+            return self._pick(eq.x, ok) if ok.any() else None
+
+        found, found_in = converged(state), state
+        while found is None:
             if time.perf_counter() >= deadline:
                 reason = TIMEOUT
                 break
@@ -398,7 +417,12 @@ class _Descent:
                 g = state.g + (state.h @ pull[:, :, None])[..., 0]
                 np.subtract(state.x + pull, _damped_solve(damped, g), out=trial.x)
             np.minimum(np.maximum(trial.x, lo, out=trial.x), hi, out=trial.x)   # limits
-            evaluate(trial)
+            self.evaluate_residual(trial)
+            total += 1
+            found, found_in = converged(trial), trial
+            if found is not None:
+                break
+            self.evaluate_jacobian(trial)
             accept = trial.cost < state.cost
             if any_done:
                 accept &= ~done
@@ -409,7 +433,9 @@ class _Descent:
             else:
                 state, trial = trial, state
                 lam = np.maximum(lam * 0.1, floor)
-            total += 1
+        if found is not None:
+            return self.result(found_in.x[found].copy(), found_in.r[found].copy(), CONVERGED,
+                               total, restarts)
         if reason_if_failed is not None:
             reason = reason_if_failed
         self._remember_best(state, np.ones(len(state), dtype=bool))
