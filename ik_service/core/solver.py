@@ -363,7 +363,7 @@ class _Descent:
         cost_bound = problem.num_blocks * tolerance ** 2
         self._best = (np.inf, state.x[0].copy(), state.r[0].copy())
         total = oldest = 0          # iterations so far; when the oldest row (re)started
-        any_done = lam_grew = False
+        any_done = False
 
         def converged(eq: NormalEquations) -> Optional[int]:
             """Return the row of eq that meets the tolerance (see _pick), or None."""
@@ -380,9 +380,10 @@ class _Descent:
                 break
             # Rows that cannot progress: restart them (global) or retire them.
             stalled = None
-            if total - oldest >= s.max_iterations or lam_grew and lam.max() > MAX_DAMPING:
+            periodic = total > 0 and total % PROGRESS_WINDOW == 0
+            if total - oldest >= s.max_iterations or periodic and lam.max() > MAX_DAMPING:
                 stalled = ((total - born) >= s.max_iterations) | (lam > MAX_DAMPING)
-            if restarts_allowed > restarts and total % PROGRESS_WINDOW == 0 and total:
+            if periodic and restarts_allowed > restarts:
                 window = (total - born) >= PROGRESS_WINDOW
                 slow = window & (state.cost > 0.5 * checkpoint)
                 stalled = slow if stalled is None else stalled | slow
@@ -426,13 +427,8 @@ class _Descent:
             accept = trial.cost < state.cost
             if any_done:
                 accept &= ~done
-            lam_grew = not accept.all()
-            if lam_grew:
-                state.take(trial, accept)
-                lam = np.maximum(lam * np.where(accept, 0.1, 10.0), floor)
-            else:
-                state, trial = trial, state
-                lam = np.maximum(lam * 0.1, floor)
+            state.take(trial, accept)
+            lam = np.maximum(lam * np.where(accept, 0.1, 10.0), floor)
         if found is not None:
             return self.result(found_in.x[found].copy(), found_in.r[found].copy(), CONVERGED,
                                total, restarts)
