@@ -21,7 +21,6 @@ with about half the calls:
 
 from __future__ import annotations
 
-import threading
 from typing import Optional
 import weakref
 
@@ -60,9 +59,6 @@ def _rotation_tensor() -> np.ndarray:
     return t.reshape(64, 9)
 
 
-# Scratch arrays per thread and shape: an evaluation uses them only while it runs, and
-# allocating them per solve costs more than a whole iteration's arithmetic.
-_scratch = threading.local()
 _POINT_TENSOR = _point_tensor()
 _ROTATION_TENSOR = _rotation_tensor()
 
@@ -142,25 +138,27 @@ class PoseKernel:
             m[:, col:col + 4] += (rotation_map @ o.target_rotation.ravel()).reshape(16, 4)
             self._target_rotation = o.target_rotation
         self._map = m
+        self._buffers: dict[int, tuple] = {}
 
     def _error_rotations(self, frame: np.ndarray) -> np.ndarray:
         """R_link R_target^T (k, 3, 3) from the link's frames (k, 4, 4), for rare rows."""
         return frame[:, :3, :3] @ self._offset[:3, :3] @ self._target_rotation.T
 
     def _buffers_for(self, b: int) -> tuple:
-        """Return basis (S, b, c), local and world transforms (S, b, 4, 4), Jacobian (b, m, S)."""
-        s, c = self._kin.num_frames, self._basis.shape[1]
-        key = (s, b, c, self.num_rows)
-        cache = getattr(_scratch, 'buffers', None)
-        if cache is None:
-            cache = _scratch.buffers = {}
-        buffers = cache.get(key)
+        """
+        Return basis (S, b, c), local and world transforms (S, b, 4, 4), Jacobian (b, m, S).
+
+        They belong to this kernel, which serves one solve: a feasibility check that
+        solves again in between the two halves of an evaluation cannot overwrite them.
+        """
+        buffers = self._buffers.get(b)
         if buffers is None:
-            basis = np.empty((s, b, c))
+            s = self._kin.num_frames
+            basis = np.empty((s, b, self._basis.shape[1]))
             basis[..., 0] = 1.0
             buffers = (basis, np.empty((s, b, 4, 4)), np.empty((s, b, 4, 4)),
                        np.empty((b, self.num_rows, s)))
-            cache[key] = buffers
+            self._buffers[b] = buffers
         return buffers
 
     def _link_features(self, v: np.ndarray, buffers: tuple):

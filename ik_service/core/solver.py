@@ -428,7 +428,9 @@ class _Descent:
             if any_done:
                 accept &= ~done
             state.take(trial, accept)
-            lam = np.maximum(lam * np.where(accept, 0.1, 10.0), floor)
+            # capped: a retired row keeps being rejected, and an infinite damping would
+            # make its H + lambda I NaN (inf * 0 off the diagonal)
+            lam = np.clip(lam * np.where(accept, 0.1, 10.0), floor, 100.0 * MAX_DAMPING)
         if found is not None:
             return self.result(found_in.x[found].copy(), found_in.r[found].copy(), CONVERGED,
                                total, restarts)
