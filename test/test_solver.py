@@ -299,6 +299,31 @@ def test_feasibility_check_rejects_solutions_in_global_mode():
     assert np.linalg.norm(tip(arm, result.q) - target) <= 1e-5
 
 
+def test_a_feasibility_check_that_solves_again_does_not_disturb_the_solve():
+    # the check runs a solve of the same shape between the two halves of an evaluation
+    path, link = ARMS['ur5']
+    model = load_urdf_file(robot_path(path))
+    limits = JointLimits.from_model(model)
+    goal, other = limits.sample(np.random.default_rng(8), np.zeros(model.num_dofs), 2)
+    pose, other_pose = model.forward_kinematics(goal, link), model.forward_kinematics(other, link)
+    checks = []
+
+    def feasible(q):
+        inner = solve_global(model, [IKObjective.fixed_pose(link, other_pose[:3, :3],
+                                                            other_pose[:3, 3])], q)
+        checks.append(inner.success)
+        return len(checks) > 2            # the first two candidates are refused
+
+    result = solve_global(model, [IKObjective.fixed_pose(link, pose[:3, :3], pose[:3, 3])],
+                          np.zeros(model.num_dofs), feasible=feasible,
+                          settings=SolverSettings(timeout=1.0))
+    assert len(checks) >= 3 and all(checks)
+    assert result.success
+    reached = model.forward_kinematics(result.q, link)
+    assert np.linalg.norm(reached[:3, 3] - pose[:3, 3]) <= 1e-5
+    assert rotation_angle(reached[:3, :3], pose[:3, :3]) <= 1e-5
+
+
 def test_same_request_and_random_seed_give_the_same_answer():
     goal_q = np.array([0.5, -1.0, 1.3, 0.2, 1.1, -0.4])
     goal = UR5E.forward_kinematics(goal_q, 'tool0')
