@@ -5,8 +5,9 @@ Where a global solve's time goes: the pieces of one iteration, timed on their ow
 
 Prints microseconds per call (best of 5 repeats) for building an objective, binding it,
 ranking the seed table, the pose kernel's evaluation of 8 configurations and its parts,
-the general objective code on the same rows, the damped solve, and a whole global solve
-that starts at the answer (the fixed cost of one solve).
+the general objective code on the same rows, the damped solve, a whole global solve
+that starts at the answer (the fixed cost of one solve), and failing a target that is
+provably out of reach.
 """
 import os
 import sys
@@ -45,6 +46,9 @@ def main() -> None:
     one = NormalEquations(1, k, problem.num_rows)
     damped = rows.h + 1e-3 * np.eye(k)
     settings = SolverSettings(tolerance=1e-5, timeout=0.005, max_restarts=10**6)
+    fail_fast = SolverSettings(tolerance=1e-5, timeout=0.005, approximate=False)
+    center, radius = model.reach_bound(model.link_id(arm.tip), np.zeros(3))
+    far = IKObjective.fixed_pose(arm.tip, target[:3, :3], center + [1.2 * radius, 0.0, 0.0])
     SeedTable.of(model).prepare(problem.constrained_links)
     kernel.evaluate(v, rows)
     parts = [
@@ -59,6 +63,9 @@ def main() -> None:
         ('damped solve, 8 rows', lambda: _damped_solve(damped, rows.g)),
         ('global solve starting at the answer', lambda: solve(model, [objective], goal,
                                                               mode='global', settings=settings)),
+        ('  the reported residual at one configuration', lambda: kernel.residual(v[:, :1])),
+        ('failing an out-of-reach target (approximate=false)',
+         lambda: solve(model, [far], goal, mode='global', settings=fail_fast)),
     ]
     print(f'{arm.tip} of {model.name}, {len(arm.dofs)} joints')
     for label, function in parts:
