@@ -250,13 +250,7 @@ def rotation_angle(r: np.ndarray) -> np.ndarray:
 LEVI_CIVITA = np.zeros((3, 3, 3))
 LEVI_CIVITA[0, 1, 2] = LEVI_CIVITA[1, 2, 0] = LEVI_CIVITA[2, 0, 1] = 1.0
 LEVI_CIVITA[0, 2, 1] = LEVI_CIVITA[2, 1, 0] = LEVI_CIVITA[1, 0, 2] = -1.0
-_SKEW_OF = -LEVI_CIVITA  # skew(v)[i, j] = -eps[i, j, k] v[k]
 _SKEW_ROWS, _SKEW_COLS = [2, 0, 1], [1, 2, 0]
-
-
-def skew(v: np.ndarray) -> np.ndarray:
-    """Build cross-product matrices (..., 3, 3) of vectors (..., 3): [a]x b = a x b."""
-    return np.einsum('ijk,...k->...ij', _SKEW_OF, np.asarray(v, dtype=float))
 
 
 def vee_of_skew_part(r: np.ndarray) -> np.ndarray:
@@ -264,10 +258,8 @@ def vee_of_skew_part(r: np.ndarray) -> np.ndarray:
     return 0.5 * (r[..., _SKEW_ROWS, _SKEW_COLS] - r[..., _SKEW_COLS, _SKEW_ROWS])
 
 
-_SKEW_AND_TRACE = np.zeros((9, 4))   # R.ravel() @ this = (vee((R - R^T) / 2), trace R)
-_SKEW_AND_TRACE[[7, 2, 3], [0, 1, 2]] = 0.5
-_SKEW_AND_TRACE[[5, 6, 1], [0, 1, 2]] = -0.5
-_SKEW_AND_TRACE[[0, 4, 8], 3] = 1.0
+# R.ravel() @ this = (vee((R - R^T) / 2), trace R)
+_SKEW_AND_TRACE = skew_and_trace_map(np.eye(3))
 
 
 def orthonormal_complement(direction: np.ndarray) -> np.ndarray:
