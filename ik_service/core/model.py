@@ -387,6 +387,8 @@ class LinkKinematics:
         masks = {lid: model.link_ancestor_frames[lid][frames] for lid in link_ids}
         self._mask = {lid: None if m.all() else m.astype(float) for lid, m in masks.items()}
         self.has_prismatic = bool(self.prismatic.any())
+        # the target-independent parts of PoseKernel's feature maps, per link and point
+        self.kernel_templates: dict = {}
         self.num_frames = len(frames)
 
     def transforms(self, q: np.ndarray) -> np.ndarray:

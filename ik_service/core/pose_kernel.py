@@ -22,7 +22,6 @@ with about half the calls:
 from __future__ import annotations
 
 from typing import Optional
-import weakref
 
 import numpy as np
 
@@ -63,10 +62,6 @@ _POINT_TENSOR = _point_tensor()
 _ROTATION_TENSOR = _rotation_tensor()
 
 
-# The target-independent parts of kernel maps, per LinkKinematics and link.
-_templates: 'weakref.WeakKeyDictionary' = weakref.WeakKeyDictionary()
-
-
 def _link_template(kin: LinkKinematics, link_id: int, local: Optional[np.ndarray],
                    rotation: bool) -> tuple:
     """
@@ -78,7 +73,7 @@ def _link_template(kin: LinkKinematics, link_id: int, local: Optional[np.ndarray
     4) columns of R_link R_target^T = frame_R (offset_R R_target^T).
     """
     key = (link_id, None if local is None else local.tobytes(), rotation)
-    cache = _templates.setdefault(kin, {})
+    cache = kin.kernel_templates
     template = cache.get(key)
     if template is None:
         frame, offset = kin.frame_of(link_id)
