@@ -35,6 +35,8 @@ def _terms_both_ways(model, objective, q, active=None):
     kernel.evaluate(v, fast)
     residual, jacobian = problem.evaluate(q, True, columns)
     np.testing.assert_allclose(kernel.residual(v), residual, atol=1e-12)
+    for i in range(len(q)):    # one row at a time, as results are reported: plain floats
+        np.testing.assert_allclose(kernel.residual(v[:, i:i + 1])[0], residual[i], atol=1e-12)
     for fast_row, row in zip(fast.r, residual):
         np.testing.assert_allclose(kernel.reported(fast_row), row, atol=1e-9)
     if objective.rotation == 'fixed':        # angle * axis -> 2 sin(angle / 2) axis

@@ -5,6 +5,7 @@ from ik_service.core.transforms import (
     matrix_to_quaternion,
     rotation_angle,
     rotation_log,
+    rotation_vector_from_parts,
     skew_and_trace_map,
     vee_of_skew_part,
 )
@@ -60,3 +61,17 @@ def test_half_angle_vector_has_length_two_sin_half_angle_even_near_a_half_turn()
     np.testing.assert_allclose(e, axes * 2 * np.sin(angles / 2)[:, None], atol=1e-9)
     for vector, axis, angle in zip(e, axes, angles):
         np.testing.assert_allclose(angle_from_half_angle_vector(vector), axis * angle, atol=1e-7)
+
+
+@pytest.mark.parametrize('angle', [0.0, 1e-9, 1e-4, 0.5, 2.0, np.pi - 0.011, np.pi - 1e-3])
+def test_one_rotation_in_floats_matches_scipy_or_defers_near_a_half_turn(angle):
+    rng = np.random.default_rng(5)
+    axes = rng.normal(size=(10, 3))
+    axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+    for vector in axes * angle:
+        parts = Rotation.from_rotvec(vector).as_matrix().ravel() @ skew_and_trace_map(np.eye(3))
+        ours = rotation_vector_from_parts(parts[:3].tolist(), 0.5 * (parts[3] - 1.0))
+        if angle > np.pi - 1e-2:
+            assert ours is None         # the axis needs the full matrix there
+        else:
+            np.testing.assert_allclose(ours, vector, atol=1e-9)

@@ -214,6 +214,8 @@ class RobotModel:
         self._reach_cache: dict = {}
         self._kinematics_cache: dict = {}
         self._moving_cache: dict = {}
+        # ObjectiveSet's structure per objective shape (objectives._Layout)
+        self.objective_layouts: dict = {}
         rows = np.where(self.link_frame >= 0, self.link_frame, nf)
         self.link_ancestor_frames = anc[rows]  # (num_links, num_frames)
 

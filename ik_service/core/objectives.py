@@ -22,7 +22,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .errors import InvalidObjectiveError, MAX_MAGNITUDE, UnknownFrameError
-from .model import RobotModel
+from .model import LinkKinematics, RobotModel
 from .transforms import log_from_skew_and_trace, orthonormal_complement, skew_and_trace_map
 
 POSITION_TYPES = ('none', 'planar', 'linear', 'fixed')
@@ -55,17 +55,22 @@ def _points(value, what: str) -> np.ndarray:
     return a.reshape(-1, 3)
 
 
-_EYE3 = np.eye(3)
+def _bounded(points: np.ndarray) -> bool:
+    """Tell whether every entry is finite and within +-MAX_MAGNITUDE (False for NaN)."""
+    return all(abs(v) <= MAX_MAGNITUDE for v in points.ravel().tolist())
 
 
 def _rotation(value, what: str) -> np.ndarray:
     """Check and return a proper rotation matrix (3, 3), to 1e-6."""
     r = np.array(value if value is not None else np.nan, dtype=float)
     if r.shape == (3, 3):
-        if np.abs(r @ r.T - _EYE3).max() <= 1e-6:      # False for NaN or inf too
-            (a, b, c) = r.tolist()
-            det = a[0] * (b[1] * c[2] - b[2] * c[1]) - a[1] * (b[0] * c[2] - b[2] * c[0]) \
-                + a[2] * (b[0] * c[1] - b[1] * c[0])
+        (a0, a1, a2), (b0, b1, b2), (c0, c1, c2) = r.tolist()
+        # the rows are orthonormal (R R^T = I); every test is False for NaN or inf
+        if all(abs(e) <= 1e-6 for e in (
+                a0 * a0 + a1 * a1 + a2 * a2 - 1.0, b0 * b0 + b1 * b1 + b2 * b2 - 1.0,
+                c0 * c0 + c1 * c1 + c2 * c2 - 1.0, a0 * b0 + a1 * b1 + a2 * b2,
+                a0 * c0 + a1 * c1 + a2 * c2, b0 * c0 + b1 * c1 + b2 * c2)):
+            det = a0 * (b1 * c2 - b2 * c1) - a1 * (b0 * c2 - b2 * c0) + a2 * (b0 * c1 - b1 * c0)
             if det > 0:
                 return r
         if np.isfinite(r).all():
@@ -120,8 +125,7 @@ class IKObjective:
                 raise InvalidObjectiveError(
                     f'objective on {name!r}: {len(local)} local points but {len(target)} '
                     'target points; give one target point per local point')
-            # NaN compares False, so a NaN point fails this test too
-            if not np.abs((local, target)).max() <= MAX_MAGNITUDE:
+            if not (_bounded(local) and _bounded(target)):
                 if not (np.isfinite(local).all() and np.isfinite(target).all()):
                     raise InvalidObjectiveError(
                         f'objective on {name!r}: points must be finite (no NaN/inf)')
@@ -279,6 +283,74 @@ class _Compiled:
     skew_and_trace: Optional[np.ndarray] = None  # (9, 4) for a fixed rotation, on first use
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """
+    The structure of a list of objectives on a model: what does not depend on targets.
+
+    Built once per model and objective shape (link, reference, types, point count), so
+    binding a request's objectives is a dictionary lookup plus one ``_Compiled`` each.
+    """
+
+    links: tuple            # per objective: link id, reference link id or None, first row
+    refs: tuple
+    rows: tuple
+    link_ids: list          # every link the residual needs, sorted
+    kinematics: LinkKinematics
+    num_rows: int
+    block_starts: np.ndarray    # first row of each point or rotation block
+    block_ends: list
+    uses_reference_frames: bool
+    constrained_links: list
+    default_active: np.ndarray
+
+    @classmethod
+    def of(cls, model: RobotModel, objectives: Sequence[IKObjective]) -> '_Layout':
+        """Return the (cached) layout; raises UnknownLinkError/UnknownFrameError."""
+        key = tuple((o.link, o.ref_link, o.position, o.rotation, len(o.local_points))
+                    for o in objectives)
+        cache = model.objective_layouts
+        layout = cache.get(key)
+        if layout is None:
+            layout = cls._build(model, objectives)
+            if len(cache) >= 1024:      # request shapes are few; never grow without bound
+                cache.clear()
+            cache[key] = layout
+        return layout
+
+    @classmethod
+    def _build(cls, model: RobotModel, objectives: Sequence[IKObjective]) -> '_Layout':
+        links, refs, rows, block_sizes = [], [], [], []
+        for o in objectives:
+            ref = None
+            if o.ref_link is not None and o.ref_link != model.root_link:
+                if o.ref_link not in model.link_index:
+                    raise UnknownFrameError(
+                        f'reference frame {o.ref_link!r} is not a link of robot {model.name!r}; '
+                        f'use one of its links or leave it empty for the root {model.root_link!r}'
+                    )
+                ref = model.link_id(o.ref_link)
+            links.append(model.link_id(o.link))
+            refs.append(ref)
+            rows.append(sum(block_sizes))
+            npts = len(o.local_points) if o.position != 'none' else 0
+            block_sizes += [_POSITION_ROWS[o.position]] * npts
+            block_sizes += [_ROTATION_ROWS[o.rotation]] if o.rotation != 'none' else []
+        ends = list(accumulate(block_sizes))
+        link_ids = sorted(set(links) | {r for r in refs if r is not None})
+        return cls(
+            links=tuple(links), refs=tuple(refs), rows=tuple(rows),
+            link_ids=link_ids,
+            kinematics=model.kinematics(link_ids),
+            num_rows=sum(block_sizes),
+            block_starts=np.array([0] + ends[:-1]),
+            block_ends=ends,
+            uses_reference_frames=any(r is not None for r in refs),
+            constrained_links=sorted(set(links)),
+            default_active=model.dofs_moving_links(links + [r for r in refs if r is not None]),
+        )
+
+
 class ObjectiveSet:
     """Objectives bound to a model: residual, Jacobian and errors, batched over configurations."""
 
@@ -289,45 +361,29 @@ class ObjectiveSet:
             )
         self.model = model
         self.objectives = list(objectives)
-        self._items: list[_Compiled] = []
-        link_ids: list[int] = []
-        block_sizes: list[int] = []
-        for o in self.objectives:
-            link = model.link_id(o.link)
-            ref = None
-            if o.ref_link is not None and o.ref_link != model.root_link:
-                if o.ref_link not in model.link_index:
-                    raise UnknownFrameError(
-                        f'reference frame {o.ref_link!r} is not a link of robot {model.name!r}; '
-                        f'use one of its links or leave it empty for the root {model.root_link!r}'
-                    )
-                ref = model.link_id(o.ref_link)
-            npts = len(o.local_points) if o.position != 'none' else 0
-            pos_rows = _POSITION_ROWS[o.position]
-            item = _Compiled(
+        layout = self._layout = _Layout.of(model, self.objectives)
+        self._items = [
+            _Compiled(
                 link,
                 ref,
                 o,
-                pos_rows,
+                _POSITION_ROWS[o.position],
                 _ROTATION_ROWS[o.rotation],
                 orthonormal_complement(o.direction) if o.position == 'linear' else None,
                 orthonormal_complement(o.target_axis) if o.rotation == 'axial' else None,
-                row=int(sum(block_sizes)),
-                origin_only=npts == 1 and o.local_points.tolist() == [[0.0, 0.0, 0.0]],
+                row=row,
+                origin_only=o.position != 'none' and o.local_points.tolist() == [[0.0, 0.0, 0.0]],
             )
-            self._items.append(item)
-            link_ids += [link] + ([ref] if ref is not None else [])
-            block_sizes += [pos_rows] * npts + ([item.rot_rows] if item.rot_rows else [])
-        self.uses_reference_frames = any(it.ref is not None for it in self._items)
-        self._link_ids = sorted(set(link_ids))
-        self.kinematics = model.kinematics(self._link_ids)
-        self.num_rows = int(sum(block_sizes))
-        self._block_starts = np.array([0] + list(accumulate(block_sizes[:-1])))
-        self.num_blocks = len(block_sizes)
-        self.constrained_links = sorted({it.link for it in self._items})
-        self.default_active = model.dofs_moving_links(
-            [it.link for it in self._items] + [it.ref for it in self._items if it.ref is not None]
-        )
+            for o, link, ref, row in zip(self.objectives, layout.links, layout.refs, layout.rows)
+        ]
+        self.uses_reference_frames = layout.uses_reference_frames
+        self._link_ids = layout.link_ids
+        self.kinematics = layout.kinematics
+        self.num_rows = layout.num_rows
+        self._block_starts = layout.block_starts
+        self.num_blocks = len(layout.block_ends)
+        self.constrained_links = layout.constrained_links
+        self.default_active = layout.default_active
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, q: np.ndarray, jacobian: bool = True, columns: Optional[np.ndarray] = None):
@@ -421,7 +477,9 @@ class ObjectiveSet:
 
     def objective_errors(self, residual: np.ndarray) -> list[tuple[float, float]]:
         """(position error [m], rotation error [rad]) per objective, from one residual (m,)."""
-        blocks = self.block_errors(residual[None])[0].tolist()
+        values = residual.tolist()      # one row, once per solve: plain floats are cheapest
+        blocks = [math.sqrt(sum(v * v for v in values[a:b]))
+                  for a, b in zip(self._block_starts.tolist(), self._layout.block_ends)]
         out, k = [], 0
         for it in self._items:
             npts = len(it.obj.local_points) if it.pos_rows else 0

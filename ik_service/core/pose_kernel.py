@@ -29,7 +29,8 @@ from .model import LinkKinematics
 from .normal_equations import NormalEquations
 from .objectives import ObjectiveSet
 from .transforms import (angle_from_half_angle_vector, half_angle_vector, LEVI_CIVITA,
-                         log_from_skew_and_cos, skew_and_trace_map)
+                         log_from_skew_and_cos, rotation_vector_from_parts,
+                         skew_and_trace_map)
 
 
 def _point_tensor() -> np.ndarray:
@@ -67,10 +68,11 @@ def _link_template(kin: LinkKinematics, link_id: int, local: Optional[np.ndarray
     """
     Return the target-independent part of a kernel's feature map, cached per link and point.
 
-    Returns (frame slot, offset (4, 4), base map (16, c), rotation map (64, 9)): the base
-    map holds the point columns and the constant 1/4 of the cos^2(angle / 2) = (trace +
-    1) / 4 column; the rotation map turns R_target.ravel() into the (skew vector, trace /
-    4) columns of R_link R_target^T = frame_R (offset_R R_target^T).
+    Returns (frame slot, offset (4, 4), base map (16, c), rotation map (16 c, 9) or None):
+    the base map holds the point columns and the constant 1/4 of the cos^2(angle / 2) =
+    (trace + 1) / 4 column; the rotation map turns R_target.ravel() into the map's (skew
+    vector, trace / 4) columns of R_link R_target^T = frame_R (offset_R R_target^T), zero
+    elsewhere.
     """
     key = (link_id, None if local is None else local.tobytes(), rotation)
     cache = kin.kernel_templates
@@ -87,7 +89,10 @@ def _link_template(kin: LinkKinematics, link_id: int, local: Optional[np.ndarray
             base[15, 3 * position + 3] = 0.25
             # offset_R R_target^T, row-major, is (K @ R_target.ravel()) with K this (9, 9)
             fold = np.einsum('ac,bd->abdc', offset[:3, :3], np.eye(3)).reshape(9, 9)
-            rotation_map = _ROTATION_TENSOR @ fold
+            rotation_map = np.zeros(base.shape + (9,))
+            col = 3 * position
+            rotation_map[:, col:col + 4] = (_ROTATION_TENSOR @ fold).reshape(16, 4, 9)
+            rotation_map = rotation_map.reshape(-1, 9)
         template = cache[key] = (frame, offset, base, rotation_map)
     return template
 
@@ -125,13 +130,14 @@ class PoseKernel:
             kin, problem.model.link_id(o.link), local, self._rotation)
         # features = frame.ravel() @ map: (p - target, s, h, p) with p the point [m], s
         # the skew vector and h = cos^2(angle / 2) of R_link R_target^T
-        m = base.copy()
+        if self._rotation:
+            m = (rotation_map @ o.target_rotation.ravel()).reshape(base.shape)
+            m += base
+            self._target_rotation = o.target_rotation
+        else:
+            m = base.copy()
         if self._position:
             m[15, :3] -= o.target_points[0]
-        if self._rotation:
-            col = 3 * self._position
-            m[:, col:col + 4] += (rotation_map @ o.target_rotation.ravel()).reshape(16, 4)
-            self._target_rotation = o.target_rotation
         self._map = m
         self._buffers: dict[int, tuple] = {}
 
@@ -181,6 +187,12 @@ class PoseKernel:
             def error_rotations(near):
                 return self._error_rotations(frame[near])
 
+            if reported and len(r) == 1:    # one row (a result's): plain floats are faster
+                f = features[0].tolist()
+                e = rotation_vector_from_parts(f[rows:rows + 3], 2.0 * f[rows + 3] - 1.0)
+                if e is not None:
+                    r[0, rows:] = e
+                    return
             if reported:
                 log_from_skew_and_cos(s, 2.0 * half_cos_sq - 1.0, error_rotations,
                                       out=r[:, rows:])

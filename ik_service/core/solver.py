@@ -161,7 +161,7 @@ def solve(
     descent = _Descent(model, problem, seed, idx, limits, bias, settings, feasible, rng, start)
     if unreachable:
         if not settings.approximate:
-            return descent.result(seed[idx], None, UNREACHABLE, 0, 0)
+            return descent.seed_result(UNREACHABLE)
         # Restarts cannot help; one descent from the seed finds the closest configuration.
         return descent.run(seed[idx][None], None, 0, reason_if_failed=UNREACHABLE)
     if mode != GLOBAL:
@@ -273,8 +273,7 @@ class _Descent:
         self.settings, self.feasible, self.rng = settings, feasible, rng
         self.call_start = self.start = start   # the budget counts from start
         kin = problem.kinematics
-        identity = kin.frame_dofs is not None and len(kin.frame_dofs) == len(idx) \
-            and bool((kin.frame_dofs == idx).all())
+        identity = kin.frame_dofs is not None and kin.frame_dofs.tolist() == idx.tolist()
         self._columns = False if identity else kin.dof_map[:, idx]
         self._kernel = PoseKernel.for_problem(problem, self._columns)
 
@@ -466,14 +465,22 @@ class _Descent:
 
     def result(self, x, residual, reason, iterations, restarts) -> IKResult:
         """Wrap angles toward the seed and package the outcome; residual: a descent row."""
-        if residual is not None and self._kernel is not None:
+        if self._kernel is not None:
             residual = self._kernel.reported(residual)
         wrapped = self.box.wrap_near(x, self.seed[self.idx])
         q = self._full(wrapped)
-        if residual is None or (self.model.has_mimic and not np.array_equal(wrapped, x)):
+        if self.model.has_mimic and not np.array_equal(wrapped, x):
             # a 2 pi shift of a mimic leader moves its followers by multiplier * 2 pi
             residual = self.residual_at(q)
-        x = wrapped
+        return self._package(wrapped, q, residual, reason, iterations, restarts)
+
+    def seed_result(self, reason: str) -> IKResult:
+        """Package the seed itself as the outcome, nothing solved (a target out of reach)."""
+        return self._package(self.seed[self.idx], self.seed, self.residual_at(self.seed),
+                             reason, 0, 0)
+
+    def _package(self, x, q, residual, reason, iterations, restarts) -> IKResult:
+        """Build the IKResult of active values x (k,), configuration q (n,), residual (m,)."""
         errors = self.problem.objective_errors(residual)
         max_error = max(max(e) for e in errors)
         at_limit = self.box.at_limit(x)

@@ -193,6 +193,23 @@ def log_from_skew_and_cos(s: np.ndarray, cos: np.ndarray, matrices_at,
     return e
 
 
+def rotation_vector_from_parts(s, cos: float) -> Optional[tuple]:
+    """
+    Rotation vector angle * axis [rad] of one rotation, in plain floats (no numpy calls).
+
+    s: its skew vector sin(angle) axis (3 floats); cos: cos(angle). The same numbers as
+    ``log_from_skew_and_cos`` for one row, which is several times slower for a single
+    rotation. None within 1e-2 rad of a half turn, where the axis needs the full matrix.
+    """
+    x, y, z = s
+    sin = math.sqrt(x * x + y * y + z * z)
+    angle = math.atan2(sin, cos)
+    if angle > math.pi - 1e-2:
+        return None
+    scale = angle / sin if sin > 0.0 else 1.0      # s = 0 there, so the vector is 0
+    return x * scale, y * scale, z * scale
+
+
 def half_angle_vector(s: np.ndarray, half_cos_sq: np.ndarray, matrices_at,
                       out: Optional[np.ndarray] = None) -> np.ndarray:
     """
