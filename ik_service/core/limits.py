@@ -75,9 +75,11 @@ class JointLimits:
         """Tell where every dof of a configuration (..., n) is within its limits."""
         return np.all((q >= self.lower - tolerance) & (q <= self.upper + tolerance), axis=-1)
 
-    def at_limit(self, q: np.ndarray, tolerance: float = 1e-6) -> np.ndarray:
-        """Boolean mask (n,) of dofs within ``tolerance`` of a finite limit."""
-        return (np.abs(q - self.lower) <= tolerance) | (np.abs(q - self.upper) <= tolerance)
+    def at_limit(self, q: np.ndarray, tolerance: float = 1e-6) -> list[int]:
+        """Return the indices of the dofs of q (n,) within ``tolerance`` of a finite limit."""
+        return [i for i, (value, lo, hi) in enumerate(zip(q.tolist(), self.lower.tolist(),
+                                                          self.upper.tolist()))
+                if abs(value - lo) <= tolerance or abs(value - hi) <= tolerance]
 
     def around(self, center: np.ndarray, deviation: float) -> 'JointLimits':
         """Intersect these limits with ``center`` +- ``deviation`` (nearby mode)."""

@@ -412,12 +412,26 @@ class LinkKinematics:
 
     def chain(self, local: np.ndarray, world: np.ndarray) -> np.ndarray:
         """Chain local frame transforms (S, B, 4, 4) into world transforms ``world``; return it."""
-        for i, p in self._parents:
-            if p < 0:
-                world[i] = local[i]
-            else:
-                np.matmul(world[p], local[i], out=world[i])
+        self.run_chain(self.chain_plan(local, world))
         return world
+
+    def chain_plan(self, local: np.ndarray, world: np.ndarray) -> list:
+        """
+        Return the views ``run_chain`` works on: (parent's world or None, local, world).
+
+        One triple per frame of buffers (S, B, 4, 4). A caller that chains the same
+        buffers many times takes the views once: indexing costs as much as the product.
+        """
+        return [(None if p < 0 else world[p], local[i], world[i]) for i, p in self._parents]
+
+    @staticmethod
+    def run_chain(plan: list) -> None:
+        """Write each frame's world transform: its parent's times its local one."""
+        for parent, local, world in plan:
+            if parent is None:
+                np.copyto(world, local)
+            else:
+                np.matmul(parent, local, out=world)
 
     def frame_of(self, link_id: int) -> tuple[int, np.ndarray]:
         """

@@ -59,6 +59,10 @@ def _rotation_tensor() -> np.ndarray:
     return t.reshape(64, 9)
 
 
+# Row-wise dot products (B, m), (B, m) -> (B,): the numpy >= 2 ufunc costs half einsum's call
+# overhead; numpy 1.x (a ROS Jazzy install) takes einsum.
+_vecdot = getattr(np, 'vecdot', None) or (
+    lambda a, b, out: np.einsum('bm,bm->b', a, b, out=out))
 _POINT_TENSOR = _point_tensor()
 _ROTATION_TENSOR = _rotation_tensor()
 
@@ -147,7 +151,10 @@ class PoseKernel:
 
     def _buffers_for(self, b: int) -> tuple:
         """
-        Return basis (S, b, c), local and world transforms (S, b, 4, 4), Jacobian (b, m, S).
+        Return this kernel's work buffers for batches of b configurations.
+
+        They are: basis (S, b, c), local and world transforms (S, b, 4, 4), Jacobian (b,
+        m, S) and the chain plan over the transforms.
 
         They belong to this kernel, which serves one solve: a feasibility check that
         solves again in between the two halves of an evaluation cannot overwrite them.
@@ -157,21 +164,22 @@ class PoseKernel:
             s = self._kin.num_frames
             basis = np.empty((s, b, self._basis.shape[1]))
             basis[..., 0] = 1.0
-            buffers = (basis, np.empty((s, b, 4, 4)), np.empty((s, b, 4, 4)),
-                       np.empty((b, self.num_rows, s)))
+            local, world = np.empty((s, b, 4, 4)), np.empty((s, b, 4, 4))
+            buffers = (basis, local, world, np.empty((b, self.num_rows, s)),
+                       self._kin.chain_plan(local, world))
             self._buffers[b] = buffers
         return buffers
 
     def _link_features(self, v: np.ndarray, buffers: tuple):
         """World frame transforms (S, B, 4, 4), the link's frame (B, 4, 4) and its features."""
         kin = self._kin
-        basis, local, world, _ = buffers
+        basis, local, world, _, plan = buffers
         np.sin(v, out=basis[..., 1])
         np.cos(v, out=basis[..., 2])
         if kin.has_prismatic:
             np.multiply(v, kin.prismatic[:, None], out=basis[..., 3])
         np.matmul(basis, self._basis, out=local.reshape(v.shape + (16,)))
-        kin.chain(local, world)
+        kin.run_chain(plan)
         frame = world[self._frame]
         return world, frame, frame.reshape(len(frame), 16) @ self._map
 
@@ -229,7 +237,7 @@ class PoseKernel:
         buffers = self._buffers_for(v.shape[1])
         world, frame, features = self._link_features(v, buffers)
         self._residual(frame, features, eq.r)
-        np.einsum('bm,bm->b', eq.r, eq.r, out=eq.cost)
+        _vecdot(eq.r, eq.r, out=eq.cost)
         self._pending = (buffers, world, features)
 
     def evaluate_jacobian(self, eq: NormalEquations) -> None:

@@ -191,14 +191,15 @@ def problem_is_unreachable(model: RobotModel, problem: ObjectiveSet, tolerance: 
         if ref is None:
             continue
         lid = model.link_id(o.link)
-        for local, target in zip(o.local_points, o.target_points):
+        targets = o.target_points if o.ref_link in (None, model.root_link) else \
+            o.target_points @ ref[:3, :3].T + ref[:3, 3]        # into the root frame
+        for local, target in zip(o.local_points.tolist(), targets.tolist()):
             bound = model.reach_bound(lid, local)
             if bound is None:
                 continue
             center, radius = bound
-            offset = (target if o.ref_link in (None, model.root_link)
-                      else ref[:3, :3] @ target + ref[:3, 3]) - center
-            if offset @ offset > (radius + tolerance) ** 2:
+            distance_sq = sum((t - c) ** 2 for t, c in zip(target, center.tolist()))
+            if distance_sq > (radius + tolerance) ** 2:
                 return True
     return False
 
@@ -209,7 +210,7 @@ def _configuration(q, n: int, what: str) -> np.ndarray:
         raise InvalidConfigurationError(
             f'{what} must have {n} values (one per dof), got shape {q.shape}'
         )
-    if q.size and not np.abs(q).max() <= MAX_MAGNITUDE:     # False for NaN too
+    if not all(abs(v) <= MAX_MAGNITUDE for v in q.tolist()):     # False for NaN too
         if not np.isfinite(q).all():
             raise InvalidConfigurationError(f'{what} contains NaN or inf')
         raise InvalidConfigurationError(f'{what} has values beyond +-{MAX_MAGNITUDE:g}')
@@ -221,11 +222,11 @@ try:
     # arguments on every call: that costs as much as the solve itself here. A singular
     # system gives NaN in its row only (with a RuntimeWarning; the damping's floor makes
     # that practically impossible).
-    from numpy.linalg._umath_linalg import solve as _lapack_solve
+    from numpy.linalg._umath_linalg import solve1 as _lapack_solve
 except ImportError:     # numpy moved it: the public function, with the same contract
     def _lapack_solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         try:
-            return np.linalg.solve(a, b)
+            return np.linalg.solve(a, b[..., None])[..., 0]
         except np.linalg.LinAlgError:
             return np.full(b.shape, np.nan)
 
@@ -237,7 +238,7 @@ def _damped_solve(damped: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     A row whose system is singular (lambda negligible next to a badly scaled H) gets NaN:
     its trial configuration then has a NaN cost, is rejected, and its damping grows.
     """
-    return _lapack_solve(damped, rhs[:, :, None])[..., 0]
+    return _lapack_solve(damped, rhs)
 
 
 class _LazyGenerator:
@@ -366,7 +367,7 @@ class _Descent:
 
         def converged(eq: NormalEquations) -> Optional[int]:
             """Return the row of eq that meets the tolerance (see _pick), or None."""
-            if not np.fmin.reduce(eq.cost) <= cost_bound:      # fmin: NaN-proof
+            if not any(c <= cost_bound for c in eq.cost.tolist()):   # False for NaN
                 return None
             ok = (eq.cost <= cost_bound) & ~done
             ok[ok] = problem.max_error(eq.r[ok]) <= tolerance
@@ -429,7 +430,8 @@ class _Descent:
             state.take(trial, accept)
             # capped: a retired row keeps being rejected, and an infinite damping would
             # make its H + lambda I NaN (inf * 0 off the diagonal)
-            lam = np.clip(lam * np.where(accept, 0.1, 10.0), floor, 100.0 * MAX_DAMPING)
+            lam = np.minimum(np.maximum(lam * np.where(accept, 0.1, 10.0), floor),
+                             100.0 * MAX_DAMPING)
         if found is not None:
             return self.result(found_in.x[found].copy(), found_in.r[found].copy(), CONVERGED,
                                total, restarts)
@@ -483,8 +485,7 @@ class _Descent:
         """Build the IKResult of active values x (k,), configuration q (n,), residual (m,)."""
         errors = self.problem.objective_errors(residual)
         max_error = max(max(e) for e in errors)
-        at_limit = self.box.at_limit(x)
-        names = self.model.joint_names
+        names, idx = self.model.joint_names, self.idx.tolist()
         return IKResult(
             success=reason == CONVERGED and max_error <= self.settings.tolerance,
             q=q,
@@ -495,8 +496,8 @@ class _Descent:
             iterations=int(iterations),
             restarts=int(restarts),
             elapsed=time.perf_counter() - self.call_start,
-            joints_at_limit=[names[i] for i in self.idx[at_limit].tolist()],
-            active_joints=[names[i] for i in self.idx.tolist()],
+            joints_at_limit=[names[idx[i]] for i in self.box.at_limit(x)],
+            active_joints=[names[i] for i in idx],
         )
 
 

@@ -221,7 +221,7 @@ def half_angle_vector(s: np.ndarray, half_cos_sq: np.ndarray, matrices_at,
     equals the angle to third order. Within 1e-2 rad of a half turn, where s and cos(angle
     / 2) both vanish, the axis comes from the full matrices ``matrices_at(rows)``.
     """
-    if half_cos_sq.min() > 2.5e-5:            # cos(angle / 2) > 5e-3: away from a half turn
+    if np.minimum.reduce(half_cos_sq) > 2.5e-5:     # cos(angle / 2) > 5e-3: not a half turn
         return np.divide(s, np.sqrt(half_cos_sq)[:, None], out=out)
     near = half_cos_sq <= 2.5e-5
     e = np.empty_like(s) if out is None else out
