@@ -154,7 +154,7 @@ class PoseKernel:
         Return this kernel's work buffers for batches of b configurations.
 
         They are: basis (S, b, c), local and world transforms (S, b, 4, 4), Jacobian (b,
-        m, S) and the chain plan over the transforms.
+        m, S) and the chain plan over the transforms (None for a single row).
 
         They belong to this kernel, which serves one solve: a feasibility check that
         solves again in between the two halves of an evaluation cannot overwrite them.
@@ -165,8 +165,9 @@ class PoseKernel:
             basis = np.empty((s, b, self._basis.shape[1]))
             basis[..., 0] = 1.0
             local, world = np.empty((s, b, 4, 4)), np.empty((s, b, 4, 4))
-            buffers = (basis, local, world, np.empty((b, self.num_rows, s)),
-                       self._kin.chain_plan(local, world))
+            # a batch is evaluated again and again; a single row (a result's) once
+            plan = self._kin.chain_plan(local, world) if b > 1 else None
+            buffers = (basis, local, world, np.empty((b, self.num_rows, s)), plan)
             self._buffers[b] = buffers
         return buffers
 
@@ -179,7 +180,10 @@ class PoseKernel:
         if kin.has_prismatic:
             np.multiply(v, kin.prismatic[:, None], out=basis[..., 3])
         np.matmul(basis, self._basis, out=local.reshape(v.shape + (16,)))
-        kin.run_chain(plan)
+        if plan is None:
+            kin.chain(local, world)
+        else:
+            kin.run_chain(plan)
         frame = world[self._frame]
         return world, frame, frame.reshape(len(frame), 16) @ self._map
 

@@ -19,6 +19,7 @@ objectives); time budget in seconds of wall clock.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 import math
 import time
 from typing import Callable, Optional, Sequence
@@ -218,10 +219,10 @@ def _configuration(q, n: int, what: str) -> np.ndarray:
 
 
 try:
-    # The batched LAPACK solver behind np.linalg.solve, which checks and converts its
-    # arguments on every call: that costs as much as the solve itself here. A singular
-    # system gives NaN in its row only (with a RuntimeWarning; the damping's floor makes
-    # that practically impossible).
+    # The batched LAPACK solver behind np.linalg.solve (solve1: one right-hand side per
+    # system), which checks and converts its arguments on every call: that costs as much
+    # as the solve itself here. A singular system gives NaN in its row only (with a
+    # RuntimeWarning; the damping's floor makes that practically impossible).
     from numpy.linalg._umath_linalg import solve1 as _lapack_solve
 except ImportError:     # numpy moved it: the public function, with the same contract
     def _lapack_solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -267,9 +268,7 @@ class _Descent:
     def __init__(self, model, problem, seed, idx, limits, bias, settings, feasible, rng, start):
         self.model, self.problem, self.seed, self.idx = model, problem, seed, idx
         self._all_active = len(idx) == model.num_dofs
-        self.box = limits if self._all_active else \
-            JointLimits(limits.lower[idx], limits.upper[idx], limits.is_angle[idx])
-        self.lo, self.hi = self.box.lower, self.box.upper
+        self.limits = limits
         self.bias = None if bias is None else bias[idx]
         self.settings, self.feasible, self.rng = settings, feasible, rng
         self.call_start = self.start = start   # the budget counts from start
@@ -277,6 +276,14 @@ class _Descent:
         identity = kin.frame_dofs is not None and kin.frame_dofs.tolist() == idx.tolist()
         self._columns = False if identity else kin.dof_map[:, idx]
         self._kernel = PoseKernel.for_problem(problem, self._columns)
+
+    @cached_property
+    def box(self) -> JointLimits:
+        """Return the limits of the active dofs (k,): the box the descent moves in."""
+        if self._all_active:
+            return self.limits
+        idx, limits = self.idx, self.limits
+        return JointLimits(limits.lower[idx], limits.upper[idx], limits.is_angle[idx])
 
     def residual_at(self, q: np.ndarray) -> np.ndarray:
         """Residual (m,) at a full configuration q (n,)."""
@@ -348,7 +355,7 @@ class _Descent:
         self.evaluate(state)
         trial = NormalEquations(rows, k, problem.num_rows)
         eye = np.eye(k)
-        lo, hi = self.lo, self.hi
+        lo, hi = self.box.lower, self.box.upper
         # Damping never drops below 1e-12 of the scale of J^T J (at the seed), so that
         # H + lambda I stays invertible on badly scaled robots (links kilometres long).
         floor = max(1e-9, 1e-12 * float(state.h[0].trace()))
@@ -474,15 +481,14 @@ class _Descent:
         if self.model.has_mimic and not np.array_equal(wrapped, x):
             # a 2 pi shift of a mimic leader moves its followers by multiplier * 2 pi
             residual = self.residual_at(q)
-        return self._package(wrapped, q, residual, reason, iterations, restarts)
+        return self._package(q, residual, reason, iterations, restarts)
 
     def seed_result(self, reason: str) -> IKResult:
         """Package the seed itself as the outcome, nothing solved (a target out of reach)."""
-        return self._package(self.seed[self.idx], self.seed, self.residual_at(self.seed),
-                             reason, 0, 0)
+        return self._package(self.seed, self.residual_at(self.seed), reason, 0, 0)
 
-    def _package(self, x, q, residual, reason, iterations, restarts) -> IKResult:
-        """Build the IKResult of active values x (k,), configuration q (n,), residual (m,)."""
+    def _package(self, q, residual, reason, iterations, restarts) -> IKResult:
+        """Build the IKResult of configuration q (n,) and its residual (m,)."""
         errors = self.problem.objective_errors(residual)
         max_error = max(max(e) for e in errors)
         names, idx = self.model.joint_names, self.idx.tolist()
@@ -496,7 +502,7 @@ class _Descent:
             iterations=int(iterations),
             restarts=int(restarts),
             elapsed=time.perf_counter() - self.call_start,
-            joints_at_limit=[names[idx[i]] for i in self.box.at_limit(x)],
+            joints_at_limit=[names[i] for i in self.limits.at_limit(q) if i in idx],
             active_joints=[names[i] for i in idx],
         )
 
