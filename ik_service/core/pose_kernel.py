@@ -135,7 +135,7 @@ class PoseKernel:
         # features = frame.ravel() @ map: (p - target, s, h, p) with p the point [m], s
         # the skew vector and h = cos^2(angle / 2) of R_link R_target^T
         if self._rotation:
-            m = (rotation_map @ o.target_rotation.ravel()).reshape(base.shape)
+            m = rotation_map.dot(o.target_rotation.ravel()).reshape(base.shape)
             m += base
             self._target_rotation = o.target_rotation
         else:
@@ -185,7 +185,7 @@ class PoseKernel:
         else:
             kin.run_chain(plan)
         frame = world[self._frame]
-        return world, frame, frame.reshape(len(frame), 16) @ self._map
+        return world, frame, frame.reshape(len(frame), 16).dot(self._map)
 
     def _residual(self, frame: np.ndarray, features: np.ndarray, r: np.ndarray,
                   reported: bool = False) -> None:

@@ -109,7 +109,7 @@ class SeedTable:
             if o.rotation == 'fixed':    # 3 - trace(R_t^T R), 3 dropped
                 goal = o.target_rotation if in_root else ref[:3, :3] @ o.target_rotation
                 weights[3:12] = -ROTATION_WEIGHT * goal.ravel()
-            term = features @ weights
+            term = features.dot(weights)
             for t in extra:
                 term += t
             score = term if score is None else score + term
