@@ -44,13 +44,13 @@ def main() -> None:
     k = problem.kinematics.num_frames          # the kernel's columns: the arm's joints
     rows = NormalEquations(8, k, problem.num_rows)
     one = NormalEquations(1, k, problem.num_rows)
-    damped = rows.h + 1e-3 * np.eye(k)
     settings = SolverSettings(tolerance=1e-5, timeout=0.005, max_restarts=10**6)
     fail_fast = SolverSettings(tolerance=1e-5, timeout=0.005, approximate=False)
     center, radius = model.reach_bound(model.link_id(arm.tip), np.zeros(3))
     far = IKObjective.fixed_pose(arm.tip, target[:3, :3], center + [1.2 * radius, 0.0, 0.0])
     SeedTable.of(model).prepare(problem.constrained_links)
     kernel.evaluate(v, rows)
+    damped = rows.h + 1e-3 * np.eye(k)
     parts = [
         ('build the objective', lambda: IKObjective.fixed_pose(arm.tip, target[:3, :3],
                                                                target[:3, 3])),

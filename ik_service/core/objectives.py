@@ -299,7 +299,7 @@ class _Layout:
     kinematics: LinkKinematics
     num_rows: int
     block_starts: np.ndarray    # first row of each point or rotation block
-    block_ends: list
+    block_bounds: list          # (first row, end) of each block
     uses_reference_frames: bool
     constrained_links: list
     default_active: np.ndarray
@@ -344,7 +344,7 @@ class _Layout:
             kinematics=model.kinematics(link_ids),
             num_rows=sum(block_sizes),
             block_starts=np.array([0] + ends[:-1]),
-            block_ends=ends,
+            block_bounds=list(zip([0] + ends[:-1], ends)),
             uses_reference_frames=any(r is not None for r in refs),
             constrained_links=sorted(set(links)),
             default_active=model.dofs_moving_links(links + [r for r in refs if r is not None]),
@@ -381,7 +381,7 @@ class ObjectiveSet:
         self.kinematics = layout.kinematics
         self.num_rows = layout.num_rows
         self._block_starts = layout.block_starts
-        self.num_blocks = len(layout.block_ends)
+        self.num_blocks = len(layout.block_bounds)
         self.constrained_links = layout.constrained_links
         self.default_active = layout.default_active
 
@@ -475,11 +475,14 @@ class ObjectiveSet:
         """Largest constraint error (B,): the worst point distance or rotation angle."""
         return self.block_errors(residual).max(axis=1)
 
+    def row_block_errors(self, residual: np.ndarray) -> list[float]:
+        """Return ``block_errors`` of one residual (m,) as floats (cheaper for one row)."""
+        values = residual.tolist()
+        return [math.hypot(*values[a:b]) for a, b in self._layout.block_bounds]
+
     def objective_errors(self, residual: np.ndarray) -> list[tuple[float, float]]:
         """(position error [m], rotation error [rad]) per objective, from one residual (m,)."""
-        values = residual.tolist()      # one row, once per solve: plain floats are cheapest
-        blocks = [math.sqrt(sum(v * v for v in values[a:b]))
-                  for a, b in zip(self._block_starts.tolist(), self._layout.block_ends)]
+        blocks = self.row_block_errors(residual)
         out, k = [], 0
         for it in self._items:
             npts = len(it.obj.local_points) if it.pos_rows else 0

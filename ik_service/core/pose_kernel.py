@@ -223,7 +223,7 @@ class PoseKernel:
         if not self._rotation:
             return r
         out = r.copy()
-        out[-3:] = angle_from_half_angle_vector(r[-3:])
+        out[-3:] = angle_from_half_angle_vector(r[-3:].tolist())
         return out
 
     def evaluate(self, v: np.ndarray, eq: NormalEquations) -> None:

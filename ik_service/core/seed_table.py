@@ -62,21 +62,23 @@ class SeedTable:
 
     def _link_features(self, link_id: int) -> np.ndarray:
         """
-        Return per-configuration features F (N, 13) of a link.
+        Return per-configuration features F (13, N) of a link.
 
-        The columns are the link origin [m], its rotation (row-major) and |origin|^2.
+        The rows are the link origin [m], its rotation (row-major) and |origin|^2, one
+        column per table configuration (w @ F, a weight vector times the rows, is the
+        cheaper product).
 
         The squared distance of the origin to a target t is |p|^2 - 2 p.t + |t|^2 and
         the rotation score 3 - trace(R_t^T R) is 3 - R.ravel() @ R_t.ravel(): up to
-        constants, both are one product of F with a weight vector.
+        constants, both are one product of a weight vector with F.
         """
         features = self._poses.get(link_id)
         if features is None:
             kin = self._model().kinematics([link_id])
             t = kin.link_pose(kin.transforms(self.q), link_id)
             p = t[:, :3, 3]
-            features = np.concatenate(
-                [p, t[:, :3, :3].reshape(-1, 9), np.einsum('ij,ij->i', p, p)[:, None]], axis=1)
+            features = np.ascontiguousarray(np.concatenate(
+                [p, t[:, :3, :3].reshape(-1, 9), np.einsum('ij,ij->i', p, p)[:, None]], axis=1).T)
             self._poses[link_id] = features
         return features
 
@@ -101,7 +103,7 @@ class SeedTable:
                 for local, target in zip(o.local_points.tolist(), o.target_points):
                     goal = target if in_root else ref[:3, :3] @ target + ref[:3, 3]
                     if any(local):    # a point off the origin: p = origin + R local
-                        d = features[:, :3] + features[:, 3:12].reshape(-1, 3, 3) @ local - goal
+                        d = features[:3].T + features[3:12].T.reshape(-1, 3, 3) @ local - goal
                         extra.append(np.einsum('ij,ij->i', d, d))
                     else:             # |p - g|^2 = |p|^2 - 2 p.g + |g|^2, |g|^2 dropped
                         weights[:3] -= 2.0 * goal
@@ -109,7 +111,7 @@ class SeedTable:
             if o.rotation == 'fixed':    # 3 - trace(R_t^T R), 3 dropped
                 goal = o.target_rotation if in_root else ref[:3, :3] @ o.target_rotation
                 weights[3:12] = -ROTATION_WEIGHT * goal.ravel()
-            term = features.dot(weights)
+            term = weights.dot(features)
             for t in extra:
                 term += t
             score = term if score is None else score + term

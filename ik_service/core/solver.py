@@ -374,11 +374,11 @@ class _Descent:
 
         def converged(eq: NormalEquations) -> Optional[int]:
             """Return the row of eq that meets the tolerance (see _pick), or None."""
-            if not any(c <= cost_bound for c in eq.cost.tolist()):   # False for NaN
-                return None
-            ok = (eq.cost <= cost_bound) & ~done
-            ok[ok] = problem.max_error(eq.r[ok]) <= tolerance
-            return self._pick(eq.x, ok) if ok.any() else None
+            # rarely more than one candidate, once per solve: plain floats are cheapest
+            rows = [i for i, c in enumerate(eq.cost.tolist()) if c <= cost_bound]  # no NaN
+            ok = [i for i in rows if not done[i]
+                  and max(problem.row_block_errors(eq.r[i])) <= tolerance]
+            return self._pick(eq.x, ok) if ok else None
 
         found, found_in = converged(state), state
         while found is None:
@@ -455,16 +455,14 @@ class _Descent:
         if masked[i] < self._best[0]:
             self._best = (masked[i], eq.x[i].copy(), eq.r[i].copy())
 
-    def _pick(self, x, ok) -> Optional[int]:
-        """Among rows that meet the tolerance, the feasible one nearest the seed."""
-        cand = ok.nonzero()[0]
-        if len(cand) > 1:
-            distance = np.sum((x[cand] - self.seed[self.idx]) ** 2, axis=1)
-            cand = cand[np.argsort(distance, kind='stable')]
-        for c in cand:
-            if self.feasible is None or self.feasible(self._full(x[c])):
-                return int(c)
-        ok[cand] = False
+    def _pick(self, x, rows: list) -> Optional[int]:
+        """Among rows of x that meet the tolerance, the feasible one nearest the seed."""
+        if len(rows) > 1:
+            distance = np.sum((x[rows] - self.seed[self.idx]) ** 2, axis=1)
+            rows = [rows[i] for i in np.argsort(distance, kind='stable').tolist()]
+        for row in rows:
+            if self.feasible is None or self.feasible(self._full(x[row])):
+                return row
         return None
 
     def _full(self, x: np.ndarray) -> np.ndarray:

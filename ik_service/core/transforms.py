@@ -232,12 +232,14 @@ def half_angle_vector(s: np.ndarray, half_cos_sq: np.ndarray, matrices_at,
     return e
 
 
-def angle_from_half_angle_vector(e: np.ndarray) -> np.ndarray:
-    """Rotation vector angle * axis (3,) from the half-angle vector 2 sin(angle / 2) axis (3,)."""
-    length = float(np.sqrt(e @ e))
+def angle_from_half_angle_vector(e) -> tuple:
+    """Rotation vector angle * axis (3 floats) from the half-angle vector 2 sin(angle / 2) axis."""
+    x, y, z = e
+    length = math.hypot(x, y, z)
     if length == 0.0:
-        return e.copy()
-    return e * (2.0 * math.asin(min(0.5 * length, 1.0)) / length)
+        return 0.0, 0.0, 0.0
+    scale = 2.0 * math.asin(min(0.5 * length, 1.0)) / length
+    return x * scale, y * scale, z * scale
 
 
 def _half_turn_axis(r: np.ndarray, s: np.ndarray, cos: np.ndarray) -> np.ndarray:
