@@ -97,26 +97,28 @@ class SeedTable:
                 continue
             in_root = o.ref_link in (None, model.root_link)
             features = self._link_features(model.link_id(o.link))
-            weights = np.zeros(13)
+            weights = [0.0] * 13        # plain floats: 13 numbers, cheaper than numpy calls
             extra = []
             if o.position == 'fixed':
-                for local, target in zip(o.local_points.tolist(), o.target_points):
-                    goal = target if in_root else ref[:3, :3] @ target + ref[:3, 3]
+                targets = o.target_points if in_root else o.target_points @ ref[:3, :3].T + \
+                    ref[:3, 3]
+                for local, goal in zip(o.local_points.tolist(), targets.tolist()):
                     if any(local):    # a point off the origin: p = origin + R local
                         d = features[:3].T + features[3:12].T.reshape(-1, 3, 3) @ local - goal
                         extra.append(np.einsum('ij,ij->i', d, d))
                     else:             # |p - g|^2 = |p|^2 - 2 p.g + |g|^2, |g|^2 dropped
-                        weights[:3] -= 2.0 * goal
+                        for axis in range(3):
+                            weights[axis] -= 2.0 * goal[axis]
                         weights[12] += 1.0
             if o.rotation == 'fixed':    # 3 - trace(R_t^T R), 3 dropped
                 goal = o.target_rotation if in_root else ref[:3, :3] @ o.target_rotation
-                weights[3:12] = -ROTATION_WEIGHT * goal.ravel()
-            term = weights.dot(features)
+                weights[3:12] = [-ROTATION_WEIGHT * v for v in goal.ravel().tolist()]
+            term = np.array(weights).dot(features)
             for t in extra:
                 term += t
             score = term if score is None else score + term
         if score is None:
             return None
         count = min(count, TABLE_SIZE)
-        best = np.argpartition(score, count - 1)[:count]
-        return best[np.argsort(score[best], kind='stable')]
+        best = score.argpartition(count - 1)[:count]
+        return best[score[best].argsort(kind='stable')]
