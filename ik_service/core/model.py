@@ -420,11 +420,7 @@ class LinkKinematics:
                 else:
                     world_2d[p].dot(local_2d[i], out=world_2d[i])
             return world
-        for i, p in self._parents:
-            if p < 0:
-                world[i] = local[i]
-            else:
-                np.matmul(world[p], local[i], out=world[i])
+        self.run_chain(self.chain_plan(local, world))
         return world
 
     def chain_plan(self, local: np.ndarray, world: np.ndarray) -> list:
@@ -432,8 +428,7 @@ class LinkKinematics:
         Return the views ``run_chain`` works on: (parent's world or None, local, world).
 
         One triple per frame of buffers (S, B, 4, 4). A caller that chains the same
-        buffers many times takes the views once (``chain`` takes them on every call):
-        indexing costs as much as the product.
+        buffers many times takes the views once: indexing costs as much as the product.
         """
         return [(None if p < 0 else world[p], local[i], world[i]) for i, p in self._parents]
 

@@ -202,7 +202,7 @@ def rotation_vector_from_parts(s, cos: float) -> Optional[tuple]:
     rotation. None within 1e-2 rad of a half turn, where the axis needs the full matrix.
     """
     x, y, z = s
-    sin = math.sqrt(x * x + y * y + z * z)
+    sin = math.hypot(x, y, z)
     angle = math.atan2(sin, cos)
     if angle > math.pi - 1e-2:
         return None
