@@ -18,6 +18,7 @@ from ik_service.core import (
     SolverSettings,
     UnknownJointError,
 )
+from ik_service.core.buffer_pool import BufferPool
 from ik_service.core.objectives import ObjectiveSet
 from ik_service.resources import bundled_urdf_path
 import numpy as np
@@ -332,6 +333,28 @@ def test_same_request_and_random_seed_give_the_same_answer():
     b = solve_global(UR5E, objective, np.zeros(6), random_seed=42, random_start=True)
     np.testing.assert_array_equal(a.q, b.q)
     assert a.iterations == b.iterations and a.restarts == b.restarts
+
+
+def test_a_result_keeps_its_numbers_when_later_solves_reuse_the_work_arrays():
+    poses = [UR5E.forward_kinematics(np.array(q), 'tool0') for q in
+             ([0.5, -1.0, 1.3, 0.2, 1.1, -0.4], [-1.2, -0.6, 0.9, 1.4, -0.3, 2.0])]
+    first = solve_global(UR5E, [IKObjective.fixed_pose('tool0', poses[0][:3, :3],
+                                                       poses[0][:3, 3])])
+    kept = first.q.copy(), first.residual.copy()
+    second = solve_global(UR5E, [IKObjective.fixed_pose('tool0', poses[1][:3, :3],
+                                                        poses[1][:3, 3])])
+    assert first.success and second.success
+    np.testing.assert_array_equal(first.q, kept[0])
+    np.testing.assert_array_equal(first.residual, kept[1])
+
+
+def test_buffer_pool_hands_an_item_to_one_taker_at_a_time():
+    pool = BufferPool(keep=2)
+    assert pool.take('k') is None
+    for item in ('a', 'b', 'c'):
+        pool.give('k', item)
+    taken = {pool.take('k'), pool.take('k')}
+    assert taken == {'a', 'b'} and pool.take('k') is None     # 'c' was beyond keep
 
 
 # ---------------------------------------------------------------- budgets and stop reasons

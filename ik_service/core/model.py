@@ -23,6 +23,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from .buffer_pool import BufferPool
 from .errors import closest_names, UnknownJointError, UnknownLinkError, URDFError
 from .transforms import LEVI_CIVITA, orthonormal_complement
 
@@ -389,8 +390,10 @@ class LinkKinematics:
         masks = {lid: model.link_ancestor_frames[lid][frames] for lid in link_ids}
         self._mask = {lid: None if m.all() else m.astype(float) for lid, m in masks.items()}
         self.has_prismatic = bool(self.prismatic.any())
-        # the target-independent parts of PoseKernel's feature maps, per link and point
+        # the target-independent parts of PoseKernel's feature maps, per link and point,
+        # and its work arrays between solves
         self.kernel_templates: dict = {}
+        self.kernel_buffers = BufferPool()
         self.num_frames = len(frames)
 
     def transforms(self, q: np.ndarray) -> np.ndarray:

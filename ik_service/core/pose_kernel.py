@@ -156,20 +156,31 @@ class PoseKernel:
         They are: basis (S, b, c), local and world transforms (S, b, 4, 4), Jacobian (b,
         m, S) and the chain plan over the transforms (None for a single row).
 
-        They belong to this kernel, which serves one solve: a feasibility check that
-        solves again in between the two halves of an evaluation cannot overwrite them.
+        They are this kernel's until ``release``, which gives them back to the link
+        kinematics' pool for later solves: a feasibility check that solves again in
+        between the two halves of an evaluation takes others.
         """
         buffers = self._buffers.get(b)
         if buffers is None:
-            s = self._kin.num_frames
-            basis = np.empty((s, b, self._basis.shape[1]))
-            basis[..., 0] = 1.0
-            local, world = np.empty((s, b, 4, 4)), np.empty((s, b, 4, 4))
-            # a batch is evaluated again and again; a single row (a result's) once
-            plan = self._kin.chain_plan(local, world) if b > 1 else None
-            buffers = (basis, local, world, np.empty((b, self.num_rows, s)), plan)
+            buffers = self._kin.kernel_buffers.take((b, self.num_rows)) or self._new_buffers(b)
             self._buffers[b] = buffers
         return buffers
+
+    def release(self) -> None:
+        """Give the work buffers back to the pool; the solve this kernel served is over."""
+        for b, buffers in self._buffers.items():
+            self._kin.kernel_buffers.give((b, self.num_rows), buffers)
+        self._buffers = {}
+
+    def _new_buffers(self, b: int) -> tuple:
+        """Allocate the buffers ``_buffers_for`` describes."""
+        s = self._kin.num_frames
+        basis = np.empty((s, b, self._basis.shape[1]))
+        basis[..., 0] = 1.0
+        local, world = np.empty((s, b, 4, 4)), np.empty((s, b, 4, 4))
+        # a batch is evaluated again and again; a single row (a result's) once
+        plan = self._kin.chain_plan(local, world) if b > 1 else None
+        return basis, local, world, np.empty((b, self.num_rows, s)), plan
 
     def _link_features(self, v: np.ndarray, buffers: tuple):
         """World frame transforms (S, B, 4, 4), the link's frame (B, 4, 4) and its features."""

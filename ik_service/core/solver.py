@@ -26,6 +26,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from .buffer_pool import BufferPool
 from .errors import InvalidConfigurationError, InvalidSettingsError, MAX_MAGNITUDE
 from .limits import JointLimits
 from .model import RobotModel
@@ -254,6 +255,8 @@ class _LazyGenerator:
         return self._rng.random(shape)
 
 
+# The descent's NormalEquations batches between solves, by (rows, k, m).
+_EQUATIONS = BufferPool()
 # A row that has not halved its squared error within this many iterations is restarted
 # (when restarts are left): good starts converge in a handful of iterations, and a row
 # crawling along a joint limit or into a local minimum rarely recovers.
@@ -344,16 +347,28 @@ class _Descent:
     def run(self, x, queue, restarts_allowed: int, rows: int = 1,
             reason_if_failed: Optional[str] = None) -> IKResult:
         """Descend from x (1, k) plus ``rows - 1`` starts; restart stalled rows while allowed."""
+        shape = (rows, len(self.idx), self.problem.num_rows)
+        state = _EQUATIONS.take(shape) or NormalEquations(*shape)
+        trial = _EQUATIONS.take(shape) or NormalEquations(*shape)
+        try:
+            return self._descend(state, trial, x, queue, restarts_allowed, reason_if_failed)
+        finally:    # the result holds copies: the arrays can serve the next solve
+            _EQUATIONS.give(shape, state)
+            _EQUATIONS.give(shape, trial)
+            self._release_kernel()
+
+    def _descend(self, state: NormalEquations, trial: NormalEquations, x, queue,
+                 restarts_allowed: int, reason_if_failed: Optional[str]) -> IKResult:
+        """Run the loop of ``run`` in the batches ``state`` and ``trial`` (contents unused)."""
         s = self.settings
         deadline = self.start + s.timeout
+        rows, k = state.x.shape
         restarts = rows - 1
-        k, problem = len(self.idx), self.problem
-        state = NormalEquations(rows, k, problem.num_rows)
+        problem = self.problem
         state.x[0] = x[0]
         if rows > 1:
             state.x[1:], queue = self._starts(queue, rows - 1)
         self.evaluate(state)
-        trial = NormalEquations(rows, k, problem.num_rows)
         eye = np.eye(k)
         lo, hi = self.box.lower, self.box.upper
         # Damping never drops below 1e-12 of the scale of J^T J (at the seed), so that
@@ -483,7 +498,14 @@ class _Descent:
 
     def seed_result(self, reason: str) -> IKResult:
         """Package the seed itself as the outcome, nothing solved (a target out of reach)."""
-        return self._package(self.seed, self.residual_at(self.seed), reason, 0, 0)
+        try:
+            return self._package(self.seed, self.residual_at(self.seed), reason, 0, 0)
+        finally:
+            self._release_kernel()
+
+    def _release_kernel(self) -> None:
+        if self._kernel is not None:
+            self._kernel.release()
 
     def _package(self, q, residual, reason, iterations, restarts) -> IKResult:
         """Build the IKResult of configuration q (n,) and its residual (m,)."""

@@ -1,0 +1,34 @@
+"""
+Work arrays kept between solves, so that a solve does not allocate and touch fresh memory.
+
+A solve takes the arrays it needs (``take``) and gives them back when it is done
+(``give``). An array taken is out of the pool until it is given back, so solves running
+at the same time in other threads, or nested in a feasibility check, never share one.
+An array never given back (a solve that raised) is simply garbage collected.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Hashable, Optional
+
+
+class BufferPool:
+    """Free work arrays (or tuples of them) by key, at most ``keep`` per key."""
+
+    def __init__(self, keep: int = 4):
+        self._free: dict[Hashable, list] = {}
+        self._keep = keep
+
+    def take(self, key: Hashable) -> Optional[Any]:
+        """Return a free item for ``key``, or None when there is none."""
+        free = self._free.get(key)
+        try:
+            return free.pop() if free else None
+        except IndexError:      # another thread took the last one in between
+            return None
+
+    def give(self, key: Hashable, item: Any) -> None:
+        """Return an item taken for ``key`` (or made for it) for reuse."""
+        free = self._free.setdefault(key, [])
+        if len(free) < self._keep:
+            free.append(item)
