@@ -359,7 +359,7 @@ class _Descent:
 
     def _descend(self, state: NormalEquations, trial: NormalEquations, x, queue,
                  restarts_allowed: int, reason_if_failed: Optional[str]) -> IKResult:
-        """Run the loop of ``run`` in the batches ``state`` and ``trial`` (contents unused)."""
+        """Run the loop of ``run`` in the batches ``state`` and ``trial`` (overwritten)."""
         s = self.settings
         deadline = self.start + s.timeout
         rows, k = state.x.shape
@@ -390,8 +390,8 @@ class _Descent:
         def converged(eq: NormalEquations) -> Optional[int]:
             """Return the row of eq that meets the tolerance (see _pick), or None."""
             # rarely more than one candidate, once per solve: plain floats are cheapest
-            rows = [i for i, c in enumerate(eq.cost.tolist()) if c <= cost_bound]  # no NaN
-            ok = [i for i in rows if not done[i]
+            near = [i for i, c in enumerate(eq.cost.tolist()) if c <= cost_bound]  # no NaN
+            ok = [i for i in near if not done[i]
                   and max(problem.row_block_errors(eq.r[i])) <= tolerance]
             return self._pick(eq.x, ok) if ok else None
 
