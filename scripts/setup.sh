@@ -20,7 +20,7 @@ log() { echo "setup: $*" >&2; }
 PYTHON="${PYTHON:-}"
 if [ -z "$PYTHON" ]; then
   # The distribution's interpreter first, when it can make venvs: it is what a fresh
-  # Debian 12 and CI have, and it is built with PGO/LTO (the solver runs ~10% faster on
+  # Debian 12 and CI have, and it is built with PGO/LTO (the solver runs 5-10% faster on
   # it than on a plain source build such as pyenv's default). Then python3.11 on PATH.
   for candidate in /usr/bin/python3.11 python3.11 python3; do
     if command -v "$candidate" >/dev/null 2>&1 \
