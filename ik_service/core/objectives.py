@@ -65,11 +65,12 @@ def _rotation(value, what: str) -> np.ndarray:
     r = np.array(value if value is not None else np.nan, dtype=float)
     if r.shape == (3, 3):
         (a0, a1, a2), (b0, b1, b2), (c0, c1, c2) = r.tolist()
-        # the rows are orthonormal (R R^T = I); every test is False for NaN or inf
-        if all(abs(e) <= 1e-6 for e in (
-                a0 * a0 + a1 * a1 + a2 * a2 - 1.0, b0 * b0 + b1 * b1 + b2 * b2 - 1.0,
-                c0 * c0 + c1 * c1 + c2 * c2 - 1.0, a0 * b0 + a1 * b1 + a2 * b2,
-                a0 * c0 + a1 * c1 + a2 * c2, b0 * c0 + b1 * c1 + b2 * c2)):
+        # the rows are orthonormal (R R^T = I) to 1e-6; NaN or inf makes the test False
+        aa, bb, cc = a0 * a0 + a1 * a1 + a2 * a2 - 1.0, b0 * b0 + b1 * b1 + b2 * b2 - 1.0, \
+            c0 * c0 + c1 * c1 + c2 * c2 - 1.0
+        ab, ac, bc = a0 * b0 + a1 * b1 + a2 * b2, a0 * c0 + a1 * c1 + a2 * c2, \
+            b0 * c0 + b1 * c1 + b2 * c2
+        if aa * aa + bb * bb + cc * cc + 2.0 * (ab * ab + ac * ac + bc * bc) <= 1e-12:
             det = a0 * (b1 * c2 - b2 * c1) - a1 * (b0 * c2 - b2 * c0) + a2 * (b0 * c1 - b1 * c0)
             if det > 0:
                 return r
