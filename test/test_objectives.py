@@ -166,6 +166,10 @@ def test_default_active_dofs_are_the_ancestors_of_constrained_links():
             'non-zero',
         ),
         (lambda: IKObjective.fixed_rotation('panda_hand', np.eye(3) * 2), 'not a rotation'),
+        (lambda: IKObjective.fixed_rotation('panda_hand', np.diag([1.0, 1.0, np.nan])),
+         'finite 3x3'),
+        (lambda: IKObjective.fixed_rotation('panda_hand', np.diag([np.inf, 1.0, 1.0])),
+         'finite 3x3'),
         (
             lambda: IKObjective.fixed_rotation('panda_hand', np.diag([1.0, 1.0, -1.0])),
             'not a rotation',
