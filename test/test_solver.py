@@ -350,11 +350,11 @@ def test_a_result_keeps_its_numbers_when_later_solves_reuse_the_work_arrays():
 
 def test_buffer_pool_hands_an_item_to_one_taker_at_a_time():
     pool = BufferPool(keep=2)
-    assert pool.take('k') is None
+    assert pool.take('k', lambda: 'new') == 'new'
     for item in ('a', 'b', 'c'):
         pool.give('k', item)
-    taken = {pool.take('k'), pool.take('k')}
-    assert taken == {'a', 'b'} and pool.take('k') is None     # 'c' was beyond keep
+    taken = {pool.take('k', lambda: 'new'), pool.take('k', lambda: 'new')}
+    assert taken == {'a', 'b'} and pool.take('k', lambda: 'new') == 'new'    # 'c' was beyond keep
 
 
 # ---------------------------------------------------------------- budgets and stop reasons

@@ -9,7 +9,7 @@ An array never given back (a solve that raised) is simply garbage collected.
 
 from __future__ import annotations
 
-from typing import Any, Hashable, Optional
+from typing import Any, Callable, Hashable
 
 
 class BufferPool:
@@ -19,13 +19,15 @@ class BufferPool:
         self._free: dict[Hashable, list] = {}
         self._keep = keep
 
-    def take(self, key: Hashable) -> Optional[Any]:
-        """Return a free item for ``key``, or None when there is none."""
+    def take(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        """Return a free item for ``key``, or ``make()`` when there is none."""
         free = self._free.get(key)
-        try:
-            return free.pop() if free else None
-        except IndexError:      # another thread took the last one in between
-            return None
+        if free:
+            try:
+                return free.pop()
+            except IndexError:      # another thread took the last one in between
+                pass
+        return make()
 
     def give(self, key: Hashable, item: Any) -> None:
         """Return an item taken for ``key`` (or made for it) for reuse."""

@@ -162,7 +162,8 @@ class PoseKernel:
         """
         buffers = self._buffers.get(b)
         if buffers is None:
-            buffers = self._kin.kernel_buffers.take((b, self.num_rows)) or self._new_buffers(b)
+            buffers = self._kin.kernel_buffers.take((b, self.num_rows),
+                                                    lambda: self._new_buffers(b))
             self._buffers[b] = buffers
         return buffers
 

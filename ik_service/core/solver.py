@@ -348,8 +348,8 @@ class _Descent:
             reason_if_failed: Optional[str] = None) -> IKResult:
         """Descend from x (1, k) plus ``rows - 1`` starts; restart stalled rows while allowed."""
         shape = (rows, len(self.idx), self.problem.num_rows)
-        state = _EQUATIONS.take(shape) or NormalEquations(*shape)
-        trial = _EQUATIONS.take(shape) or NormalEquations(*shape)
+        state = _EQUATIONS.take(shape, lambda: NormalEquations(*shape))
+        trial = _EQUATIONS.take(shape, lambda: NormalEquations(*shape))
         try:
             return self._descend(state, trial, x, queue, restarts_allowed, reason_if_failed)
         finally:    # the result holds copies: the arrays can serve the next solve
