@@ -413,8 +413,14 @@ class LinkKinematics:
             return q[:, self._plain].T
         return (q @ self.dof_map.T + self._value_offset).T
 
-    def chain(self, local: np.ndarray, world: np.ndarray) -> np.ndarray:
-        """Chain local frame transforms (S, B, 4, 4) into world transforms ``world``; return it."""
+    def chain(self, local: np.ndarray, world: np.ndarray,
+              plan: Optional[list] = None) -> np.ndarray:
+        """
+        Chain local frame transforms (S, B, 4, 4) into world transforms ``world``; return it.
+
+        ``plan``: ``chain_plan(local, world)`` taken once by a caller that chains the same
+        buffers many times (indexing costs as much as the product); made here otherwise.
+        """
         if local.shape[1] == 1:     # one configuration: ndarray.dot costs half of matmul
             local_2d, world_2d = local[:, 0], world[:, 0]
             for i, p in self._parents:
@@ -423,26 +429,16 @@ class LinkKinematics:
                 else:
                     world_2d[p].dot(local_2d[i], out=world_2d[i])
             return world
-        self.run_chain(self.chain_plan(local, world))
+        for parent, own, out in plan or self.chain_plan(local, world):
+            if parent is None:
+                np.copyto(out, own)
+            else:
+                np.matmul(parent, own, out=out)
         return world
 
     def chain_plan(self, local: np.ndarray, world: np.ndarray) -> list:
-        """
-        Return the views ``run_chain`` works on: (parent's world or None, local, world).
-
-        One triple per frame of buffers (S, B, 4, 4). A caller that chains the same
-        buffers many times takes the views once: indexing costs as much as the product.
-        """
+        """Return the views ``chain`` works on, per frame: (parent world or None, local, world)."""
         return [(None if p < 0 else world[p], local[i], world[i]) for i, p in self._parents]
-
-    @staticmethod
-    def run_chain(plan: list) -> None:
-        """Write each frame's world transform: its parent's times its local one."""
-        for parent, local, world in plan:
-            if parent is None:
-                np.copyto(world, local)
-            else:
-                np.matmul(parent, local, out=world)
 
     def frame_of(self, link_id: int) -> tuple[int, np.ndarray]:
         """

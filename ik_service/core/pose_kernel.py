@@ -192,10 +192,7 @@ class PoseKernel:
         if kin.has_prismatic:
             np.multiply(v, kin.prismatic[:, None], out=basis[..., 3])
         np.matmul(basis, self._basis, out=local.reshape(v.shape + (16,)))
-        if plan is None:
-            kin.chain(local, world)
-        else:
-            kin.run_chain(plan)
+        kin.chain(local, world, plan)
         frame = world[self._frame]
         return world, frame, frame.reshape(len(frame), 16).dot(self._map)
 
