@@ -1,30 +1,137 @@
-"""The seed table's ranking against scores computed by forward kinematics, one pose at a time."""
+"""The seed table's rankings against scores computed by forward kinematics, one pose at a time."""
+import math
+
 from ik_service.core import IKObjective, load_urdf_file
 from ik_service.core.objectives import ObjectiveSet
-from ik_service.core.seed_table import ROTATION_WEIGHT, SeedTable
+from ik_service.core.seed_table import RANKED_SIZE, ROTATION_WEIGHT, SeedTable
+from ik_service.core.turned_poses import turn_to_azimuth_zero
 import numpy as np
 import pytest
 from robots import ARMS, robot_path
 from scipy.spatial.transform import Rotation
 
+TARGET_ROTATION = Rotation.from_rotvec([0.3, -1.2, 0.5]).as_matrix()
 
-def _scores_by_fk(model, table, objective):
-    """Squared point distance [m^2] plus ROTATION_WEIGHT (3 - trace(R_t^T R)) per entry."""
-    poses = model.forward_kinematics(table.q, objective.link)
+
+def _arm(name):
+    path, tip = ARMS[name]
+    return load_urdf_file(robot_path(path)), tip
+
+
+def _scores_by_fk(model, q, objective):
+    """Squared point distance [m^2] plus ROTATION_WEIGHT (3 - trace(R_t^T R)) per configuration."""
+    poses = model.forward_kinematics(q, objective.link)
     points = poses[:, :3, :3] @ objective.local_points[0] + poses[:, :3, 3]
     distance_sq = np.sum((points - objective.target_points[0]) ** 2, axis=1)
     traces = np.einsum('ij,bij->b', objective.target_rotation, poses[:, :3, :3])
     return distance_sq + ROTATION_WEIGHT * (3.0 - traces)
 
 
+def _first_joint(model, tip):
+    """Return the dof of the first joint of the tip's chain and its axis frame (4, 4) at 0."""
+    dof = int(np.flatnonzero(model.dofs_moving_links([model.link_id(tip)]))[0])
+    name = model.joint_names[dof]
+    joint = next(j for j in model._frame_joint if j.name == name)
+    frame = model.forward_kinematics(np.zeros(model.num_dofs), joint.parent) @ joint.origin
+    axis = np.asarray(joint.axis, dtype=float)
+    # any frame whose z axis is the joint axis: azimuths are compared, not absolute
+    x = np.cross(axis, [1.0, 0.0, 0.0] if abs(axis[0]) < 0.9 else [0.0, 1.0, 0.0])
+    x /= np.linalg.norm(x)
+    rotation = np.column_stack([x, np.cross(axis, x), axis])
+    frame[:3, :3] = frame[:3, :3] @ rotation
+    return dof, frame
+
+
+def _azimuth(frame, point):
+    local = np.linalg.solve(frame, np.append(point, 1.0))
+    return math.atan2(local[1], local[0])
+
+
 @pytest.mark.parametrize('local_point', [(0.0, 0.0, 0.0), (0.05, -0.02, 0.1)])
 def test_ranking_is_the_order_of_the_true_distances(local_point):
-    path, tip = ARMS['panda']
-    model = load_urdf_file(robot_path(path))
-    rotation = Rotation.from_rotvec([0.3, -1.2, 0.5]).as_matrix()
-    objective = IKObjective.fixed_pose(tip, rotation, [0.4, 0.1, 0.5], local_point=local_point)
+    model, tip = _arm('panda')
+    objective = IKObjective.fixed_pose(tip, TARGET_ROTATION, [0.4, 0.1, 0.5],
+                                       local_point=local_point)
     table = SeedTable.of(model)
     ranked = table.ranked(ObjectiveSet(model, [objective]), 32)
-    scores = _scores_by_fk(model, table, objective)
+    scores = _scores_by_fk(model, table.q[:RANKED_SIZE], objective)
     assert len(ranked) == 32
     np.testing.assert_allclose(scores[ranked], np.sort(scores)[:32], rtol=1e-9, atol=1e-12)
+
+
+def test_turning_to_azimuth_zero_matches_rotating_by_minus_the_azimuth():
+    rng = np.random.default_rng(3)
+    points = rng.normal(size=(20, 3))
+    rotations = Rotation.random(20, random_state=4).as_matrix()
+    many = turn_to_azimuth_zero(points.T, rotations.transpose(1, 2, 0), m=np)
+    for k, (p, r) in enumerate(zip(points, rotations)):
+        distance, height, azimuth, turned = turn_to_azimuth_zero(p.tolist(), r.tolist())
+        undo = Rotation.from_rotvec([0.0, 0.0, -azimuth]).as_matrix()
+        np.testing.assert_allclose(undo @ p, [distance, 0.0, height], atol=1e-12)
+        np.testing.assert_allclose(np.reshape(turned, (3, 3)), undo @ r, atol=1e-12)
+        np.testing.assert_allclose([many[0][k], many[1][k], many[2][k]],
+                                   [distance, height, azimuth], atol=1e-12)
+        np.testing.assert_allclose([t[k] for t in many[3]], turned, atol=1e-12)
+
+
+@pytest.mark.parametrize('robot', ['ur5', 'panda', 'z1'])
+def test_turned_starts_are_table_entries_turned_to_the_target(robot):
+    model, tip = _arm(robot)
+    dof, axis_frame = _first_joint(model, tip)
+    target = np.array([0.3, -0.25, 0.35])
+    objective = IKObjective.fixed_pose(tip, TARGET_ROTATION, target)
+    table = SeedTable.of(model)
+    starts = table.turned_starts(ObjectiveSet(model, [objective]), 32,
+                                 np.arange(model.num_dofs))
+    assert starts.shape == (32, model.num_dofs)
+    others = np.delete(np.arange(model.num_dofs), dof)
+    for q in starts:      # every joint but the first is some entry's
+        assert np.min(np.abs(table.q[:, others] - q[others]).max(axis=1)) == 0.0
+    # inside the first joint's limits, and the link origin at the target's azimuth
+    assert np.all((starts[:, dof] >= model.lower[dof]) & (starts[:, dof] <= model.upper[dof]))
+    origins = model.forward_kinematics(starts, tip)[:, :3, 3]
+    turned = [_azimuth(axis_frame, p) - _azimuth(axis_frame, target) for p in origins]
+    np.testing.assert_allclose(np.angle(np.exp(1j * np.array(turned))), 0.0, atol=1e-9)
+    # best first, and better than the best unturned entry of the plain ranking
+    scores = _scores_by_fk(model, starts, objective)
+    assert np.all(np.diff(scores) >= -1e-6)
+    assert scores[0] < np.min(_scores_by_fk(model, table.q[:RANKED_SIZE], objective))
+
+
+def test_turned_search_finds_nearly_the_best_of_all_turned_entries():
+    model, tip = _arm('ur5')
+    dof, axis_frame = _first_joint(model, tip)
+    target = np.array([-0.2, 0.45, 0.3])
+    objective = IKObjective.fixed_pose(tip, TARGET_ROTATION, target)
+    table = SeedTable.of(model)
+    starts = table.turned_starts(ObjectiveSet(model, [objective]), 32,
+                                 np.arange(model.num_dofs))
+    # every entry turned to the target's azimuth, by forward kinematics
+    turned = table.q.copy()
+    origins = model.forward_kinematics(table.q, tip)[:, :3, 3]
+    turned[:, dof] += _azimuth(axis_frame, target) - \
+        np.array([_azimuth(axis_frame, p) for p in origins])
+    exact = np.sort(_scores_by_fk(model, turned, objective))
+    found = _scores_by_fk(model, starts, objective)
+    assert found[0] <= exact[4]            # among the five best of all entries
+    assert found[6] <= exact[50]           # the batch's starts among the best fifty
+
+
+def test_other_problems_fall_back_to_the_plain_ranking():
+    model, tip = _arm('ur5')
+    table = SeedTable.of(model)
+    every = np.arange(model.num_dofs)
+    offset = IKObjective.fixed_pose(tip, TARGET_ROTATION, [0.3, 0.2, 0.3], local_point=[0, 0, 0.1])
+    second = IKObjective.point('forearm_link', [0, 0, 0], [0.1, 0.2, 0.3])
+    rotation_only = IKObjective.fixed_rotation(tip, TARGET_ROTATION)
+    plain = IKObjective.fixed_pose(tip, TARGET_ROTATION, [0.3, 0.2, 0.3])
+    for objectives in ([offset], [plain, second], [rotation_only]):
+        problem = ObjectiveSet(model, objectives)
+        assert table.turned_starts(problem, 32, every) is None
+        np.testing.assert_array_equal(table.starts(problem, 32, every),
+                                      table.q[table.ranked(problem, 32)])
+    # the first joint held still: the entries cannot be turned
+    problem = ObjectiveSet(model, [plain])
+    assert table.turned_starts(problem, 32, every[1:]) is None
+    np.testing.assert_array_equal(table.starts(problem, 32, every[1:]),
+                                  table.q[table.ranked(problem, 32)][:, 1:])

@@ -421,23 +421,24 @@ class LinkKinematics:
         ``plan``: ``chain_plan(local, world)`` taken once by a caller that chains the same
         buffers many times (indexing costs as much as the product); made here otherwise.
         """
-        if local.shape[1] == 1:     # one configuration: ndarray.dot costs half of matmul
-            local_2d, world_2d = local[:, 0], world[:, 0]
-            for i, p in self._parents:
-                if p < 0:
-                    world_2d[i] = local_2d[i]
-                else:
-                    world_2d[p].dot(local_2d[i], out=world_2d[i])
-            return world
+        single = local.shape[1] == 1    # one configuration: ndarray.dot costs half of matmul
         for parent, own, out in plan or self.chain_plan(local, world):
             if parent is None:
                 np.copyto(out, own)
+            elif single:
+                parent.dot(own, out=out)
             else:
                 np.matmul(parent, own, out=out)
         return world
 
     def chain_plan(self, local: np.ndarray, world: np.ndarray) -> list:
-        """Return the views ``chain`` works on, per frame: (parent world or None, local, world)."""
+        """
+        Return the views ``chain`` works on, per frame: (parent world or None, local, world).
+
+        For one configuration (B = 1) the views are the (4, 4) matrices themselves.
+        """
+        if local.shape[1] == 1:
+            local, world = local[:, 0], world[:, 0]
         return [(None if p < 0 else world[p], local[i], world[i]) for i, p in self._parents]
 
     def frame_of(self, link_id: int) -> tuple[int, np.ndarray]:

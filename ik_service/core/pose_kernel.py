@@ -154,7 +154,7 @@ class PoseKernel:
         Return this kernel's work buffers for batches of b configurations.
 
         They are: basis (S, b, c), local and world transforms (S, b, 4, 4), Jacobian (b,
-        m, S) and the chain plan over the transforms (None for a single row).
+        m, S) and the chain plan over the transforms.
 
         They are this kernel's until ``release``, which gives them back to the link
         kinematics' pool for later solves: a feasibility check that solves again in
@@ -179,8 +179,7 @@ class PoseKernel:
         basis = np.empty((s, b, self._basis.shape[1]))
         basis[..., 0] = 1.0
         local, world = np.empty((s, b, 4, 4)), np.empty((s, b, 4, 4))
-        # a batch is evaluated again and again; a single row (a result's) once
-        plan = self._kin.chain_plan(local, world) if b > 1 else None
+        plan = self._kin.chain_plan(local, world)
         return basis, local, world, np.empty((b, self.num_rows, s)), plan
 
     def _link_features(self, v: np.ndarray, buffers: tuple):

@@ -7,6 +7,11 @@ The world pose of a link in every configuration is computed the first time that 
 constrained. For a problem, configurations are ranked by how far their links are from
 the targets: squared distance [m^2] of each fixed point plus ``ROTATION_WEIGHT`` times
 (3 - trace(R_target^T R)), which is about angle^2 [rad^2] for small angles.
+
+The common request, one link's origin at a position (with or without a rotation) in
+the root frame, is ranked differently (``TurnedPoses``): every entry counts as turned
+about the first joint of the link's chain to the target's azimuth, which the start then
+is. A ranking of the whole table scores only its first ``RANKED_SIZE`` entries.
 """
 from __future__ import annotations
 
@@ -19,8 +24,10 @@ import numpy as np
 
 from .model import RobotModel
 from .objectives import ObjectiveSet
+from .turned_poses import TurnedPoses
 
-TABLE_SIZE = 2048
+TABLE_SIZE = 16384      # a multiple of turned_poses.LEAF
+RANKED_SIZE = 2048      # entries that ``ranked`` scores (the turned ranking uses all)
 # Its own stream: a table drawn like a caller's samples (default_rng(0)) would contain
 # the caller's targets.
 TABLE_RANDOM_SEED = 0x5EED7AB1E
@@ -39,6 +46,7 @@ class SeedTable:
         self._model = weakref.ref(model)      # the model holds the table: no cycle
         self.q = lo + (hi - lo) * rng.random((TABLE_SIZE, model.num_dofs))
         self._poses: dict[int, np.ndarray] = {}
+        self._turned: dict[int, Optional[TurnedPoses]] = {}
 
     @classmethod
     def of(cls, model: RobotModel) -> 'SeedTable':
@@ -62,11 +70,11 @@ class SeedTable:
 
     def _link_features(self, link_id: int) -> np.ndarray:
         """
-        Return per-configuration features F (13, N) of a link.
+        Return per-configuration features F (13, RANKED_SIZE) of a link, for ``ranked``.
 
         The rows are the link origin [m], its rotation (row-major) and |origin|^2, one
         column per table configuration (w @ F, a weight vector times the rows, is the
-        cheaper product).
+        cheaper product). The link's ``TurnedPoses`` are made at the same time.
 
         The squared distance of the origin to a target t is |p|^2 - 2 p.t + |t|^2 and
         the rotation score 3 - trace(R_t^T R) is 3 - R.ravel() @ R_t.ravel(): up to
@@ -76,11 +84,82 @@ class SeedTable:
         if features is None:
             kin = self._model().kinematics([link_id])
             t = kin.link_pose(kin.transforms(self.q), link_id)
-            p = t[:, :3, 3]
+            p = t[:RANKED_SIZE, :3, 3]
             features = np.ascontiguousarray(np.concatenate(
-                [p, t[:, :3, :3].reshape(-1, 9), np.einsum('ij,ij->i', p, p)[:, None]], axis=1).T)
+                [p, t[:RANKED_SIZE, :3, :3].reshape(-1, 9), np.einsum('ij,ij->i', p, p)[:, None]],
+                axis=1).T)
+            self._turned[link_id] = self._turned_poses(kin, t)
             self._poses[link_id] = features
         return features
+
+    def _turned_poses(self, kin, poses: np.ndarray) -> Optional[TurnedPoses]:
+        """
+        Index a link's poses (N, 4, 4) by its chain's first joint, or None if it cannot be.
+
+        The kinematics of one link are its chain from the root: frame 0 is the first
+        joint, and no joint moves its parent. It must be a revolute dof, and no joint of
+        the chain a mimic (which could follow it).
+        """
+        model = self._model()
+        if kin.num_frames == 0 or kin.frame_dofs is None or kin.prismatic[0]:
+            return None
+        dof = int(kin.frame_dofs[0])
+        axis_frame = kin.transforms(np.zeros((1, model.num_dofs)))[0, 0]
+        lower, upper = float(model.lower[dof]), float(model.upper[dof])
+        limits = (lower, upper) if np.isfinite(lower) and np.isfinite(upper) else \
+            (-np.pi, np.pi)
+        return TurnedPoses(poses, dof, self.q[:, dof], np.linalg.inv(axis_frame), limits,
+                           ROTATION_WEIGHT)
+
+    def starts(self, problem: ObjectiveSet, count: int, idx: np.ndarray) -> Optional[np.ndarray]:
+        """
+        Return up to ``count`` starting configurations (count, k) nearest the targets.
+
+        idx (k,): the active dofs, whose values the rows hold. The entries are turned
+        about the first joint when the problem allows it (``turned_starts``), else taken
+        as they are (``ranked``). None when no objective can be scored.
+        """
+        q = self.turned_starts(problem, count, idx)
+        if q is None:
+            ranked = self.ranked(problem, count)
+            if ranked is None:
+                return None
+            q = self.q[ranked]
+        return q if len(idx) == q.shape[1] else q[:, idx]
+
+    def turned_starts(self, problem: ObjectiveSet, count: int,
+                      idx: np.ndarray) -> Optional[np.ndarray]:
+        """
+        Return configurations (<= count, n), best first, each an entry turned to the target.
+
+        Applies to a problem of one objective that puts one link's origin at a position
+        (with or without a rotation) given in the root frame or in a link no joint moves,
+        when the link's poses are indexed (``TurnedPoses``) and its first joint is among
+        the active dofs idx; None otherwise.
+        """
+        model = problem.model
+        if len(problem.objectives) != 1:
+            return None
+        o = problem.objectives[0]
+        ref = model.fixed_link_transform(o.ref_link)
+        if ref is None or o.position != 'fixed' or len(o.local_points) != 1 \
+                or any(o.local_points[0].tolist()):
+            return None
+        link_id = model.link_id(o.link)
+        self._link_features(link_id)
+        turned = self._turned[link_id]
+        if turned is None or (len(idx) < model.num_dofs and turned.dof not in idx.tolist()):
+            return None
+        rotation = o.target_rotation if o.rotation == 'fixed' else None
+        point = o.target_points[0]
+        if o.ref_link not in (None, model.root_link):       # into the root frame
+            point = ref[:3, :3] @ point + ref[:3, 3]
+            rotation = None if rotation is None else ref[:3, :3] @ rotation
+        weights, azimuth = turned.target_weights(point, rotation, ROTATION_WEIGHT)
+        entries, first = turned.nearest(weights, azimuth, count)
+        q = self.q[entries]
+        q[:, turned.dof] = first
+        return q
 
     def ranked(self, problem: ObjectiveSet, count: int) -> Optional[np.ndarray]:
         """
@@ -119,6 +198,6 @@ class SeedTable:
             score = term if score is None else score + term
         if score is None:
             return None
-        count = min(count, TABLE_SIZE)
+        count = min(count, RANKED_SIZE)
         best = score.argpartition(count - 1)[:count]
         return best[score[best].argsort(kind='stable')]

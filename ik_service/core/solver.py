@@ -172,10 +172,7 @@ def solve(
     table = SeedTable.of(model)
     # Preparing a link's table entries is one-time model work, not charged to the budget.
     descent.start += table.prepare(problem.constrained_links)
-    ranked = table.ranked(problem, 4 * settings.batch_size)
-    queue = None
-    if ranked is not None:
-        queue = table.q[ranked] if idx.size == n else table.q[ranked[:, None], idx]
+    queue = table.starts(problem, 4 * settings.batch_size, idx)
     return descent.run(seed[idx][None], queue, settings.max_restarts, rows=rows)
 
 

@@ -1,0 +1,134 @@
+"""
+A link's table poses, indexed by what turning the first joint of its chain leaves alone.
+
+The first joint of a link's chain turns the link about a fixed axis. Turned about that
+axis, one table entry reaches a whole circle of poses, so the table is compared with a
+target in coordinates that turning cannot change: the link origin's distance from the
+axis and height along it, and the link rotation seen from the origin's azimuth. The
+entry that fits best becomes a start with its first joint turned to the target's
+azimuth. The table then covers the workspace as densely as one many times its size.
+
+The comparison is the seed table's score (squared distance [m^2] plus ``rotation_weight``
+times 3 - trace(R_target^T R)), taken at the target's azimuth. Scoring every entry for
+every target would cost more than it saves, so the entries are grouped into leaves of
+``LEAF`` nearby poses (a balanced k-d split) and only the leaves whose mean pose scores
+best are scored in full.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+LEAF = 128              # entries per leaf
+LEAVES_SCANNED = 4      # leaves scored in full per target (at least)
+
+
+def turn_to_azimuth_zero(point: Sequence, rotation: Sequence, m=math) -> tuple:
+    """
+    Turn poses about z so that their points lie at azimuth 0 (in the x-z half plane).
+
+    point (x, y, z) [m] and rotation (3 rows of 3), in the axis frame: floats for one
+    pose with ``m=math``, or arrays (N,) for N poses with ``m=numpy``. Returns the
+    distance from the z axis and the height along it [m], the azimuth [rad] (0 on the
+    axis) and the turned rotation Rz(-azimuth) @ rotation as a row-major list of 9.
+    """
+    x, y, z = point
+    azimuth = m.atan2(y, x)
+    c, s = m.cos(azimuth), m.sin(azimuth)
+    r0, r1, r2 = rotation
+    turned = [c * a + s * b for a, b in zip(r0, r1)] + \
+        [c * b - s * a for a, b in zip(r0, r1)] + list(r2)
+    return m.hypot(x, y), z, azimuth, turned
+
+
+class TurnedPoses:
+    """
+    Table poses of one link seen from the first joint's axis, grouped into leaves.
+
+    The axis frame is the first joint's frame at joint value 0: its z axis is the joint
+    axis; ``from_root`` (4, 4) maps root-frame coordinates into it.
+    """
+
+    def __init__(self, poses: np.ndarray, first_dof: int, first_values: np.ndarray,
+                 from_root: np.ndarray, limits: tuple[float, float], rotation_weight: float):
+        """
+        Index link poses (N, 4, 4) in the root frame, N a multiple of ``LEAF``.
+
+        first_dof: the first joint's dof index; first_values (N,): its value in each
+        entry [rad]; limits: its (lower, upper) [rad], finite.
+        """
+        self.dof, self.from_root = first_dof, from_root
+        self.lower, self.upper = limits
+        local = from_root @ poses
+        distance, height, azimuth, turned = turn_to_azimuth_zero(
+            local[:, :3, 3].T, local[:, :3, :3].transpose(1, 2, 0), m=np)
+        # score features (12, N): distance, height, their squares summed, turned rotation
+        features = np.array([distance, height, distance ** 2 + height ** 2] + list(turned))
+        # the first joint's value minus the azimuth: offset + phi puts the pose at phi
+        # (stored minus the lower limit, the start of the interval values wrap into, and
+        # wrapped into [0, 2 pi))
+        offset = first_values - azimuth
+        # coordinates in which the score is a squared distance (3 - trace(A^T B) is half
+        # the squared Frobenius distance of rotations A and B), for grouping
+        coordinates = np.vstack([features[:2], math.sqrt(rotation_weight / 2) * features[3:]])
+        order = np.concatenate(_balanced_split(coordinates.T, np.arange(len(offset))))
+        leaves = len(order) // LEAF
+        self.entries = order.reshape(leaves, LEAF)                  # table index per slot
+        # single precision: scoring streams the leaves' features through the cache
+        self.features = np.ascontiguousarray(
+            features[:, order].reshape(12, leaves, LEAF).transpose(1, 0, 2), dtype=np.float32)
+        self.mean_features = self.features.mean(axis=2).T.copy()    # (12, C)
+        self.offset = np.remainder(offset[order] - self.lower, 2.0 * math.pi).reshape(leaves, LEAF)
+        self.span = self.upper - self.lower
+
+    def target_weights(self, point: np.ndarray, rotation, rotation_weight: float):
+        """
+        Return (weights (12,), azimuth [rad]) of a target in the root frame.
+
+        point (3,) [m]; rotation (3, 3) or None for a position-only target. An entry's
+        score at the target's azimuth is weights @ its features, up to a constant.
+        """
+        to_axis = self.from_root[:3, :3]
+        local_point = to_axis @ point + self.from_root[:3, 3]
+        local_rotation = np.eye(3) if rotation is None else to_axis @ rotation
+        distance, height, azimuth, turned = turn_to_azimuth_zero(local_point.tolist(),
+                                                                 local_rotation.tolist())
+        weights = [-2.0 * distance, -2.0 * height, 1.0] + [0.0] * 9
+        if rotation is not None:
+            weights[3:] = [-rotation_weight * v for v in turned]
+        return np.array(weights, dtype=np.float32), azimuth
+
+    def nearest(self, weights: np.ndarray, azimuth: float, count: int) -> tuple:
+        """
+        Return up to ``count`` best entries for a target, best first, and their first joints.
+
+        weights and azimuth from ``target_weights``. Returns table indices (count,) and
+        the first joint's value in each start (count,) [rad]: the entry's, turned to the
+        target's azimuth and wrapped into [lower, lower + 2 pi). Entries that this puts
+        beyond the upper limit come last.
+        """
+        leaves = len(self.entries)
+        scanned = min(leaves, max(LEAVES_SCANNED, -(-2 * count // LEAF)))
+        picked = weights.dot(self.mean_features).argpartition(scanned - 1)[:scanned]
+        score = np.matmul(weights, self.features[picked]).ravel()
+        turn = self.offset[picked].ravel()          # first joint - lower, in [0, 2 pi)
+        turn += azimuth % (2.0 * math.pi)
+        turn[turn >= 2.0 * math.pi] -= 2.0 * math.pi
+        if self.span < 2.0 * math.pi:
+            score[turn > self.span] = np.inf
+        count = min(count, len(score))
+        best = score.argpartition(count - 1)[:count]
+        best = best[score[best].argsort(kind='stable')]
+        return self.entries[picked].ravel()[best], turn[best] + self.lower
+
+
+def _balanced_split(points: np.ndarray, ids: np.ndarray) -> list:
+    """Split ids into leaves of ``LEAF``: halve at the median of the widest coordinate."""
+    if len(ids) <= LEAF:
+        return [ids]
+    spread = points[ids].var(axis=0)
+    ids = ids[np.argsort(points[ids, int(np.argmax(spread))], kind='stable')]
+    half = len(ids) // 2
+    return _balanced_split(points, ids[:half]) + _balanced_split(points, ids[half:])
