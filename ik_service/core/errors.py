@@ -11,6 +11,14 @@ a result code (see ``ik_service.result_codes``).
 MAX_MAGNITUDE = 1e6
 
 
+def within_magnitude(values: list) -> bool:
+    """Tell whether every value (floats) is within +-MAX_MAGNITUDE; False for NaN."""
+    # The sum of the magnitudes bounds each one and is NaN when one is: a single C loop
+    # decides the usual case.
+    return sum(map(abs, values)) <= MAX_MAGNITUDE or \
+        all(abs(v) <= MAX_MAGNITUDE for v in values)
+
+
 class IKError(Exception):
     """Base class of every error the core raises on bad input."""
 

@@ -21,7 +21,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .errors import InvalidObjectiveError, MAX_MAGNITUDE, UnknownFrameError
+from .errors import InvalidObjectiveError, MAX_MAGNITUDE, UnknownFrameError, within_magnitude
 from .model import LinkKinematics, RobotModel
 from .transforms import log_from_skew_and_trace, orthonormal_complement, skew_and_trace_map
 
@@ -57,7 +57,7 @@ def _points(value, what: str) -> np.ndarray:
 
 def _bounded(points: np.ndarray) -> bool:
     """Tell whether every entry is finite and within +-MAX_MAGNITUDE (False for NaN)."""
-    return all(abs(v) <= MAX_MAGNITUDE for v in points.ravel().tolist())
+    return within_magnitude(points.ravel().tolist())
 
 
 def _rotation(value, what: str) -> np.ndarray:

@@ -22,7 +22,7 @@ import weakref
 
 import numpy as np
 
-from .model import RobotModel
+from .model import LinkKinematics, RobotModel
 from .objectives import ObjectiveSet
 from .turned_poses import TurnedPoses
 
@@ -92,7 +92,7 @@ class SeedTable:
             self._poses[link_id] = features
         return features
 
-    def _turned_poses(self, kin, poses: np.ndarray) -> Optional[TurnedPoses]:
+    def _turned_poses(self, kin: LinkKinematics, poses: np.ndarray) -> Optional[TurnedPoses]:
         """
         Index a link's poses (N, 4, 4) by its chain's first joint, or None if it cannot be.
 
@@ -155,7 +155,7 @@ class SeedTable:
         if o.ref_link not in (None, model.root_link):       # into the root frame
             point = ref[:3, :3] @ point + ref[:3, 3]
             rotation = None if rotation is None else ref[:3, :3] @ rotation
-        weights, azimuth = turned.target_weights(point, rotation, ROTATION_WEIGHT)
+        weights, azimuth = turned.target_weights(point, rotation)
         entries, first = turned.nearest(weights, azimuth, count)
         q = self.q[entries]
         q[:, turned.dof] = first

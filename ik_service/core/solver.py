@@ -27,7 +27,8 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from .buffer_pool import BufferPool
-from .errors import InvalidConfigurationError, InvalidSettingsError, MAX_MAGNITUDE
+from .errors import (InvalidConfigurationError, InvalidSettingsError, MAX_MAGNITUDE,
+                     within_magnitude)
 from .limits import JointLimits
 from .model import RobotModel
 from .normal_equations import NormalEquations
@@ -209,7 +210,7 @@ def _configuration(q, n: int, what: str) -> np.ndarray:
         raise InvalidConfigurationError(
             f'{what} must have {n} values (one per dof), got shape {q.shape}'
         )
-    if not all(abs(v) <= MAX_MAGNITUDE for v in q.tolist()):     # False for NaN too
+    if not within_magnitude(q.tolist()):
         if not np.isfinite(q).all():
             raise InvalidConfigurationError(f'{what} contains NaN or inf')
         raise InvalidConfigurationError(f'{what} has values beyond +-{MAX_MAGNITUDE:g}')

@@ -17,7 +17,7 @@ best are scored in full.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -57,18 +57,18 @@ class TurnedPoses:
         Index link poses (N, 4, 4) in the root frame, N a multiple of ``LEAF``.
 
         first_dof: the first joint's dof index; first_values (N,): its value in each
-        entry [rad]; limits: its (lower, upper) [rad], finite.
+        entry [rad]; limits: its (lower, upper) [rad], finite; rotation_weight: the
+        score's weight of the rotation term [m^2 per rad^2].
         """
         self.dof, self.from_root = first_dof, from_root
         self.lower, self.upper = limits
+        self.rotation_weight = rotation_weight
         local = from_root @ poses
         distance, height, azimuth, turned = turn_to_azimuth_zero(
             local[:, :3, 3].T, local[:, :3, :3].transpose(1, 2, 0), m=np)
         # score features (12, N): distance, height, their squares summed, turned rotation
         features = np.array([distance, height, distance ** 2 + height ** 2] + list(turned))
         # the first joint's value minus the azimuth: offset + phi puts the pose at phi
-        # (stored minus the lower limit, the start of the interval values wrap into, and
-        # wrapped into [0, 2 pi))
         offset = first_values - azimuth
         # coordinates in which the score is a squared distance (3 - trace(A^T B) is half
         # the squared Frobenius distance of rotations A and B), for grouping
@@ -80,10 +80,12 @@ class TurnedPoses:
         self.features = np.ascontiguousarray(
             features[:, order].reshape(12, leaves, LEAF).transpose(1, 0, 2), dtype=np.float32)
         self.mean_features = self.features.mean(axis=2).T.copy()    # (12, C)
+        # stored from the lower limit (where the 2 pi interval of joint values starts)
+        # and wrapped into [0, 2 pi)
         self.offset = np.remainder(offset[order] - self.lower, 2.0 * math.pi).reshape(leaves, LEAF)
         self.span = self.upper - self.lower
 
-    def target_weights(self, point: np.ndarray, rotation, rotation_weight: float):
+    def target_weights(self, point: np.ndarray, rotation: Optional[np.ndarray]) -> tuple:
         """
         Return (weights (12,), azimuth [rad]) of a target in the root frame.
 
@@ -97,7 +99,7 @@ class TurnedPoses:
                                                                  local_rotation.tolist())
         weights = [-2.0 * distance, -2.0 * height, 1.0] + [0.0] * 9
         if rotation is not None:
-            weights[3:] = [-rotation_weight * v for v in turned]
+            weights[3:] = [-self.rotation_weight * v for v in turned]
         return np.array(weights, dtype=np.float32), azimuth
 
     def nearest(self, weights: np.ndarray, azimuth: float, count: int) -> tuple:
