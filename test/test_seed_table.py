@@ -1,19 +1,44 @@
 """The seed table's rankings against scores computed by forward kinematics, one pose at a time."""
 import math
 
-from ik_service.core import IKObjective, load_urdf_file
+from ik_service.core import IKObjective, JointLimits, load_urdf_file, load_urdf_string, solve
 from ik_service.core.objectives import ObjectiveSet
 from ik_service.core.seed_table import RANKED_SIZE, ROTATION_WEIGHT, SeedTable
 from ik_service.core.turned_poses import turn_to_azimuth_zero
 import numpy as np
 import pytest
-from robots import ARMS, robot_path
+from robots import ARMS, dual_arm, gripper_with_mimic_and_prismatic, robot_path
 from scipy.spatial.transform import Rotation
 
 TARGET_ROTATION = Rotation.from_rotvec([0.3, -1.2, 0.5]).as_matrix()
 
 
+# A 4-joint arm whose first joint axis is tilted and off the root origin.
+TILTED_ARM = """<robot name="tilted">
+  <link name="base"/><link name="l1"/><link name="l2"/><link name="l3"/><link name="l4"/>
+  <link name="tip"/>
+  <joint name="j1" type="revolute"><parent link="base"/><child link="l1"/>
+    <origin xyz="0.1 -0.2 0.3" rpy="0.4 -0.3 0.2"/><axis xyz="0.3 0.5 0.8"/>
+    <limit lower="-2.8" upper="2.8" effort="1" velocity="1"/></joint>
+  <joint name="j2" type="revolute"><parent link="l1"/><child link="l2"/>
+    <origin xyz="0 0 0.2"/><axis xyz="0 1 0"/>
+    <limit lower="-2" upper="2" effort="1" velocity="1"/></joint>
+  <joint name="j3" type="revolute"><parent link="l2"/><child link="l3"/>
+    <origin xyz="0.4 0 0"/><axis xyz="0 1 0"/>
+    <limit lower="-2.5" upper="2.5" effort="1" velocity="1"/></joint>
+  <joint name="j4" type="revolute"><parent link="l3"/><child link="l4"/>
+    <origin xyz="0.3 0 0"/><axis xyz="1 0 0"/>
+    <limit lower="-3" upper="3" effort="1" velocity="1"/></joint>
+  <joint name="tip_joint" type="fixed"><parent link="l4"/><child link="tip"/>
+    <origin xyz="0.1 0.05 0" rpy="0.2 0 0"/></joint>
+</robot>"""
+
+
 def _arm(name):
+    if name == 'tilted':
+        return load_urdf_string(TILTED_ARM), 'tip'
+    if name == 'dual':      # a torso turning both arms, within 3 rad only
+        return load_urdf_string(dual_arm()), 'left_tip'
     path, tip = ARMS[name]
     return load_urdf_file(robot_path(path)), tip
 
@@ -74,7 +99,7 @@ def test_turning_to_azimuth_zero_matches_rotating_by_minus_the_azimuth():
         np.testing.assert_allclose([t[k] for t in many[3]], turned, atol=1e-12)
 
 
-@pytest.mark.parametrize('robot', ['ur5', 'panda', 'z1'])
+@pytest.mark.parametrize('robot', ['ur5', 'panda', 'z1', 'tilted', 'dual'])
 def test_turned_starts_are_table_entries_turned_to_the_target(robot):
     model, tip = _arm(robot)
     dof, axis_frame = _first_joint(model, tip)
@@ -130,8 +155,33 @@ def test_other_problems_fall_back_to_the_plain_ranking():
         assert table.turned_starts(problem, 32, every) is None
         np.testing.assert_array_equal(table.starts(problem, 32, every),
                                       table.q[table.ranked(problem, 32)])
+    # a prismatic first joint does not turn the link
+    gripper = load_urdf_string(gripper_with_mimic_and_prismatic())
+    problem = ObjectiveSet(gripper, [IKObjective.point('tcp', [0, 0, 0], [0.3, 0.1, 0.4])])
+    assert SeedTable.of(gripper).turned_starts(problem, 32, np.arange(gripper.num_dofs)) is None
     # the first joint held still: the entries cannot be turned
     problem = ObjectiveSet(model, [plain])
     assert table.turned_starts(problem, 32, every[1:]) is None
     np.testing.assert_array_equal(table.starts(problem, 32, every[1:]),
                                   table.q[table.ranked(problem, 32)][:, 1:])
+
+
+@pytest.mark.parametrize('robot', ['tilted', 'dual'])
+def test_global_solves_from_turned_starts_meet_poses_on_odd_first_joints(robot):
+    model, tip = _arm(robot)
+    dofs = np.flatnonzero(model.dofs_moving_links([model.link_id(tip)]))
+    rng = np.random.default_rng(11)
+    limits = JointLimits.from_model(model)
+    for k in range(20):
+        goal = limits.sample(rng, np.zeros(model.num_dofs), 1)[0]
+        target = model.forward_kinematics(goal, tip)
+        # a 4-dof arm reaches a position and one more rotation coordinate: position only
+        objective = IKObjective.point(tip, [0, 0, 0], target[:3, 3]) if robot == 'tilted' \
+            else IKObjective.fixed_pose(tip, target[:3, :3], target[:3, 3])
+        result = solve(model, [objective], np.zeros(model.num_dofs), mode='global',
+                       random_seed=k)
+        assert result.success, (k, result.stop_reason, result.max_error)
+        reached = model.forward_kinematics(result.q, tip)
+        assert np.linalg.norm(reached[:3, 3] - target[:3, 3]) < 1e-4
+        assert np.all(result.q[dofs] >= model.lower[dofs] - 1e-9)
+        assert np.all(result.q[dofs] <= model.upper[dofs] + 1e-9)
