@@ -19,6 +19,7 @@ from ik_service.core import (
     UnknownJointError,
 )
 from ik_service.core.buffer_pool import BufferPool
+from ik_service.core.errors import within_magnitude
 from ik_service.core.objectives import ObjectiveSet
 from ik_service.resources import bundled_urdf_path
 import numpy as np
@@ -394,6 +395,14 @@ def test_local_mode_makes_no_restarts():
 def test_invalid_settings_are_refused(field, value):
     with pytest.raises(InvalidSettingsError, match=field):
         SolverSettings(**{field: value})
+
+
+def test_magnitude_check_judges_each_value_alone():
+    assert within_magnitude([6e5, -6e5, 6e5]) and within_magnitude([1e6, -1e6]) \
+        and within_magnitude([])
+    for values in ([1.0, float('nan')], [float('nan'), 1.0], [0.0, -float('inf')],
+                   [1e6 + 1.0], [1e308, 1e308], [3e5, -2e6]):
+        assert not within_magnitude(values), values
 
 
 @pytest.mark.parametrize(

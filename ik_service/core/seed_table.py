@@ -83,7 +83,10 @@ class SeedTable:
         features = self._poses.get(link_id)
         if features is None:
             kin = self._model().kinematics([link_id])
-            t = kin.link_pose(kin.transforms(self.q), link_id)
+            # in chunks: the frames of all entries at once would take ~30 MB for a 6-joint
+            # arm, which the allocator keeps after they are freed
+            t = np.concatenate([kin.link_pose(kin.transforms(q), link_id)
+                                for q in np.split(self.q, TABLE_SIZE // RANKED_SIZE)])
             p = t[:RANKED_SIZE, :3, 3]
             features = np.ascontiguousarray(np.concatenate(
                 [p, t[:RANKED_SIZE, :3, :3].reshape(-1, 9), np.einsum('ij,ij->i', p, p)[:, None]],
