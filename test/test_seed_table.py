@@ -185,3 +185,19 @@ def test_global_solves_from_turned_starts_meet_poses_on_odd_first_joints(robot):
         assert np.linalg.norm(reached[:3, 3] - target[:3, 3]) < 1e-4
         assert np.all(result.q[dofs] >= model.lower[dofs] - 1e-9)
         assert np.all(result.q[dofs] <= model.upper[dofs] + 1e-9)
+
+
+def test_targets_in_a_static_link_frame_rank_as_the_same_targets_in_the_root_frame():
+    model, tip = _arm('ur5')
+    base = model.fixed_link_transform('base')         # turned a half turn about z
+    assert not np.allclose(base, np.eye(4))
+    target = np.array([0.3, -0.25, 0.35])
+    in_root = IKObjective.fixed_pose(tip, TARGET_ROTATION, target)
+    in_base = IKObjective.fixed_pose(tip, base[:3, :3].T @ TARGET_ROTATION,
+                                     base[:3, :3].T @ (target - base[:3, 3]), ref_link='base')
+    table = SeedTable.of(model)
+    every = np.arange(model.num_dofs)
+    root_problem, base_problem = ObjectiveSet(model, [in_root]), ObjectiveSet(model, [in_base])
+    np.testing.assert_allclose(table.turned_starts(base_problem, 32, every),
+                               table.turned_starts(root_problem, 32, every), atol=1e-9)
+    np.testing.assert_array_equal(table.ranked(base_problem, 32), table.ranked(root_problem, 32))

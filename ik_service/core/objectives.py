@@ -270,6 +270,24 @@ class IKObjective:
         return cls(link, ref_link, 'fixed', local_points, target_points)
 
 
+def targets_in_root(model: RobotModel, objective: IKObjective) -> Optional[tuple]:
+    """
+    Return an objective's targets in the root frame, or None when its reference link moves.
+
+    Returns (target points (P, 3) [m], target rotation (3, 3), or None unless the
+    rotation is fixed): the objective's own arrays when they are given in the root frame.
+    """
+    ref = model.fixed_link_transform(objective.ref_link)
+    if ref is None:
+        return None
+    points = objective.target_points
+    rotation = objective.target_rotation if objective.rotation == 'fixed' else None
+    if objective.ref_link not in (None, model.root_link):
+        points = points @ ref[:3, :3].T + ref[:3, 3]
+        rotation = None if rotation is None else ref[:3, :3] @ rotation
+    return points, rotation
+
+
 @dataclass
 class _Compiled:
     link: int

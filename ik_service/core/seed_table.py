@@ -23,7 +23,7 @@ import weakref
 import numpy as np
 
 from .model import LinkKinematics, RobotModel
-from .objectives import ObjectiveSet
+from .objectives import ObjectiveSet, targets_in_root
 from .turned_poses import TurnedPoses
 
 TABLE_SIZE = 16384      # a multiple of turned_poses.LEAF
@@ -144,21 +144,18 @@ class SeedTable:
         if len(problem.objectives) != 1:
             return None
         o = problem.objectives[0]
-        ref = model.fixed_link_transform(o.ref_link)
-        if ref is None or o.position != 'fixed' or len(o.local_points) != 1 \
-                or any(o.local_points[0].tolist()):
+        if o.position != 'fixed' or len(o.local_points) != 1 or any(o.local_points[0].tolist()):
+            return None
+        in_root = targets_in_root(model, o)
+        if in_root is None:
             return None
         link_id = model.link_id(o.link)
         self._link_features(link_id)
         turned = self._turned[link_id]
         if turned is None or (len(idx) < model.num_dofs and turned.dof not in idx.tolist()):
             return None
-        rotation = o.target_rotation if o.rotation == 'fixed' else None
-        point = o.target_points[0]
-        if o.ref_link not in (None, model.root_link):       # into the root frame
-            point = ref[:3, :3] @ point + ref[:3, 3]
-            rotation = None if rotation is None else ref[:3, :3] @ rotation
-        weights, azimuth = turned.target_weights(point, rotation)
+        points, rotation = in_root
+        weights, azimuth = turned.target_weights(points[0], rotation)
         entries, first = turned.nearest(weights, azimuth, count)
         q = self.q[entries]
         q[:, turned.dof] = first
@@ -174,16 +171,15 @@ class SeedTable:
         score = None
         model = problem.model
         for o in problem.objectives:
-            ref = model.fixed_link_transform(o.ref_link)
-            if ref is None or (o.position != 'fixed' and o.rotation != 'fixed'):
+            in_root = targets_in_root(model, o) \
+                if o.position == 'fixed' or o.rotation == 'fixed' else None
+            if in_root is None:
                 continue
-            in_root = o.ref_link in (None, model.root_link)
+            targets, rotation = in_root
             features = self._link_features(model.link_id(o.link))
             weights = [0.0] * 13        # plain floats: 13 numbers, cheaper than numpy calls
             extra = []
             if o.position == 'fixed':
-                targets = o.target_points if in_root else o.target_points @ ref[:3, :3].T + \
-                    ref[:3, 3]
                 for local, goal in zip(o.local_points.tolist(), targets.tolist()):
                     if any(local):    # a point off the origin: p = origin + R local
                         d = features[:3].T + features[3:12].T.reshape(-1, 3, 3) @ local - goal
@@ -192,9 +188,8 @@ class SeedTable:
                         for axis in range(3):
                             weights[axis] -= 2.0 * goal[axis]
                         weights[12] += 1.0
-            if o.rotation == 'fixed':    # 3 - trace(R_t^T R), 3 dropped
-                goal = o.target_rotation if in_root else ref[:3, :3] @ o.target_rotation
-                weights[3:12] = [-ROTATION_WEIGHT * v for v in goal.ravel().tolist()]
+            if rotation is not None:    # 3 - trace(R_t^T R), 3 dropped
+                weights[3:12] = [-ROTATION_WEIGHT * v for v in rotation.ravel().tolist()]
             term = np.array(weights).dot(features)
             for t in extra:
                 term += t

@@ -32,7 +32,7 @@ from .errors import (InvalidConfigurationError, InvalidSettingsError, MAX_MAGNIT
 from .limits import JointLimits
 from .model import RobotModel
 from .normal_equations import NormalEquations
-from .objectives import IKObjective, ObjectiveSet
+from .objectives import IKObjective, ObjectiveSet, targets_in_root
 from .pose_kernel import PoseKernel
 from .seed_table import SeedTable
 
@@ -185,15 +185,11 @@ def problem_is_unreachable(model: RobotModel, problem: ObjectiveSet, tolerance: 
     targets in the root frame (or in a link that no joint moves) are checked.
     """
     for o in problem.objectives:
-        if o.position != 'fixed':
-            continue
-        ref = model.fixed_link_transform(o.ref_link)
-        if ref is None:
+        in_root = targets_in_root(model, o) if o.position == 'fixed' else None
+        if in_root is None:
             continue
         lid = model.link_id(o.link)
-        targets = o.target_points if o.ref_link in (None, model.root_link) else \
-            o.target_points @ ref[:3, :3].T + ref[:3, 3]        # into the root frame
-        for local, target in zip(o.local_points.tolist(), targets.tolist()):
+        for local, target in zip(o.local_points.tolist(), in_root[0].tolist()):
             bound = model.reach_bound(lid, local)
             if bound is None:
                 continue
