@@ -2,23 +2,30 @@
 The ik_service ROS 2 node: services solve_ik and compute_residual over the core solver.
 
 A thin layer: it keeps the robot model and the latest joint states, turns requests into
-core calls (``ik_service.conversions``) and core results into responses. Services run in
-a reentrant callback group on a multi-threaded executor, so a slow solve does not hold
-up other requests or /joint_states; the model is swapped by reference, so a request
-always sees one whole model.
+core calls (``ik_service.conversions``) and core results into responses.
+
+Threads: the executor's threads only take requests, parameters and topics; solves run on
+a pool of ``solver_threads`` workers (a service callback awaits its solve), so long solves
+never starve the parameter services or /joint_states. At most
+``limits.max_pending_requests`` requests wait for a worker (beyond, SERVICE_BUSY). A solve
+stops early when the node shuts down or no client of its service is left. The model is
+swapped by reference, so a request always sees one whole model.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 import os
+import threading
 import time
 import traceback
-from typing import Optional
+from typing import Callable, Optional
 
 from ik_interfaces.msg import ResultCode
 from ik_interfaces.srv import ComputeResidual, SolveIK
 from ik_service import conversions as conv
+from ik_service import request_limits
 from ik_service.core import (
     GLOBAL,
     IKError,
@@ -34,19 +41,26 @@ from ik_service.core import (
     URDFError,
 )
 from ik_service.core import solver as core_solver
+from ik_service.core.errors import MAX_MAGNITUDE
 from ik_service.core.seed_table import SeedTable
 from ik_service.joint_state_cache import JointStateCache
-from ik_service.parameters import PARAMETERS, solver_settings, SPECS, validate
+from ik_service.parameters import (description_limits, PARAMETERS, solver_settings, SPECS,
+                                   unknown_parameters, validate, validate_together)
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.task import Future
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 import yaml
+
+# The C emitter when PyYAML has it: the same text in a tenth of the time.
+_YAML_DUMPER = getattr(yaml, 'CSafeDumper', yaml.SafeDumper)
 
 _MODES = {
     SolveIK.Request.MODE_LOCAL: LOCAL,
@@ -60,9 +74,23 @@ _STOP = {
     core_solver.TIMEOUT: SolveIK.Response.STOP_TIMEOUT,
     core_solver.RESTARTS_EXHAUSTED: SolveIK.Response.STOP_RESTARTS_EXHAUSTED,
     core_solver.UNREACHABLE: SolveIK.Response.STOP_UNREACHABLE,
+    core_solver.CANCELLED: SolveIK.Response.STOP_CANCELLED,
 }
 _MODEL_PARAMETERS = ('robot_description', 'robot_description_file')
 SERVICE_QUEUE_DEPTH = 1000
+# A solve asks the graph whether its client is still there at most this often [s], and
+# not before it has run this long.
+CLIENT_CHECK_PERIOD = 0.05
+# Leaf links whose seed-table entries are built when a model loads (more on first use).
+PREPARED_LEAF_LINKS = 8
+# /joint_states values this far [rad or m] beyond a joint's URDF limits are taken as
+# readings (and clipped into the limits); further out they are no value.
+JOINT_STATE_LIMIT_SLACK = 0.1
+MAX_MESSAGE_LENGTH = 2000
+
+
+class StartupError(Exception):
+    """The node cannot start as configured (a parameter typo, a bad value)."""
 
 
 class IKServiceNode(Node):
@@ -70,19 +98,19 @@ class IKServiceNode(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__('ik_service', **kwargs)
-        for spec in PARAMETERS:
-            self.declare_parameter(spec.name, spec.default, spec.descriptor())
-        self._values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
-        for name, value in self._values.items():
-            problem = validate(name, value)
-            if problem:
-                raise ValueError(f'parameter {problem}')
+        self._values = self._declare_parameters()
         self._model: Optional[RobotModel] = None
         self._model_problem = (
             'no robot model yet: set robot_description or robot_description_file, '
             'or publish on the robot_description topic'
         )
         self._joint_states = JointStateCache()
+        self._ignored_joint_states: set = set()     # joints already warned about
+        self._stopping = threading.Event()
+        self._workers = ThreadPoolExecutor(self._values['solver_threads'], 'ik_solver')
+        self._pending = 0
+        self._pending_lock = threading.Lock()
+        self._duplicate_warned = False
 
         self.add_on_set_parameters_callback(self._on_set_parameters)
         services = ReentrantCallbackGroup()
@@ -112,10 +140,50 @@ class IKServiceNode(Node):
         # Reliable with a deeper history than the default 10: requests from many clients
         # queue while solves run, and unacknowledged responses must not be overwritten.
         service_qos = QoSProfile(depth=SERVICE_QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
-        self.create_service(SolveIK, 'solve_ik', self._solve_ik, qos_profile=service_qos,
-                            callback_group=services)
-        self.create_service(ComputeResidual, 'compute_residual', self._compute_residual,
-                            qos_profile=service_qos, callback_group=services)
+        self._solve_service = self.create_service(
+            SolveIK, 'solve_ik', self._solve_ik, qos_profile=service_qos,
+            callback_group=services)
+        self._residual_service = self.create_service(
+            ComputeResidual, 'compute_residual', self._compute_residual,
+            qos_profile=service_qos, callback_group=services)
+        self.create_timer(2.0, self._check_duplicate_nodes, callback_group=topics)
+
+    def _declare_parameters(self) -> dict:
+        """Declare every parameter; StartupError for unknown names and bad values."""
+        try:
+            for spec in PARAMETERS:
+                self.declare_parameter(spec.name, spec.default, spec.descriptor())
+        except ParameterException as e:
+            raise StartupError(f'bad parameter value: {e}') from None
+        unknown = unknown_parameters(getattr(self, '_parameter_overrides', {}))
+        if unknown:
+            raise StartupError(
+                'unknown parameter(s) ' + ', '.join(unknown) + ' (from --params-file or -p); '
+                'see `ros2 param list` or the README for the names')
+        values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
+        for name, value in values.items():
+            problem = validate(name, value)
+            if problem:
+                raise StartupError(f'parameter {problem}')
+        problem = validate_together(values)
+        if problem:
+            raise StartupError(f'parameters: {problem}')
+        return values
+
+    def shutdown(self) -> None:
+        """Stop running solves at their next iteration and drop queued ones."""
+        self._stopping.set()
+        self._workers.shutdown(wait=False, cancel_futures=True)
+
+    def _check_duplicate_nodes(self) -> None:
+        """Log an error while another node has this node's name (answers would split)."""
+        me = (self.get_name(), self.get_namespace())
+        count = sum(1 for entry in self.get_node_names_and_namespaces() if tuple(entry) == me)
+        if count > 1 and not self._duplicate_warned:
+            self.get_logger().error(
+                f'{count} nodes are named {self.get_fully_qualified_name()}: service calls '
+                'reach any of them. Give each a namespace or a name (-r __node:=...)')
+        self._duplicate_warned = count > 1
 
     # ------------------------------------------------------------------ robot model
     @property
@@ -125,8 +193,13 @@ class IKServiceNode(Node):
 
     def _set_model(self, model: RobotModel, source: str) -> None:
         # Global solves start from a table of configurations; build it for the end
-        # effectors now rather than in the first request.
-        SeedTable.of(model).prepare([model.link_id(n) for n in model.leaf_links])
+        # effectors now rather than in the first request (a few: robots with hundreds of
+        # leaf links get the others on first use).
+        leaves = [model.link_id(n) for n in model.leaf_links]
+        moved = [i for i in leaves if model.link_frame[i] >= 0][:PREPARED_LEAF_LINKS]
+        SeedTable.of(model).prepare(moved)
+        self._joint_states.restrict_to(model.joint_names)
+        self._ignored_joint_states = set()
         self._model = model      # one reference swap: a request sees the old or the new model
         for w in model.warnings:
             self.get_logger().warning(f'{source}: {w}')
@@ -136,12 +209,19 @@ class IKServiceNode(Node):
         )
 
     @staticmethod
-    def _model_from(values: dict) -> tuple[Optional[RobotModel], str]:
+    def _model_from(values: dict, at_start: bool = True) -> tuple[Optional[RobotModel], str]:
+        limits = description_limits(values)
         if values['robot_description']:
-            return load_urdf_string(values['robot_description']), 'parameter robot_description'
+            return (load_urdf_string(values['robot_description'], limits),
+                    'parameter robot_description')
         if values['robot_description_file']:
             path = values['robot_description_file']
-            return load_urdf_file(path), f'file {path}'
+            if path.endswith('.xacro') and not at_start and not values['allow_xacro_at_run_time']:
+                raise URDFError(
+                    f'{path!r} is a xacro file, and xacro runs Python from the file; after '
+                    'start-up only .urdf files are loaded (expand it with xacro first, or '
+                    'start the node with allow_xacro_at_run_time:=true)')
+            return load_urdf_file(path, limits=limits), f'file {path}'
         return None, ''
 
     def _load_from_parameters(self, values: dict) -> None:
@@ -157,7 +237,8 @@ class IKServiceNode(Node):
     def _on_description(self, msg: String) -> None:
         try:
             self._set_model(
-                load_urdf_string(msg.data), 'topic ' + self._values['robot_description_topic']
+                load_urdf_string(msg.data, description_limits(self._values)),
+                'topic ' + self._values['robot_description_topic']
             )
         except URDFError as e:
             self.get_logger().error(f'ignoring robot_description message: {e}')
@@ -171,14 +252,18 @@ class IKServiceNode(Node):
             if problem:
                 return SetParametersResult(successful=False, reason=problem)
             values[p.name] = p.value
+        problem = validate_together(values)
+        if problem:
+            return SetParametersResult(successful=False, reason=problem)
         try:
             solver_settings(values)          # raises if the combination is invalid
         except InvalidSettingsError as e:
             return SetParametersResult(successful=False, reason=str(e))
         if any(p.name in _MODEL_PARAMETERS for p in params):
             try:
-                model, source = self._model_from(values)
+                model, source = self._model_from(values, at_start=False)
             except URDFError as e:
+                self.get_logger().error(f'robot description refused: {e}')
                 return SetParametersResult(successful=False, reason=str(e))
             if model is not None:
                 self._set_model(model, source)
@@ -204,16 +289,120 @@ class IKServiceNode(Node):
         self, model: RobotModel, request_state, what: str, limits: JointLimits
     ) -> np.ndarray:
         """Layer the default seed (zeros in limits), /joint_states and the request state."""
+        request_limits.check_joint_list(f'{what}.name', request_state.name, self._values,
+                                        request_state.position)
         requested = conv.joint_values(model, request_state.name, request_state.position, what)
+        current = self._plausible_joint_states(model)
+        return conv.configuration(model, limits.clip(np.zeros(model.num_dofs)), current, requested)
+
+    def _plausible_joint_states(self, model: RobotModel) -> dict:
+        """
+        Return the latest /joint_states of the model's joints, without implausible values.
+
+        A value more than JOINT_STATE_LIMIT_SLACK beyond the joint's URDF limits (or
+        beyond +-1e6 for an unbounded joint) is no reading of this robot: it counts as no
+        value for that joint (the default seed is used), with one warning per joint.
+        """
         current = self._joint_states.positions(
             self._values['joint_state_timeout'], time.monotonic()
         )
-        return conv.configuration(model, limits.clip(np.zeros(model.num_dofs)), current, requested)
+        plausible = {}
+        for name, value in current.items():
+            k = model.joint_index.get(name)
+            if k is None:
+                continue
+            slack = JOINT_STATE_LIMIT_SLACK
+            lo, hi = model.lower[k] - slack, model.upper[k] + slack
+            if lo <= value <= hi and abs(value) <= MAX_MAGNITUDE:
+                plausible[name] = value
+            elif name not in self._ignored_joint_states:
+                self._ignored_joint_states.add(name)
+                self.get_logger().warning(
+                    f'/joint_states gives {name} = {value:g}, outside its limits '
+                    f'[{model.lower[k]:g}, {model.upper[k]:g}]; not used as seed until it is '
+                    'back within them')
+        return plausible
 
     # ------------------------------------------------------------------ services
-    def _guarded(self, fill, request, response, started: float):
+    async def _solve_ik(self, request: SolveIK.Request, response: SolveIK.Response):
+        return await self._queued(self._fill_solve, request, response, self._solve_service)
+
+    async def _compute_residual(self, request, response):
+        return await self._queued(self._fill_residual, request, response,
+                                  self._residual_service)
+
+    async def _queued(self, fill, request, response, service):
+        """Run ``fill`` on a solver thread, or answer SERVICE_BUSY when too many wait."""
+        started = time.perf_counter()
+        with self._pending_lock:
+            busy = self._pending >= self._values['limits.max_pending_requests']
+            if not busy:
+                self._pending += 1
+        if busy:
+            response.success = False
+            response.result_code.val = ResultCode.SERVICE_BUSY
+            response.message = (
+                f'{self._values["limits.max_pending_requests"]} requests are already waiting '
+                '(parameter limits.max_pending_requests); try again later')
+            return response
+        done = Future(executor=self.executor)
+        done.add_done_callback(lambda _: None)   # wakes the executor when a worker sets it
+
+        def work() -> None:
+            try:
+                cancel = self._cancel_check(service.srv_name, started)
+                if cancel():
+                    self._fill_cancelled(response)
+                else:
+                    self._guarded(fill, request, response, started, cancel)
+            finally:
+                with self._pending_lock:
+                    self._pending -= 1
+                done.set_result(response)
+
         try:
-            fill(request, response)
+            self._workers.submit(work)
+        except RuntimeError:        # shutting down: the pool takes no more work
+            with self._pending_lock:
+                self._pending -= 1
+            self._fill_cancelled(response)
+            return response
+        return await done
+
+    def _cancel_check(self, service_name: str, started: float) -> Callable[[], bool]:
+        """
+        Return a callable telling whether to abandon a request.
+
+        True once the node shuts down, or when no client of ``service_name`` is left
+        (asked of the ROS graph at most every CLIENT_CHECK_PERIOD, from the moment the
+        request has waited or run that long). rclpy does not tell a service which client
+        sent a request, so one client leaving is noticed only when it was the last.
+        """
+        last = [started]
+        gone = [False]
+        count_clients = getattr(self, 'count_clients', None)
+
+        def cancelled() -> bool:
+            if self._stopping.is_set():
+                return True
+            now = time.perf_counter()
+            if count_clients is not None and now - last[0] >= CLIENT_CHECK_PERIOD:
+                last[0] = now
+                gone[0] = count_clients(service_name) == 0
+            return gone[0]
+        return cancelled
+
+    @staticmethod
+    def _fill_cancelled(response) -> None:
+        response.success = False
+        response.result_code.val = ResultCode.PREEMPTED
+        response.message = 'abandoned: the client left or the node is shutting down'
+        if hasattr(response, 'stop_reason'):
+            response.stop_reason = SolveIK.Response.STOP_CANCELLED
+
+    def _guarded(self, fill, request, response, started: float, cancel):
+        try:
+            fill(request, response, cancel)
         except IKError as e:
             response.success = False
             response.result_code.val = conv.result_code_for(e)
@@ -222,20 +411,20 @@ class IKServiceNode(Node):
             self.get_logger().error(f'internal error: {traceback.format_exc()}')
             response.success = False
             response.result_code.val = ResultCode.FAILURE
-            response.message = f'internal error in ik_service: {e!r}'
+            response.message = f'internal error in ik_service: {type(e).__name__}'
+        if len(response.message) > MAX_MESSAGE_LENGTH:
+            response.message = response.message[:MAX_MESSAGE_LENGTH] + '...'
         if hasattr(response, 'solve_time'):
             response.solve_time = conv.seconds_to_duration(time.perf_counter() - started)
         return response
 
-    def _solve_ik(self, request: SolveIK.Request, response: SolveIK.Response) -> SolveIK.Response:
-        return self._guarded(self._fill_solve, request, response, time.perf_counter())
-
-    def _compute_residual(self, request, response):
-        return self._guarded(self._fill_residual, request, response, time.perf_counter())
-
-    def _fill_solve(self, req: SolveIK.Request, res: SolveIK.Response) -> None:
+    def _fill_solve(self, req: SolveIK.Request, res: SolveIK.Response, cancel) -> None:
         model = self._require_model()
         values = self._values
+        request_limits.check_objectives(req.pose_targets, req.objectives, values)
+        for what, names in (('active_joints', req.active_joints),
+                            ('joint_limits', [jl.joint for jl in req.joint_limits])):
+            request_limits.check_joint_list(what, names, values)
         objectives = conv.objectives_from_request(req.pose_targets, req.objectives)
         problem = ObjectiveSet(model, objectives)
         if req.mode != SolveIK.Request.MODE_DEFAULT and req.mode not in _MODES:
@@ -257,6 +446,7 @@ class IKServiceNode(Node):
             timeout=timeout if timeout != 0 else settings.timeout,
             max_restarts=req.max_restarts or settings.max_restarts,
         )
+        request_limits.check_budget(settings.timeout, settings.max_restarts, values)
         max_deviation = req.max_deviation if req.max_deviation != 0 else values['max_deviation']
         if not np.isfinite(max_deviation) or max_deviation < 0:
             raise InvalidSettingsError(
@@ -271,6 +461,7 @@ class IKServiceNode(Node):
         seed = self._current_configuration(model, req.seed, 'seed', limits)
         bias = None
         if req.bias.name or req.bias.position:
+            request_limits.check_joint_list('bias.name', req.bias.name, values, req.bias.position)
             bias = conv.configuration(
                 model, seed, conv.joint_values(model, req.bias.name, req.bias.position, 'bias')
             )
@@ -286,17 +477,15 @@ class IKServiceNode(Node):
             max_deviation=max_deviation,
             random_seed=req.random_seed,
             random_start=req.seed_mode == SolveIK.Request.SEED_RANDOM,
+            cancel=cancel,
         )
 
         res.success = result.success
         res.result_code.val = (
-            ResultCode.SUCCESS
-            if result.success
-            else (
-                ResultCode.TIMED_OUT
-                if result.stop_reason == core_solver.TIMEOUT
-                else ResultCode.NO_IK_SOLUTION
-            )
+            ResultCode.SUCCESS if result.success else {
+                core_solver.TIMEOUT: ResultCode.TIMED_OUT,
+                core_solver.CANCELLED: ResultCode.PREEMPTED,
+            }.get(result.stop_reason, ResultCode.NO_IK_SOLUTION)
         )
         res.stop_reason = _STOP[result.stop_reason]
         res.solution = JointState(name=list(model.joint_names), position=result.q.tolist())
@@ -307,7 +496,7 @@ class IKServiceNode(Node):
         res.iterations = result.iterations
         res.restarts = result.restarts
         res.message = _describe(result, objectives, settings)
-        res.effective_config = yaml.safe_dump(
+        res.effective_config = yaml.dump(
             {
                 'mode': mode,
                 'tolerance': settings.tolerance,
@@ -326,10 +515,14 @@ class IKServiceNode(Node):
                 'robot': model.name,
             },
             sort_keys=False,
+            Dumper=_YAML_DUMPER,
         )
 
-    def _fill_residual(self, req: ComputeResidual.Request, res: ComputeResidual.Response) -> None:
+    def _fill_residual(self, req: ComputeResidual.Request, res: ComputeResidual.Response,
+                       cancel=None) -> None:
         model = self._require_model()
+        request_limits.check_objectives(req.pose_targets, req.objectives, self._values)
+        request_limits.check_joint_list('active_joints', req.active_joints, self._values)
         objectives = conv.objectives_from_request(req.pose_targets, req.objectives)
         problem = ObjectiveSet(model, objectives)
         limits = JointLimits.from_model(model)
@@ -342,6 +535,9 @@ class IKServiceNode(Node):
         if req.compute_jacobian:
             if req.active_joints:
                 cols = [model.joint_id(n) for n in req.active_joints]
+                if len(set(cols)) != len(cols):
+                    raise InvalidSettingsError('active_joints names a joint twice; name each '
+                                               'Jacobian column once')
             else:
                 cols = list(np.flatnonzero(problem.default_active))
             res.jacobian_columns = [model.joint_names[c] for c in cols]
@@ -368,6 +564,7 @@ def _describe(result, objectives, settings) -> str:
         core_solver.RESTARTS_EXHAUSTED: f'all {result.restarts} restarts were used',
         core_solver.MAX_ITERATIONS: f'the limit of {settings.max_iterations} iterations was hit',
         core_solver.STALLED: 'the descent reached a local minimum',
+        core_solver.CANCELLED: 'the solve was abandoned (client gone or shutdown)',
     }[result.stop_reason]
     limits = (
         f'; joints at a limit: {", ".join(result.joints_at_limit)}'
@@ -382,23 +579,31 @@ def _describe(result, objectives, settings) -> str:
     )
 
 
-def main(args=None) -> None:
-    """Console script ``ik_service_node``: standard ``--ros-args`` apply."""
+def main(args=None) -> int:
+    """Console script ``ik_service_node``: standard ``--ros-args`` apply; returns the exit code."""
     rclpy.init(args=args)
     node = executor = None
+    code = 0
     try:
         node = IKServiceNode()
+        # parameters, topics and the hand-off of requests; solves run on the node's workers
         executor = MultiThreadedExecutor(num_threads=4)
         executor.add_node(node)
         executor.spin()
+    except StartupError as e:
+        rclpy.logging.get_logger('ik_service').fatal(f'not started: {e}')
+        code = 2
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        if node is not None:
+            node.shutdown()                      # running solves stop at their next iteration
         if executor is not None:
-            executor.shutdown(timeout_sec=5.0)   # let running callbacks finish first
+            executor.shutdown(timeout_sec=1.0)
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+    return code
 
 
 __all__ = ['IKServiceNode', 'main', 'SPECS']

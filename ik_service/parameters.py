@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from ik_service.core import GLOBAL, LOCAL, NEARBY, SolverSettings
+from ik_service.core import DescriptionLimits, GLOBAL, LOCAL, NEARBY, SolverSettings
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
 
@@ -121,7 +121,52 @@ PARAMETERS = (
         'On failure return the closest configuration found; if false, provably '
         'unreachable targets fail at once.',
     ),
+    ParameterSpec(
+        'allow_xacro_at_run_time',
+        False,
+        'Whether robot_description_file may name a .xacro file after start-up. xacro runs '
+        'Python ($(eval ...)) from the file, so by default only files given at start-up '
+        '(launch, --ros-args) are expanded.',
+        read_only=True,
+    ),
+    ParameterSpec(
+        'solver_threads',
+        4,
+        'Requests solved at the same time; more wait in a queue (limits.max_pending_requests).',
+        1,
+        64,
+        read_only=True,
+    ),
+    # What one peer can ask of the node: requests and robot descriptions beyond these are
+    # refused with a result code or reason that names the limit.
+    ParameterSpec('limits.max_timeout', 10.0, 'Largest time budget a request may ask for [s].',
+                  1e-3, 3600.0),
+    ParameterSpec('limits.max_restarts', 100_000, 'Largest max_restarts a request may ask for.',
+                  0, 10_000_000),
+    ParameterSpec('limits.max_objectives', 64,
+                  'Largest number of pose_targets plus objectives in one request.', 1, 100_000),
+    ParameterSpec('limits.max_points', 256,
+                  'Largest number of points over all objectives of one request.', 1, 1_000_000),
+    ParameterSpec('limits.max_names', 1024,
+                  'Largest number of entries in any name list of a request (seed, bias, '
+                  'active_joints, joint_limits, configuration).', 1, 1_000_000),
+    ParameterSpec('limits.max_pending_requests', 256,
+                  'Requests waiting for a solver thread; beyond, SERVICE_BUSY at once.',
+                  1, 1_000_000),
+    ParameterSpec('limits.max_description_bytes', 4 * 1024 * 1024,
+                  'Largest robot description (URDF text or xacro output) [bytes].',
+                  1024, 1 << 30),
+    ParameterSpec('limits.max_links', 1000, 'Largest number of links in a robot description.',
+                  1, 100_000),
+    ParameterSpec('limits.max_joints', 1000,
+                  'Largest number of joints (fixed ones too) in a robot description.',
+                  1, 100_000),
+    ParameterSpec('limits.xacro_timeout', 10.0, 'Wall clock allowed for one xacro expansion [s].',
+                  0.1, 600.0),
 )
+
+# Parameters every rclpy node has, or that rclpy interprets itself.
+_ROS_PARAMETERS = ('use_sim_time', 'start_type_description_service')
 
 SPECS = {p.name: p for p in PARAMETERS}
 
@@ -134,6 +179,45 @@ def validate(name: str, value: Any) -> Optional[str]:
     if spec.choices and value not in spec.choices:
         return f'{name} must be one of {", ".join(spec.choices)}, got {value!r}'
     return None
+
+
+def validate_together(values: dict) -> Optional[str]:
+    """None if the values agree with each other, else the reason they do not."""
+    if values['timeout'] > values['limits.max_timeout']:
+        return (f'timeout {values["timeout"]:g} s is above limits.max_timeout '
+                f'{values["limits.max_timeout"]:g} s')
+    if values['max_restarts'] > values['limits.max_restarts']:
+        return (f'max_restarts {values["max_restarts"]} is above limits.max_restarts '
+                f'{values["limits.max_restarts"]}')
+    return None
+
+
+def unknown_parameters(names) -> list[str]:
+    """
+    Return the given parameter names (--params-file, -p) that the node does not declare.
+
+    Each comes with the closest declared name as a hint: a typo in a parameters file is
+    an error at start-up, not a silently ignored setting.
+    """
+    import difflib
+
+    out = []
+    for name in sorted(names):
+        if name in SPECS or name in _ROS_PARAMETERS or name.startswith('qos_overrides.'):
+            continue
+        close = difflib.get_close_matches(name, list(SPECS), n=1, cutoff=0.5)
+        out.append(f'{name!r}' + (f' (did you mean {close[0]!r}?)' if close else ''))
+    return out
+
+
+def description_limits(values: dict):
+    """Return the core's DescriptionLimits from the limits.* parameters."""
+    return DescriptionLimits(
+        max_bytes=values['limits.max_description_bytes'],
+        max_links=values['limits.max_links'],
+        max_joints=values['limits.max_joints'],
+        xacro_timeout=values['limits.xacro_timeout'],
+    )
 
 
 def solver_settings(values: dict) -> SolverSettings:

@@ -11,6 +11,7 @@ import math
 from hypothesis import given, HealthCheck, settings
 from hypothesis import strategies as st
 from ik_service.core import (
+    DescriptionLimits,
     IKError,
     IKObjective,
     JointLimits,
@@ -117,6 +118,7 @@ def test_a_long_chain_of_1000_links_loads_and_solves():
         f'<child link="l{i}"/><origin xyz="0.001 0 0"/><axis xyz="0 0 1"/>'
         f'<limit lower="-1" upper="1" effort="1" velocity="1"/></joint>' for i in range(1, 1001)
     ) + '</robot>'
-    model = load_urdf_string(text)
+    assert 'limits.max_links' in str(pytest.raises(URDFError, load_urdf_string, text).value)
+    model = load_urdf_string(text, DescriptionLimits(max_links=1001))
     assert model.num_dofs == 1000
     assert model.forward_kinematics(np.zeros(1000), 'l1000')[0, 3] == pytest.approx(1.0)

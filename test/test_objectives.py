@@ -112,6 +112,63 @@ def test_jacobian_matches_finite_differences_near_the_solution(kind):
             np.testing.assert_allclose(jac[0, :, k], fd[0], atol=tol)
 
 
+def _finite_difference_jacobian(problem, q, eps=1e-6):
+    columns = []
+    for k in range(len(q)):
+        dq = np.zeros(len(q))
+        dq[k] = eps
+        columns.append((problem.evaluate((q + dq)[None], False)[0][0]
+                        - problem.evaluate((q - dq)[None], False)[0][0]) / (2 * eps))
+    return np.stack(columns, axis=1)
+
+
+@pytest.mark.parametrize('degrees', [1, 30, 90, 120, 150, 179])
+@pytest.mark.parametrize('kind', ['axis', 'hinge', 'surface', 'relative axis'])
+def test_axial_jacobian_matches_finite_differences_far_from_the_solution(kind, degrees):
+    # The target axis is the current one turned by `degrees` about a perpendicular: the
+    # axial rows are exact derivatives there too (Klampt's semantics), not the angular
+    # velocity that only matches at the solution.
+    hand, l4 = pose('panda_hand'), pose('panda_link4')
+    local_axis = np.array([0.2, -0.3, 0.9]) / np.linalg.norm([0.2, -0.3, 0.9])
+    current = hand[:3, :3] @ local_axis
+    turn = Rotation.from_rotvec(np.radians(degrees) * np.cross(current, [0.3, 0.8, -0.1])
+                                / np.linalg.norm(np.cross(current, [0.3, 0.8, -0.1])))
+    target = turn.apply(current)
+    local = np.array([0.02, -0.01, 0.1])
+    p = hand[:3, :3] @ local + hand[:3, 3] + 0.05
+    objective = {
+        'axis': IKObjective('panda_hand', position='none', rotation='axial',
+                            local_axis=local_axis, target_axis=target),
+        'hinge': IKObjective.hinge('panda_hand', local, p, local_axis, target),
+        'surface': IKObjective.surface('panda_hand', local, p, [0, 0.6, 0.8], local_axis,
+                                       target),
+        'relative axis': IKObjective('panda_hand', 'panda_link4', position='none',
+                                     rotation='axial', local_axis=local_axis,
+                                     target_axis=l4[:3, :3].T @ target),
+    }[kind]
+    problem = ObjectiveSet(PANDA, [objective])
+    residual, jac = problem.evaluate(Q[None])
+    angle = problem.objective_errors(residual[0])[0][1]
+    assert angle == pytest.approx(np.radians(degrees), abs=1e-9)
+    np.testing.assert_allclose(jac[0], _finite_difference_jacobian(problem, Q), atol=1e-6)
+
+
+def test_a_local_solve_turns_an_axis_150_degrees_away():
+    # J^T r pointed away from the solution past 90 degrees with the approximate Jacobian:
+    # this stalled at the seed.
+    from ik_service.core import solve
+    hand = pose('panda_hand')
+    current = hand[:3, 2]
+    perpendicular = np.cross(current, [0.0, 1.0, 0.0])
+    target = Rotation.from_rotvec(np.radians(150) * perpendicular
+                                  / np.linalg.norm(perpendicular)).apply(current)
+    objective = IKObjective('panda_hand', position='none', rotation='axial',
+                            local_axis=[0, 0, 1], target_axis=target)
+    result = solve(PANDA, [objective], Q, mode='local')
+    assert result.success, result.stop_reason
+    assert pose('panda_hand', result.q)[:3, 2] @ target > np.cos(1e-4)
+
+
 def test_errors_are_distances_and_angles():
     hand = pose('panda_hand')
     shifted = hand[:3, 3] + np.array([0.03, 0.04, 0.0])  # 5 cm away

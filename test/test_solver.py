@@ -234,17 +234,35 @@ def test_inactive_joints_are_left_untouched():
 def test_nearby_mode_never_moves_a_joint_more_than_the_deviation():
     rng = np.random.default_rng(8)
     limits = JointLimits.from_model(UR5E)
+    solved = 0
     for _ in range(20):
         seed = rng.uniform(-2, 2, 6)
-        goal_q = seed + rng.uniform(-0.3, 0.3, 6)
+        # every goal is within the deviation of the seed: each must be solved
+        goal_q = seed + rng.uniform(-0.1, 0.1, 6)
         goal = UR5E.forward_kinematics(goal_q, 'tool0')
         result = solve_nearby(
             UR5E, [IKObjective.fixed_pose('tool0', goal[:3, :3], goal[:3, 3])], seed, 0.15
         )
         assert np.abs(result.q - seed).max() <= 0.15 + 1e-12
         assert limits.contains(result.q)
-        if np.abs(goal_q - seed).max() <= 0.1:
-            assert result.success
+        solved += result.success
+    assert solved == 20
+
+
+def test_nearby_box_is_around_the_seed_as_given_not_clipped():
+    # shoulder_lift's limits narrowed to [-1, 1]: a seed 0.05 outside may move 0.1 from
+    # where it is (into [0.95, 1]), a seed 0.5 outside cannot reach the limits at all
+    limits = JointLimits.from_model(UR5E, overrides={'shoulder_lift_joint': (-1.0, 1.0)})
+    goal_q = np.array([0.3, 0.9, 1.0, -1.3, -1.5, 0.4])
+    goal = UR5E.forward_kinematics(goal_q, 'tool0')
+    objective = [IKObjective.point('tool0', [0, 0, 0], goal[:3, 3])]
+    seed = goal_q.copy()
+    seed[1] = 1.05
+    result = solve_nearby(UR5E, objective, seed, 0.1, limits=limits)
+    assert 0.95 - 1e-12 <= result.q[1] <= 1.0
+    seed[1] = 1.5
+    with pytest.raises(InvalidConfigurationError, match='shoulder_lift_joint'):
+        solve_nearby(UR5E, objective, seed, 0.1, limits=limits)
 
 
 def test_solutions_stay_inside_custom_limits():

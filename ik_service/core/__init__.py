@@ -31,7 +31,7 @@ from .solver import (
     solve_nearby,
     SolverSettings,
 )
-from .urdf_loader import expand_xacro, load_urdf_file, load_urdf_string
+from .urdf_loader import DescriptionLimits, expand_xacro, load_urdf_file, load_urdf_string
 
 __all__ = [
     'IKError',
@@ -56,6 +56,7 @@ __all__ = [
     'solve',
     'solve_global',
     'solve_nearby',
+    'DescriptionLimits',
     'expand_xacro',
     'load_urdf_file',
     'load_urdf_string',

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from typing import Any, Callable, Hashable
 
+from .bounded_cache import BoundedCache
+
 
 class BufferPool:
-    """Free work arrays (or tuples of them) by key, at most ``keep`` per key."""
+    """Free work arrays (or tuples of them) by key, at most ``keep`` per key and ``keys`` keys."""
 
-    def __init__(self, keep: int = 4):
-        self._free: dict[Hashable, list] = {}
+    def __init__(self, keep: int = 4, keys: int = 16):
+        self._free = BoundedCache(keys)     # problem sizes come from requests: bounded
         self._keep = keep
 
     def take(self, key: Hashable, make: Callable[[], Any]) -> Any:
@@ -31,6 +33,6 @@ class BufferPool:
 
     def give(self, key: Hashable, item: Any) -> None:
         """Return an item taken for ``key`` (or made for it) for reuse."""
-        free = self._free.setdefault(key, [])
+        free = self._free.get_or_make(key, list)
         if len(free) < self._keep:
             free.append(item)

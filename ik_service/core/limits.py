@@ -82,10 +82,16 @@ class JointLimits:
                 if abs(value - lo) <= tolerance or abs(value - hi) <= tolerance]
 
     def around(self, center: np.ndarray, deviation: float) -> 'JointLimits':
-        """Intersect these limits with ``center`` +- ``deviation`` (nearby mode)."""
+        """
+        Intersect these limits with ``center`` +- ``deviation`` (nearby mode).
+
+        Where ``center`` is more than ``deviation`` outside a joint's limits the
+        intersection is empty and its lower bound is above its upper one: the caller
+        decides what that means.
+        """
         lo = np.maximum(self.lower, center - deviation)
         hi = np.minimum(self.upper, center + deviation)
-        return JointLimits(np.minimum(lo, hi), np.maximum(lo, hi), self.is_angle)
+        return JointLimits(lo, hi, self.is_angle)
 
     def sample(self, rng: np.random.Generator, center: np.ndarray, count: int) -> np.ndarray:
         """

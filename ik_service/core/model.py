@@ -23,6 +23,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from .bounded_cache import BoundedCache
 from .buffer_pool import BufferPool
 from .errors import closest_names, UnknownJointError, UnknownLinkError, URDFError
 from .transforms import LEVI_CIVITA, orthonormal_complement
@@ -212,11 +213,12 @@ class RobotModel:
             p = self._frame_parent[i]
             anc[i] = anc[p] if p >= 0 else False
             anc[i, i] = True
-        self._reach_cache: dict = {}
-        self._kinematics_cache: dict = {}
-        self._moving_cache: dict = {}
+        # bounded: requests choose the keys (sets of links, local points, shapes)
+        self._reach_cache = BoundedCache(1024)
+        self._kinematics_cache = BoundedCache(256)
+        self._moving_cache = BoundedCache(256)
         # ObjectiveSet's structure per objective shape (objectives._Layout)
-        self.objective_layouts: dict = {}
+        self.objective_layouts = BoundedCache(256)
         rows = np.where(self.link_frame >= 0, self.link_frame, nf)
         self.link_ancestor_frames = anc[rows]  # (num_links, num_frames)
 
@@ -307,9 +309,7 @@ class RobotModel:
         does not move or when a prismatic joint without finite travel is in its chain.
         """
         key = (link_id, tuple(np.asarray(local_point, float).tolist()))
-        if key not in self._reach_cache:
-            self._reach_cache[key] = self._reach_bound(link_id, local_point)
-        return self._reach_cache[key]
+        return self._reach_cache.get_or_make(key, lambda: self._reach_bound(link_id, local_point))
 
     def _reach_bound(self, link_id: int, local_point):
         f = int(self.link_frame[link_id])
@@ -392,7 +392,7 @@ class LinkKinematics:
         self.has_prismatic = bool(self.prismatic.any())
         # the target-independent parts of PoseKernel's feature maps, per link and point,
         # and its work arrays between solves
-        self.kernel_templates: dict = {}
+        self.kernel_templates = BoundedCache(256)
         self.kernel_buffers = BufferPool()
         self.num_frames = len(frames)
 

@@ -328,14 +328,7 @@ class _Layout:
         """Return the (cached) layout; raises UnknownLinkError/UnknownFrameError."""
         key = tuple((o.link, o.ref_link, o.position, o.rotation, len(o.local_points))
                     for o in objectives)
-        cache = model.objective_layouts
-        layout = cache.get(key)
-        if layout is None:
-            layout = cls._build(model, objectives)
-            if len(cache) >= 1024:      # request shapes are few; never grow without bound
-                cache.clear()
-            cache[key] = layout
-        return layout
+        return model.objective_layouts.get_or_make(key, lambda: cls._build(model, objectives))
 
     @classmethod
     def _build(cls, model: RobotModel, objectives: Sequence[IKObjective]) -> '_Layout':
@@ -517,8 +510,18 @@ def _axial_error(b: np.ndarray, a: np.ndarray, jw: Optional[np.ndarray]):
     """
     Rotation vector (B, 3) turning the target axis ``a`` onto the current axis ``b``.
 
-    Its length is the angle between the axes (pi when they are opposite, never 0 there)
-    and it is orthogonal to ``a``. With ``jw`` (B, 3, n), also its Jacobian (B, 3, n).
+    e = theta / s * c with c = a x b, s = |c| = sin(theta), cos = a . b, theta =
+    atan2(s, cos): its length is the angle between the axes (pi when they are opposite,
+    never 0 there) and it is orthogonal to ``a``. With ``jw`` (B, 3, n), the angular
+    velocity of the link per column, also the exact Jacobian (B, 3, n):
+
+        db = w x b,  dc = a x db,  dcos = a . db,  ds = c . dc / s,
+        dtheta = cos ds - s dcos   (s^2 + cos^2 = 1),
+        de = f dc + c df,  f = theta / s,  df = (dtheta s - theta ds) / s^2.
+
+    Near alignment (s < 1e-6, cos > 0) f -> 1 and c df -> 0, so de = dc. Exactly
+    opposite axes have no derivative (any turn axis orthogonal to ``a`` is as good);
+    there the Jacobian is ``jw`` itself, which points the descent along some turn.
     """
     c = np.cross(a, b)  # (B, 3)
     s = np.linalg.norm(c, axis=-1)
@@ -530,8 +533,15 @@ def _axial_error(b: np.ndarray, a: np.ndarray, jw: Optional[np.ndarray]):
     e = c * scale[:, None] + np.where(opposite & (cos < 0), np.pi, 0.0)[:, None] * fallback
     if jw is None:
         return e, None
-    # d(a x b) = a x (w x b) = w (a.b) - b (a.w)
-    dc = cos[:, None, None] * jw - b[:, :, None] * (a @ jw)[:, None, :]
-    return e, np.where(
-        opposite[:, None, None], jw, dc * np.where(opposite, 1.0, scale)[:, None, None]
-    )
+    db = np.cross(jw, b[:, :, None], axis=1)                 # w x b per column
+    dc = np.cross(a[None, :, None], db, axis=1)              # a x db
+    dcos = np.einsum('k,bkn->bn', a, db)
+    aligned = s < 1e-6
+    safe_s = np.where(aligned, 1.0, s)
+    ds = np.einsum('bk,bkn->bn', c, dc) / safe_s[:, None]
+    dtheta = cos[:, None] * ds - s[:, None] * dcos
+    df = (dtheta * s[:, None] - theta[:, None] * ds) / (safe_s ** 2)[:, None]
+    df = np.where(aligned[:, None], 0.0, df)
+    f = np.where(aligned, 1.0, scale)
+    de = f[:, None, None] * dc + c[:, :, None] * df[:, None, :]
+    return e, np.where(opposite[:, None, None] & (cos < 0)[:, None, None], jw, de)

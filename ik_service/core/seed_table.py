@@ -22,6 +22,7 @@ import weakref
 
 import numpy as np
 
+from .bounded_cache import BoundedCache
 from .model import LinkKinematics, RobotModel
 from .objectives import ObjectiveSet, targets_in_root
 from .turned_poses import TurnedPoses
@@ -32,6 +33,8 @@ RANKED_SIZE = 2048      # entries that ``ranked`` scores (the turned ranking use
 # the caller's targets.
 TABLE_RANDOM_SEED = 0x5EED7AB1E
 ROTATION_WEIGHT = 0.1    # m^2 per rad^2: a 1 rad error counts like ~30 cm
+MAX_LINKS = 32          # links whose features a table keeps (about 2.3 MB each)
+FK_CHUNK_FRAMES = 1 << 14   # frame transforms computed at once while building (2 MB)
 
 
 class SeedTable:
@@ -45,8 +48,8 @@ class SeedTable:
         hi = np.where(np.isfinite(model.upper), model.upper, np.pi)
         self._model = weakref.ref(model)      # the model holds the table: no cycle
         self.q = lo + (hi - lo) * rng.random((TABLE_SIZE, model.num_dofs))
-        self._poses: dict[int, np.ndarray] = {}
-        self._turned: dict[int, Optional[TurnedPoses]] = {}
+        # per link: (features, TurnedPoses or None); bounded, links come from requests
+        self._links = BoundedCache(MAX_LINKS)
 
     @classmethod
     def of(cls, model: RobotModel) -> 'SeedTable':
@@ -63,7 +66,7 @@ class SeedTable:
     def prepare(self, link_ids) -> float:
         """Compute the features of these links now; return the seconds it took (0 if done)."""
         start = time.perf_counter()
-        missing = [int(i) for i in link_ids if int(i) not in self._poses]
+        missing = [int(i) for i in link_ids if int(i) not in self._links]
         for link_id in missing:
             self._link_features(link_id)
         return time.perf_counter() - start if missing else 0.0
@@ -80,20 +83,21 @@ class SeedTable:
         the rotation score 3 - trace(R_t^T R) is 3 - R.ravel() @ R_t.ravel(): up to
         constants, both are one product of a weight vector with F.
         """
-        features = self._poses.get(link_id)
-        if features is None:
-            kin = self._model().kinematics([link_id])
-            # in chunks: the frames of all entries at once would take ~30 MB for a 6-joint
-            # arm, which the allocator keeps after they are freed
-            t = np.concatenate([kin.link_pose(kin.transforms(q), link_id)
-                                for q in np.split(self.q, TABLE_SIZE // RANKED_SIZE)])
-            p = t[:RANKED_SIZE, :3, 3]
-            features = np.ascontiguousarray(np.concatenate(
-                [p, t[:RANKED_SIZE, :3, :3].reshape(-1, 9), np.einsum('ij,ij->i', p, p)[:, None]],
-                axis=1).T)
-            self._turned[link_id] = self._turned_poses(kin, t)
-            self._poses[link_id] = features
-        return features
+        return self._links.get_or_make(link_id, lambda: self._make_link_features(link_id))[0]
+
+    def _make_link_features(self, link_id: int) -> tuple:
+        kin = self._model().kinematics([link_id])
+        # in chunks of at most FK_CHUNK_FRAMES frame transforms: the frames of all entries
+        # at once would take ~30 MB for a 6-joint arm (which the allocator keeps after they
+        # are freed) and grow with the chain's length
+        chunks = -(-TABLE_SIZE * max(1, kin.num_frames) // FK_CHUNK_FRAMES)
+        t = np.concatenate([kin.link_pose(kin.transforms(q), link_id)
+                            for q in np.array_split(self.q, chunks)])
+        p = t[:RANKED_SIZE, :3, 3]
+        features = np.ascontiguousarray(np.concatenate(
+            [p, t[:RANKED_SIZE, :3, :3].reshape(-1, 9), np.einsum('ij,ij->i', p, p)[:, None]],
+            axis=1).T)
+        return features, self._turned_poses(kin, t)
 
     def _turned_poses(self, kin: LinkKinematics, poses: np.ndarray) -> Optional[TurnedPoses]:
         """
@@ -150,8 +154,7 @@ class SeedTable:
         if in_root is None:
             return None
         link_id = model.link_id(o.link)
-        self._link_features(link_id)
-        turned = self._turned[link_id]
+        _, turned = self._links.get_or_make(link_id, lambda: self._make_link_features(link_id))
         if turned is None or (len(idx) < model.num_dofs and turned.dof not in idx.tolist()):
             return None
         points, rotation = in_root

@@ -42,6 +42,7 @@ TIMEOUT = 'timeout'
 RESTARTS_EXHAUSTED = 'restarts_exhausted'
 STALLED = 'stalled'
 UNREACHABLE = 'unreachable'
+CANCELLED = 'cancelled'
 
 LOCAL, GLOBAL, NEARBY = 'local', 'global', 'nearby'
 
@@ -116,6 +117,7 @@ def solve(
     random_seed: int = 0,
     random_start: bool = False,
     feasible: Optional[Callable[[np.ndarray], bool]] = None,
+    cancel: Optional[Callable[[], bool]] = None,
 ) -> IKResult:
     """
     Solve IK for ``objectives`` starting from ``seed`` (n,), default all zeros.
@@ -129,6 +131,8 @@ def solve(
     null space pulls toward it. random_start: replace the seed by a random configuration.
     feasible: a callable on a full configuration (n,); a configuration that meets the
     tolerance but is not feasible does not count as a solution.
+    cancel: a callable asked once per iteration; when it returns True the solve stops
+    with stop reason 'cancelled' (the caller left, or the process is shutting down).
     """
     start = time.perf_counter()
     if mode not in (LOCAL, GLOBAL, NEARBY):
@@ -154,14 +158,24 @@ def solve(
     if random_start:
         seed = seed.copy()
         seed[idx] = limits.sample(rng, seed, 1)[0, idx]
-    seed = np.where(active, limits.clip(seed), seed)
     if mode == NEARBY:
         if max_deviation is None or not np.isfinite(max_deviation) or max_deviation <= 0:
             raise InvalidSettingsError(f'nearby mode needs max_deviation > 0, got {max_deviation}')
+        # the box around the seed as given: clipping the seed first would let a joint
+        # outside its limits move by its distance to them plus max_deviation
         limits = limits.around(seed, max_deviation)
+        empty = [model.joint_names[i] for i in idx if limits.lower[i] > limits.upper[i]]
+        if empty:
+            raise InvalidConfigurationError(
+                f'nearby mode: the seed of {", ".join(empty)} is more than max_deviation '
+                f'({max_deviation:g}) outside the joint limits, so no configuration within '
+                'the limits is near it; give a seed within the limits or a larger deviation')
+    seed = np.where(active, limits.clip(seed), seed)
+    if mode == NEARBY:
         bias = seed if bias is None else bias
 
-    descent = _Descent(model, problem, seed, idx, limits, bias, settings, feasible, rng, start)
+    descent = _Descent(model, problem, seed, idx, limits, bias, settings, feasible, rng, start,
+                       cancel)
     if unreachable:
         if not settings.approximate:
             return descent.seed_result(UNREACHABLE)
@@ -262,12 +276,14 @@ MAX_DAMPING = 1e8
 class _Descent:
     """The batched Levenberg-Marquardt loop of one solve, over the active dofs."""
 
-    def __init__(self, model, problem, seed, idx, limits, bias, settings, feasible, rng, start):
+    def __init__(self, model, problem, seed, idx, limits, bias, settings, feasible, rng, start,
+                 cancel=None):
         self.model, self.problem, self.seed, self.idx = model, problem, seed, idx
         self._all_active = len(idx) == model.num_dofs
         self.limits = limits
         self.bias = None if bias is None else bias[idx]
         self.settings, self.feasible, self.rng = settings, feasible, rng
+        self.cancel = cancel
         self.call_start = self.start = start   # the budget counts from start
         kin = problem.kinematics
         identity = kin.frame_dofs is not None and kin.frame_dofs.tolist() == idx.tolist()
@@ -393,6 +409,9 @@ class _Descent:
         while found is None:
             if time.perf_counter() >= deadline:
                 reason = TIMEOUT
+                break
+            if self.cancel is not None and self.cancel():
+                reason = CANCELLED
                 break
             # Rows that cannot progress: restart them (global) or retire them.
             stalled = None

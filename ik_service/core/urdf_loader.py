@@ -1,61 +1,91 @@
 """
-Turn URDF text, a URDF file or a xacro file into a ``RobotModel``.
+Turn URDF text, a URDF file or a xacro file into a ``RobotModel``, within limits.
 
 Parsing is tolerant of what does not matter for kinematics (Gazebo tags, transmissions,
 unknown attributes) and strict about what does (links, joints, origins, axes, limits).
 Floating and planar joints are treated as fixed, with a warning in ``model.warnings``.
+
+Every description, whatever its source, is bounded before anything proportional to it
+is built (``DescriptionLimits``): its bytes, its XML elements and nesting depth (counted
+while streaming, so a huge document is refused before its tree exists), and its links
+and joints. Every failure, whatever the cause, is a ``URDFError`` that names the problem
+without echoing the description.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import math
-import os
 import xml.etree.ElementTree as ET
 
 import numpy as np
 
+from .description_files import expand_xacro_file, read_description_file
 from .errors import MAX_MAGNITUDE, URDFError
 from .model import CONTINUOUS, FIXED, JointSpec, PRISMATIC, REVOLUTE, RobotModel
 from .transforms import make_transform, rpy_to_matrix
 
-_MAX_URDF_BYTES = 50 * 1024 * 1024
+
+@dataclass(frozen=True)
+class DescriptionLimits:
+    """
+    The largest robot description accepted (the node sets these from ``limits.*``).
+
+    max_bytes: URDF text, and xacro's output. max_links / max_joints: elements of the
+    robot (every joint counts, fixed ones too). max_elements / max_depth: XML elements in
+    all and their nesting. xacro_timeout [s]: wall clock for one xacro expansion.
+    """
+
+    max_bytes: int = 4 * 1024 * 1024
+    max_links: int = 1000
+    max_joints: int = 1000
+    max_elements: int = 200_000
+    max_depth: int = 64
+    xacro_timeout: float = 10.0
 
 
-def load_urdf_file(path: str, xacro_args: dict | None = None) -> RobotModel:
-    """Load a ``.urdf`` file, or expand and load a ``.xacro`` file."""
-    if not os.path.isfile(path):
-        raise URDFError(f'robot description file {path!r} does not exist')
-    if path.endswith('.xacro'):
-        return load_urdf_string(expand_xacro(path, xacro_args or {}))
-    with open(path, encoding='utf-8') as f:
-        return load_urdf_string(f.read())
+DEFAULT_LIMITS = DescriptionLimits()
 
 
-def expand_xacro(path: str, args: dict) -> str:
-    """Expand a xacro file to URDF text (PyPI ``xacro``)."""
+def load_urdf_file(path: str, xacro_args: dict | None = None,
+                   limits: DescriptionLimits = DEFAULT_LIMITS) -> RobotModel:
+    """Load a ``.urdf`` file, or expand and load a ``.xacro`` file (see ``description_files``)."""
+    if isinstance(path, str) and path.endswith('.xacro'):
+        return load_urdf_string(expand_xacro(path, xacro_args or {}, limits), limits)
+    return load_urdf_string(read_description_file(path, limits.max_bytes), limits)
+
+
+def expand_xacro(path: str, args: dict, limits: DescriptionLimits = DEFAULT_LIMITS) -> bytes:
+    """Expand a xacro file to URDF bytes, in a child process under ``limits``."""
+    return expand_xacro_file(path, {str(k): str(v) for k, v in args.items()},
+                             limits.max_bytes, limits.xacro_timeout)
+
+
+def load_urdf_string(text: str | bytes, limits: DescriptionLimits = DEFAULT_LIMITS) -> RobotModel:
+    """
+    Parse URDF XML (text, or bytes in the encoding its XML declaration names, else UTF-8).
+
+    Raises URDFError saying what is wrong; no other exception escapes.
+    """
     try:
-        import xacro
-    except ImportError as e:  # pragma: no cover - xacro is a declared dependency
-        raise URDFError('expanding .xacro needs the xacro package (pip install xacro)') from e
-    try:
-        doc = xacro.process_file(path, mappings={str(k): str(v) for k, v in args.items()})
-        return doc.toxml()
-    except Exception as e:  # xacro raises many types
-        raise URDFError(f'xacro failed on {path!r}: {e}') from e
+        return _load(text, limits)
+    except URDFError:
+        raise
+    except (MemoryError, RecursionError) as e:
+        raise URDFError(f'robot description is too large to load ({type(e).__name__})') from None
+    except Exception as e:  # a parser bug must not take the caller down
+        raise URDFError(f'robot description could not be loaded ({type(e).__name__})') from None
 
 
-def load_urdf_string(text: str) -> RobotModel:
-    """Parse URDF XML text into a model. Raises URDFError saying what is wrong."""
-    if not isinstance(text, str) or not text.strip():
+def _load(text: str | bytes, limits: DescriptionLimits) -> RobotModel:
+    if not isinstance(text, (str, bytes)) or not text.strip():
         raise URDFError('robot description is empty')
-    if len(text) > _MAX_URDF_BYTES:
-        raise URDFError(f'robot description is {len(text)} bytes; the limit is {_MAX_URDF_BYTES}')
-    try:
-        root = ET.fromstring(text)
-    except ET.ParseError as e:
-        raise URDFError(f'robot description is not well-formed XML: {e}') from None
+    if len(text) > limits.max_bytes:
+        raise URDFError(f'robot description has {len(text)} bytes; the limit is '
+                        f'{limits.max_bytes} (parameter limits.max_description_bytes)')
+    root = _bounded_tree(text, limits)
     if root.tag != 'robot':
-        raise URDFError(f'robot description must have a <robot> root element, not <{root.tag}>')
+        raise URDFError('robot description must have a <robot> root element')
     if any('wiki/xacro}' in el.tag for el in root.iter()):
         raise URDFError(
             'robot description contains xacro elements; expand it first (pass the '
@@ -66,16 +96,53 @@ def load_urdf_string(text: str) -> RobotModel:
     for tag in ('transmission', 'gazebo'):
         for el in root.findall(tag):
             root.remove(el)
-    for el in root.findall('link') + root.findall('joint'):
+    links, joints = root.findall('link'), root.findall('joint')
+    for what, found, limit, name in (('links', links, limits.max_links, 'max_links'),
+                                     ('joints', joints, limits.max_joints, 'max_joints')):
+        if len(found) > limit:
+            raise URDFError(f'robot description has {len(found)} {what}; the limit is {limit} '
+                            f'(parameter limits.{name})')
+    for el in links + joints:
         if not el.get('name'):
             raise URDFError(f'a <{el.tag}> has no name attribute')
-    if not root.findall('link'):
-        raise URDFError(f'robot {root.get("name", "")!r} has no <link> elements')
+    if not links:
+        raise URDFError('robot description has no <link> elements')
     robot = _parse_with_urdf_parser_py(ET.tostring(root, encoding='unicode'))
     warnings: list[str] = []
     links = [link.name for link in robot.links]
     joints = [_joint_spec(j, warnings) for j in robot.joints]
     return RobotModel(robot.name or 'robot', links, joints, warnings)
+
+
+def _bounded_tree(text: str | bytes, limits: DescriptionLimits) -> ET.Element:
+    """Parse XML incrementally, refusing it once it has too many elements or levels."""
+    parser = ET.XMLPullParser(events=('start', 'end'))
+    elements = depth = 0
+    root = None
+    step = 1 << 16
+    try:
+        for at in range(0, len(text), step):
+            parser.feed(text[at:at + step])
+            for event, element in parser.read_events():
+                if event == 'end':
+                    depth -= 1
+                    continue
+                root = element if root is None else root
+                elements += 1
+                depth += 1
+                if elements > limits.max_elements:
+                    raise URDFError(f'robot description has more than {limits.max_elements} '
+                                    'XML elements')
+                if depth > limits.max_depth:
+                    raise URDFError(f'robot description nests XML elements deeper than '
+                                    f'{limits.max_depth} levels')
+        parser.close()
+    except ET.ParseError as e:
+        line, column = e.position
+        raise URDFError(f'robot description is not well-formed XML (line {line}, column '
+                        f'{column}); is it a URDF in UTF-8 or with an XML encoding '
+                        'declaration?') from None
+    return root
 
 
 def _parse_with_urdf_parser_py(text: str):
@@ -88,7 +155,8 @@ def _parse_with_urdf_parser_py(text: str):
     try:
         return urdf_py.URDF.from_xml_string(text)
     except Exception as e:  # urdf_parser_py raises ParseError, AssertionError, ValueError...
-        raise URDFError(f'robot description is not valid URDF: {e}') from None
+        reason = str(e) if len(str(e)) <= 300 else str(e)[:300] + '...'
+        raise URDFError(f'robot description is not valid URDF: {reason}') from None
     finally:
         reflection.on_error = previous
 
