@@ -108,6 +108,7 @@ class IKServiceNode(Node):
         self._ignored_joint_states: set = set()     # joints already warned about
         self._stopping = threading.Event()
         self._workers = ThreadPoolExecutor(self._values['solver_threads'], 'ik_solver')
+        self._table_builder = ThreadPoolExecutor(1, 'ik_seed_table')
         self._pending = 0
         self._pending_lock = threading.Lock()
         self._duplicate_warned = False
@@ -174,6 +175,7 @@ class IKServiceNode(Node):
         """Stop running solves at their next iteration and drop queued ones."""
         self._stopping.set()
         self._workers.shutdown(wait=False, cancel_futures=True)
+        self._table_builder.shutdown(wait=False, cancel_futures=True)
 
     def _check_duplicate_nodes(self) -> None:
         """Log an error while another node has this node's name (answers would split)."""
@@ -192,21 +194,32 @@ class IKServiceNode(Node):
         return self._model
 
     def _set_model(self, model: RobotModel, source: str) -> None:
-        # Global solves start from a table of configurations; build it for the end
-        # effectors now rather than in the first request (a few: robots with hundreds of
-        # leaf links get the others on first use).
-        leaves = [model.link_id(n) for n in model.leaf_links]
-        moved = [i for i in leaves if model.link_frame[i] >= 0][:PREPARED_LEAF_LINKS]
-        SeedTable.of(model).prepare(moved)
         self._joint_states.restrict_to(model.joint_names)
         self._ignored_joint_states = set()
         self._model = model      # one reference swap: a request sees the old or the new model
+        if not self._stopping.is_set():
+            self._table_builder.submit(self._prepare_seed_table, model)
         for w in model.warnings:
             self.get_logger().warning(f'{source}: {w}')
         self.get_logger().info(
             f'robot {model.name!r} from {source}: {model.num_dofs} joints '
             f'({", ".join(model.joint_names)}), root {model.root_link!r}'
         )
+
+    def _prepare_seed_table(self, model: RobotModel) -> None:
+        """
+        Build the seed-table entries of a new model's end effectors, in the background.
+
+        Global solves start from a table of configurations; building a link's entries
+        takes tens of milliseconds, better spent here than in the first request (which
+        builds what it needs itself if it comes first). A few leaf links only: robots with
+        hundreds get the others on first use. Skipped once a newer model replaced it.
+        """
+        if self._model is not model or self._stopping.is_set():
+            return
+        leaves = [model.link_id(n) for n in model.leaf_links]
+        moved = [i for i in leaves if model.link_frame[i] >= 0][:PREPARED_LEAF_LINKS]
+        SeedTable.of(model).prepare(moved)
 
     @staticmethod
     def _model_from(values: dict, at_start: bool = True) -> tuple[Optional[RobotModel], str]:

@@ -440,3 +440,18 @@ def test_nearby_without_a_deviation_is_refused():
             np.zeros(6),
             mode='nearby',
         )
+
+
+@pytest.mark.parametrize('mode', ['local', 'nearby', 'global'])
+def test_the_descent_from_the_seed_does_not_depend_on_the_clock(mode):
+    # A budget already spent when the solve starts (a machine that stalled) must not
+    # change the answer: the descent from the seed always runs to its end.
+    goal_q = np.array([0.3, -1.2, 1.4, -1.6, -1.5, 0.2])
+    goal = UR5E.forward_kinematics(goal_q, 'tool0')
+    objective = [IKObjective.fixed_pose('tool0', goal[:3, :3], goal[:3, 3])]
+    seed = goal_q + np.array([0.05, -0.04, 0.03, 0.02, -0.05, 0.04])
+    answers = [solve(UR5E, objective, seed, mode=mode, max_deviation=0.2,
+                     settings=SolverSettings(timeout=timeout)) for timeout in (1e-9, 1.0)]
+    assert all(a.success and a.iterations > 0 for a in answers)
+    assert np.array_equal(answers[0].q, answers[1].q)
+    assert answers[0].iterations == answers[1].iterations

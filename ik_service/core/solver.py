@@ -406,8 +406,12 @@ class _Descent:
             return self._pick(eq.x, ok) if ok else None
 
         found, found_in = converged(state), state
+        # The descent from the seed (row 0) always runs to its end (converged, stalled or
+        # max_iterations): the answer then never depends on how busy the machine was.
+        # The time budget caps what comes after it (restarts).
+        seed_descended = False
         while found is None:
-            if time.perf_counter() >= deadline:
+            if seed_descended and time.perf_counter() >= deadline:
                 reason = TIMEOUT
                 break
             if self.cancel is not None and self.cancel():
@@ -423,6 +427,8 @@ class _Descent:
                 slow = window & (state.cost > 0.5 * checkpoint)
                 stalled = slow if stalled is None else stalled | slow
                 checkpoint = np.where(window, state.cost, checkpoint)
+            if stalled is not None and stalled[0]:
+                seed_descended = True
             if stalled is not None and (stalled & ~done).any():
                 stalled &= ~done
                 self._remember_best(state, stalled)
