@@ -12,6 +12,10 @@ when, by forward kinematics, the position error is < 1e-4 m, the orientation err
 float32). Each solver gets the same wall-clock budget per target (--budget, default 5 ms)
 and restarts from random configurations within it. A second table times targets whose
 position is out of reach: how long until failure is reported.
+
+``--frame base`` gives ik_service its targets in the arm's base link (``ref_link``), the
+frame TRAC-IK's chain starts in and the one users hold their poses in; ``--frame root``
+(the default) in the URDF's root link.
 """
 from __future__ import annotations
 
@@ -79,13 +83,22 @@ class Arm:
 class IkService:
     """This project's solver, global mode: the seed, then random restarts within the budget."""
 
+    frame = 'root'      # or 'base': targets in the arm's base link
+
     def __init__(self, arm: Arm, budget: float, approximate: bool = True):
         self.arm = arm
         self.settings = SolverSettings(tolerance=1e-5, timeout=budget, max_restarts=1_000_000,
                                        approximate=approximate)
+        base = arm.model.forward_kinematics(np.zeros(arm.model.num_dofs), arm.base)
+        self.root_to_base = np.linalg.inv(base) if self.frame == 'base' else None
 
     def __call__(self, target, seed, k):
-        objective = IKObjective.fixed_pose(self.arm.tip, target[:3, :3], target[:3, 3])
+        if self.root_to_base is None:
+            objective = IKObjective.fixed_pose(self.arm.tip, target[:3, :3], target[:3, 3])
+        else:
+            t = self.root_to_base @ target
+            objective = IKObjective.fixed_pose(self.arm.tip, t[:3, :3], t[:3, 3],
+                                               ref_link=self.arm.base)
         result = solve(self.arm.model, [objective], self.arm.full(seed), mode='global',
                        settings=self.settings, random_seed=k)
         return result.q[self.arm.dofs] if result.success else None
@@ -269,8 +282,12 @@ def main(argv=None) -> None:
     parser.add_argument('--half-turn', type=int, default=200)
     parser.add_argument('--budget', type=float, default=0.005, help='seconds per target')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--frame', choices=('root', 'base'), default='root',
+                        help="ik_service's target frame: the URDF root or the arm's base link")
     args = parser.parse_args(argv)
-    print(f'{args.targets} targets per robot, budget {args.budget * 1e3:g} ms, seed {args.seed}; '
+    IkService.frame = args.frame
+    print(f'{args.targets} targets per robot, budget {args.budget * 1e3:g} ms, seed {args.seed}, '
+          f'ik_service targets in the {args.frame} frame; '
           f'solved = position < {POSITION_TOL} m, orientation < {ROTATION_TOL} rad, inside '
           'limits; wrong = reported success but fails that check (ikpy never reports failure)')
     tables = {'reach': [], 'far': [], 'half': []}

@@ -79,6 +79,22 @@ def test_unreachable_point_returns_the_stretched_arm_on_the_ray(mode):
     assert result.objective_errors[0][0] == pytest.approx(2.0, abs=1e-3)
 
 
+def test_global_mode_finds_the_closest_configuration_of_an_unreachable_target():
+    # Joints limited to [0, 2 pi] (as in Klampt's manual): from q = 0 the descent toward a
+    # target 0.2 rad below the +x axis is stopped by the lower limits, 0.78 m away; the
+    # closest configuration turns the first joint almost a full turn, 0.5 m away.
+    arm = load_urdf_string(planar_arm(limits=[(0.0, 2 * np.pi)] * 3))
+    target = 3.5 * np.array([np.cos(-0.2), np.sin(-0.2), 0.0])
+    objective = [IKObjective.point('tip', [0, 0, 0], target)]
+    local = solve(arm, objective, np.zeros(3), mode='local')
+    found = solve(arm, objective, np.zeros(3), mode='global', random_seed=1)
+    assert not local.success and not found.success
+    assert found.stop_reason == 'unreachable' and local.stop_reason == 'unreachable'
+    assert np.linalg.norm(tip(arm, local.q) - target) > 0.7
+    assert np.linalg.norm(tip(arm, found.q) - target) == pytest.approx(0.5, abs=1e-3)
+    assert JointLimits.from_model(arm).contains(found.q)
+
+
 def test_provably_unreachable_target_fails_at_once_when_no_approximation_is_wanted():
     arm = load_urdf_string(planar_arm())
     objective = [IKObjective.point('tip', [0, 0, 0], [3.0, 4.0, 0.0])]
@@ -214,6 +230,50 @@ def test_relative_objective_places_one_hand_in_the_other_hands_frame():
         DUAL.forward_kinematics(result.q, 'right_tip')
     ) @ DUAL.forward_kinematics(result.q, 'left_tip')
     np.testing.assert_allclose(achieved, rel, atol=1e-6)
+
+
+UR5_ERD = load_urdf_file(robot_path(ARMS['ur5'][0]))    # root 'world', arm base 'base_link'
+
+
+@pytest.mark.parametrize('frame', ['base_link', 'base'])     # 'base': a half turn about z
+def test_targets_in_a_base_link_below_the_root_are_solved_and_reported_in_that_frame(frame):
+    goal_q = np.array([0.4, -1.1, 1.3, -1.5, -1.4, 0.3])
+    base = UR5_ERD.forward_kinematics(goal_q, frame)
+    in_base = np.linalg.inv(base) @ UR5_ERD.forward_kinematics(goal_q, 'tool0')
+    goal = IKObjective.fixed_pose('tool0', in_base[:3, :3], in_base[:3, 3], ref_link=frame)
+    problem = ObjectiveSet(UR5_ERD, [goal])
+    result = solve_global(UR5_ERD, problem, np.zeros(6), random_seed=3)
+    reached = np.linalg.inv(base) @ UR5_ERD.forward_kinematics(result.q, 'tool0')
+    assert result.success and np.abs(reached - in_base).max() < 1e-5
+    # the residual rows are those of the objective as given (base_link frame)
+    np.testing.assert_allclose(result.residual,
+                               problem.evaluate(result.q[None], False)[0][0], atol=1e-12)
+    # the same target in the root frame gives the same answer (the frame is folded in)
+    in_root = UR5_ERD.forward_kinematics(goal_q, 'tool0')
+    twin = solve_global(UR5_ERD, [IKObjective.fixed_pose('tool0', in_root[:3, :3],
+                                                         in_root[:3, 3])],
+                        np.zeros(6), random_seed=3)
+    np.testing.assert_allclose(result.q, twin.q, atol=1e-6)
+
+
+def test_a_torso_held_still_is_a_fixed_frame_for_its_targets():
+    seed = np.zeros(DUAL.num_dofs)
+    seed[DUAL.joint_id('torso_yaw')] = 0.7
+    arm = ['left_j1', 'left_j2', 'left_j3']
+    torso = DUAL.forward_kinematics(seed, 'torso')
+    far = IKObjective.point('left_tip', [0, 0, 0], [3.0, 0.0, 0.0], ref_link='torso')
+    result = solve(DUAL, [far], seed, active_joints=arm, mode='global',
+                   settings=SolverSettings(approximate=False))
+    # the reach test applies (before: a full descent and restarts until the budget)
+    assert result.stop_reason == 'unreachable' and result.iterations == 0
+    goal_q = seed.copy()
+    goal_q[[DUAL.joint_id(j) for j in arm]] = [0.4, -0.6, 1.1]
+    in_torso = np.linalg.inv(torso) @ DUAL.forward_kinematics(goal_q, 'left_tip')
+    near = IKObjective.point('left_tip', [0, 0, 0], in_torso[:3, 3], ref_link='torso')
+    result = solve(DUAL, [near], seed, active_joints=arm, mode='global')
+    assert result.success and result.q[DUAL.joint_id('torso_yaw')] == 0.7
+    reached = np.linalg.inv(torso) @ DUAL.forward_kinematics(result.q, 'left_tip')
+    assert np.abs(reached[:3, 3] - in_torso[:3, 3]).max() < 1e-5
 
 
 # ---------------------------------------------------------------- active dofs, modes, limits

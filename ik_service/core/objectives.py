@@ -14,6 +14,7 @@ surface (planar/axial, 3).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from itertools import accumulate
 import math
@@ -286,6 +287,54 @@ def targets_in_root(model: RobotModel, objective: IKObjective) -> Optional[tuple
         points = points @ ref[:3, :3].T + ref[:3, 3]
         rotation = None if rotation is None else ref[:3, :3] @ rotation
     return points, rotation
+
+
+def targets_in_still_frames(problem: 'ObjectiveSet', q: np.ndarray,
+                            active: np.ndarray) -> tuple['ObjectiveSet', bool]:
+    """
+    Return ``problem`` with targets in the root frame where their reference link stays still.
+
+    A reference link that none of the ``active`` dofs (n,) moves keeps its pose at q (n,)
+    for the whole solve (a base link below the URDF root, or a torso whose joints are not
+    active): its objectives are exactly the same objectives with their targets moved into
+    the root frame once. Returns (the problem, whether a reference frame was turned, in
+    which case residual rows of the two problems differ by that rotation; their errors do
+    not). ``problem`` itself when there is nothing to fold.
+    """
+    model = problem.model
+    folded, changed, turned = [], False, False
+    for o in problem.objectives:
+        if o.ref_link is None or o.ref_link == model.root_link or \
+                (model.dofs_moving_links([model.link_id(o.ref_link)]) & active).any():
+            folded.append(o)
+            continue
+        ref = model.fixed_link_transform(o.ref_link)
+        if ref is None:                 # moved by inactive joints only: its pose at q
+            ref = model.forward_kinematics(q, o.ref_link)
+        folded.append(_in_root_frame(o, ref))
+        changed = True
+        turned = turned or not np.array_equal(ref[:3, :3], _IDENTITY_POSE[:3, :3])
+    return (ObjectiveSet(model, folded) if changed else problem), turned
+
+
+def _in_root_frame(o: IKObjective, ref: np.ndarray) -> IKObjective:
+    """Return ``o`` with its targets moved out of its reference frame, at ``ref`` (4, 4)."""
+    moved = copy.copy(o)        # a rigid motion of valid targets is valid: no re-validation
+    set_ = object.__setattr__
+    set_(moved, 'ref_link', None)
+    if ref is _IDENTITY_POSE or np.array_equal(ref, _IDENTITY_POSE):
+        return moved
+    rotation, origin = ref[:3, :3], ref[:3, 3]
+    set_(moved, 'target_points', o.target_points @ rotation.T + origin)
+    if not np.array_equal(rotation, _IDENTITY_POSE[:3, :3]):
+        for name in ('direction', 'target_axis', 'target_rotation'):
+            value = getattr(o, name)
+            if value is not None:
+                set_(moved, name, rotation @ value)
+    return moved
+
+
+_IDENTITY_POSE = np.eye(4)
 
 
 @dataclass

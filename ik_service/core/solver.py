@@ -32,7 +32,7 @@ from .errors import (InvalidConfigurationError, InvalidSettingsError, MAX_MAGNIT
 from .limits import JointLimits
 from .model import RobotModel
 from .normal_equations import NormalEquations
-from .objectives import IKObjective, ObjectiveSet, targets_in_root
+from .objectives import IKObjective, ObjectiveSet, targets_in_root, targets_in_still_frames
 from .pose_kernel import PoseKernel
 from .seed_table import SeedTable
 
@@ -140,7 +140,6 @@ def solve(
     problem = objectives if isinstance(objectives, ObjectiveSet) else \
         ObjectiveSet(model, objectives)
     n = model.num_dofs
-    unreachable = problem_is_unreachable(model, problem, settings.tolerance)
     limits = limits or JointLimits.from_model(model)
     seed = _configuration(seed, n, 'seed') if seed is not None else np.zeros(n)
     bias = _configuration(bias, n, 'bias') if bias is not None else None
@@ -173,22 +172,34 @@ def solve(
     seed = np.where(active, limits.clip(seed), seed)
     if mode == NEARBY:
         bias = seed if bias is None else bias
+    # Reference links that no active joint moves are frames fixed for this solve: their
+    # targets are put in the root frame once, and every root-frame mechanism (the pose
+    # kernel, the seed table's ranking, the reach test) applies to them.
+    requested = problem
+    problem, turned = targets_in_still_frames(problem, seed, active)
+    unreachable = problem_is_unreachable(model, problem, settings.tolerance)
 
     descent = _Descent(model, problem, seed, idx, limits, bias, settings, feasible, rng, start,
                        cancel)
-    if unreachable:
-        if not settings.approximate:
-            return descent.seed_result(UNREACHABLE)
-        # Restarts cannot help; one descent from the seed finds the closest configuration.
-        return descent.run(seed[idx][None], None, 0, reason_if_failed=UNREACHABLE)
-    if mode != GLOBAL:
-        return descent.run(seed[idx][None], None, 0)
-    rows = 1 + min(settings.max_restarts, settings.batch_size - 1)
-    table = SeedTable.of(model)
-    # Preparing a link's table entries is one-time model work, not charged to the budget.
-    descent.start += table.prepare(problem.constrained_links)
-    queue = table.starts(problem, 4 * settings.batch_size, idx)
-    return descent.run(seed[idx][None], queue, settings.max_restarts, rows=rows)
+    failed_because = UNREACHABLE if unreachable else None
+    if unreachable and not settings.approximate:
+        result = descent.seed_result(UNREACHABLE)
+    elif mode != GLOBAL:
+        result = descent.run(seed[idx][None], None, 0, reason_if_failed=failed_because)
+    else:
+        # Out of reach too: with joint limits the closest configuration may be in another
+        # basin than the seed's, so global mode searches for it within the budget.
+        rows = 1 + min(settings.max_restarts, settings.batch_size - 1)
+        table = SeedTable.of(model)
+        # Preparing a link's table entries is one-time model work, not charged to the budget.
+        descent.start += table.prepare(problem.constrained_links)
+        queue = table.starts(problem, 4 * settings.batch_size, idx)
+        result = descent.run(seed[idx][None], queue, settings.max_restarts, rows=rows,
+                             reason_if_failed=failed_because)
+    if turned:          # residual rows in the frames they were asked in
+        result.residual = requested.evaluate(result.q[None], jacobian=False)[0][0]
+        result.objective_errors = requested.objective_errors(result.residual)
+    return result
 
 
 def problem_is_unreachable(model: RobotModel, problem: ObjectiveSet, tolerance: float) -> bool:
