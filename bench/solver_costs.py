@@ -1,13 +1,14 @@
 """
-Where a global solve's time goes: the pieces of one iteration, timed on their own.
+Where a solve's time goes: its pieces timed on their own, for one robot.
 
     .venv/bin/python bench/solver_costs.py [ur5|panda|z1]
 
-Prints microseconds per call (best of 5 repeats) for building an objective, binding it,
-picking starts from the seed table, the pose kernel's evaluation of 8 configurations and its parts,
-the general objective code on the same rows, the damped solve, a whole global solve
-that starts at the answer (the fixed cost of one solve), and failing a target that is
-provably out of reach.
+Prints microseconds per call (best of 5 repeats): building an objective and binding it
+to the model, the kernel's chain arrays, picking starts from the seed table, the
+kernel's evaluation of 1 and 8 configurations, one kernel call of 8 iterations over 8
+rows, and whole solves: local and global from the answer (the fixed cost of a solve),
+global from a seed near the answer and from zeros, and failing a target that is provably
+out of reach.
 """
 import os
 import sys
@@ -16,12 +17,9 @@ import timeit
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from ik_bench import Arm  # noqa: E402
-from ik_service.core import (IKObjective, JointLimits, ObjectiveSet, solve,  # noqa: E402
-                             SolverSettings)
-from ik_service.core.normal_equations import NormalEquations  # noqa: E402
-from ik_service.core.pose_kernel import PoseKernel  # noqa: E402
+from ik_service.core import (IKObjective, JointLimits, kernel, ObjectiveSet,  # noqa: E402
+                             solve, SolverSettings)
 from ik_service.core.seed_table import SeedTable  # noqa: E402
-from ik_service.core.solver import _damped_solve  # noqa: E402
 import numpy as np  # noqa: E402
 
 
@@ -38,39 +36,54 @@ def main() -> None:
     target = model.forward_kinematics(goal, arm.tip)
     objective = IKObjective.fixed_pose(arm.tip, target[:3, :3], target[:3, 3])
     problem = ObjectiveSet(model, [objective])
-    kernel = PoseKernel.for_problem(problem, False)
-    q = JointLimits.from_model(model).sample(np.random.default_rng(0), goal, 8)
-    v = problem.kinematics.frame_values(q)
-    k = problem.kinematics.num_frames          # the kernel's columns: the arm's joints
-    rows = NormalEquations(8, k, problem.num_rows)
-    one = NormalEquations(1, k, problem.num_rows)
-    settings = SolverSettings(tolerance=1e-5, timeout=0.005, max_restarts=10**6)
-    fail_fast = SolverSettings(tolerance=1e-5, timeout=0.005, approximate=False)
-    center, radius = model.reach_bound(model.link_id(arm.tip), np.zeros(3))
-    far = IKObjective.fixed_pose(arm.tip, target[:3, :3], center + [1.2 * radius, 0.0, 0.0])
-    SeedTable.of(model).prepare(problem.constrained_links)
-    kernel.evaluate(v, rows)
-    damped = rows.h + 1e-3 * np.eye(k)
-    parts = [
-        ('build the objective', lambda: IKObjective.fixed_pose(arm.tip, target[:3, :3],
-                                                               target[:3, 3])),
-        ('bind it to the model (ObjectiveSet)', lambda: ObjectiveSet(model, [objective])),
-        ('pick 32 starts from the seed table', lambda: SeedTable.of(model).starts(
-            problem, 32, np.arange(model.num_dofs))),
-        ('pose kernel: residual, Jacobian, J^T J, 8 rows', lambda: kernel.evaluate(v, rows)),
-        ('pose kernel: the reported residual only, 8 rows', lambda: kernel.residual(v)),
-        ('pose kernel, 1 row', lambda: kernel.evaluate(v[:, :1], one)),
-        ('general objective code, 8 rows', lambda: problem.evaluate(q)),
-        ('damped solve, 8 rows', lambda: _damped_solve(damped, rows.g)),
-        ('global solve starting at the answer', lambda: solve(model, [objective], goal,
-                                                              mode='global', settings=settings)),
-        ('  the reported residual at one configuration', lambda: kernel.residual(v[:, :1])),
-        ('failing an out-of-reach target (approximate=false)',
-         lambda: solve(model, [far], goal, mode='global', settings=fail_fast)),
+    idx = arm.dofs
+    chain = problem.chain(idx, goal)
+    table = SeedTable.of(model)
+    table.prepare(problem.constrained_links)
+    settings = SolverSettings(timeout=0.005)
+    x1 = np.ascontiguousarray(goal[idx][None])
+    x8 = np.repeat(x1, 8, axis=0) + np.linspace(0, 0.1, 8)[:, None]
+    res1, jac1 = np.zeros((1, 6)), np.zeros((1, 6, len(idx)))
+    res8, jac8 = np.zeros((8, 6)), np.zeros((8, 6, len(idx)))
+
+    def eight_iterations():
+        x = x8 + 0.05
+        res, jac = res8.copy(), jac8.copy()
+        kernel.evaluate_batch(x, *chain, *problem.tables, res, jac, True)
+        cost = np.einsum('ij,ij->i', res, res)
+        kernel.iterate(x, res, jac, cost, np.full(8, 1e-3), np.zeros(8, dtype=np.int64),
+                       cost.copy(), np.zeros(8, dtype=bool), np.zeros(8, dtype=bool),
+                       np.zeros(8, dtype=bool), 0, 8, np.array(model.lower[idx]),
+                       np.array(model.upper[idx]), np.zeros(len(idx)), False, 1e-12, 100, 8,
+                       0, 1e-9, problem.blocks, *chain, *problem.tables)
+
+    far = IKObjective.fixed_pose(arm.tip, target[:3, :3], target[:3, 3] * 10)
+    rows = [
+        ('objective (IKObjective.fixed_pose)',
+         lambda: IKObjective.fixed_pose(arm.tip, target[:3, :3], target[:3, 3])),
+        ('bind it (ObjectiveSet)', lambda: ObjectiveSet(model, [objective])),
+        ('chain arrays', lambda: problem.chain(idx, goal)),
+        ('seed table: 32 starts', lambda: table.starts(problem, 32, idx)),
+        ('kernel: evaluate 1 row', lambda: kernel.evaluate_batch(
+            x1, *chain, *problem.tables, res1, jac1, True)),
+        ('kernel: evaluate 8 rows', lambda: kernel.evaluate_batch(
+            x8, *chain, *problem.tables, res8, jac8, True)),
+        ('kernel: 8 iterations of 8 rows (with set-up)', eight_iterations),
+        ('local solve from the answer', lambda: solve(model, problem, goal, mode='local',
+                                                      settings=settings)),
+        ('global solve from the answer', lambda: solve(model, problem, goal, mode='global',
+                                                       settings=settings)),
+        ('global solve from 0.05 rad away', lambda: solve(model, problem, goal + 0.05,
+                                                          mode='global', settings=settings)),
+        ('global solve from zeros', lambda: solve(model, problem, np.zeros(model.num_dofs),
+                                                  mode='global', settings=settings)),
+        ('out of reach, approximate=false', lambda: solve(
+            model, [far], goal, mode='global',
+            settings=SolverSettings(timeout=0.005, approximate=False))),
     ]
-    print(f'{arm.tip} of {model.name}, {len(arm.dofs)} joints')
-    for label, function in parts:
-        print(f'{microseconds(function):8.1f} us  {label}')
+    print(f'{arm.path}: {arm.tip}, {len(idx)} joints; microseconds per call, best of 5')
+    for name, function in rows:
+        print(f'  {name:48s} {microseconds(function, 500):9.1f}')
 
 
 if __name__ == '__main__':

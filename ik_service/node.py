@@ -36,11 +36,12 @@ from ik_service.core import (
     LOCAL,
     NEARBY,
     ObjectiveSet,
+    residual_and_jacobian,
     RobotModel,
     solve,
     URDFError,
 )
-from ik_service.core import solver as core_solver
+from ik_service.core import kernel_warm_up, solver as core_solver
 from ik_service.core.errors import MAX_MAGNITUDE
 from ik_service.core.seed_table import SeedTable
 from ik_service.joint_state_cache import JointStateCache
@@ -109,6 +110,8 @@ class IKServiceNode(Node):
         self._stopping = threading.Event()
         self._workers = ThreadPoolExecutor(self._values['solver_threads'], 'ik_solver')
         self._table_builder = ThreadPoolExecutor(1, 'ik_seed_table')
+        # load the compiled solver kernel now (from its cache: ~0.3 s), not in a request
+        self._table_builder.submit(kernel_warm_up.warm_up)
         self._pending = 0
         self._pending_lock = threading.Lock()
         self._duplicate_warned = False
@@ -540,10 +543,10 @@ class IKServiceNode(Node):
         problem = ObjectiveSet(model, objectives)
         limits = JointLimits.from_model(model)
         q = self._current_configuration(model, req.configuration, 'configuration', limits)
-        residual, jac = problem.evaluate(q[None], jacobian=req.compute_jacobian)
-        res.residual = residual[0].tolist()
+        residual, jac = residual_and_jacobian(model, problem, q)
+        res.residual = residual.tolist()
         res.objective_errors = conv.objective_error_msgs(
-            objectives, problem.objective_errors(residual[0])
+            objectives, problem.objective_errors(residual)
         )
         if req.compute_jacobian:
             if req.active_joints:
@@ -555,7 +558,7 @@ class IKServiceNode(Node):
                 cols = list(np.flatnonzero(problem.default_active))
             res.jacobian_columns = [model.joint_names[c] for c in cols]
             res.jacobian_rows = problem.num_rows
-            res.jacobian = jac[0][:, cols].ravel().tolist()
+            res.jacobian = jac[:, cols].ravel().tolist()
         res.success = True
         res.result_code.val = ResultCode.SUCCESS
         res.message = f'{problem.num_rows} residual rows at the given configuration'

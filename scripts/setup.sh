@@ -107,5 +107,8 @@ pip_quiet install --no-deps --no-build-isolation -e "$ROOT"
 
 "$VENV/bin/python" -c 'import rclpy, ik_interfaces.srv, ik_service' \
   || die "the venv was built but importing rclpy/ik_interfaces/ik_service fails"
+log "compiling the solver kernel (numba; cached, once)"
+"$VENV/bin/python" -m ik_service.core.kernel_warm_up \
+  || die "compiling the solver kernel failed"
 echo "$WANT" > "$STAMP"
 log "ready: $VENV"

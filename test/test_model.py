@@ -2,7 +2,8 @@
 
 import math
 
-from ik_service.core import JointLimits, load_urdf_file, load_urdf_string
+from ik_service.core import (IKObjective, JointLimits, load_urdf_file, load_urdf_string,
+                             residual_and_jacobian)
 from ik_service.resources import bundled_urdf_path
 import numpy as np
 import pinocchio as pin
@@ -81,11 +82,18 @@ def test_forward_kinematics_and_jacobian_match_pinocchio(robot):
 
 
 def point_and_angular_jacobian(model, q, link_id, point):
-    """Jacobians (3, n) over dofs of a world point fixed to a link, and of the link's rotation."""
-    kin = model.kinematics([link_id])
-    axes = kin.axes(kin.transforms(q[None]))
-    jv = kin.to_dofs(kin.point_jacobian(axes, link_id, point[None, None]))[0, 0]
-    return jv, kin.to_dofs(kin.angular_jacobian(axes, link_id))[0]
+    """
+    Jacobians (3, n) over dofs of a world point fixed to a link, and of the link's rotation.
+
+    From the kernel: the rows of a point objective are the point's velocity, and those of
+    a fixed rotation met at q are the link's angular velocity (Jl^-1(0) = I).
+    """
+    link = model.link_names[link_id]
+    pose = model.forward_kinematics(q, link)
+    local = pose[:3, :3].T @ (point - pose[:3, 3])
+    _, jv = residual_and_jacobian(model, [IKObjective.point(link, local, point)], q)
+    _, jw = residual_and_jacobian(model, [IKObjective.fixed_rotation(link, pose[:3, :3])], q)
+    return jv, jw
 
 
 def _finite_difference_check(model, link, q, local_point, eps=1e-6):

@@ -18,7 +18,6 @@ from ik_service.core import (
     SolverSettings,
     UnknownJointError,
 )
-from ik_service.core.buffer_pool import BufferPool
 from ik_service.core.errors import within_magnitude
 from ik_service.core.objectives import ObjectiveSet
 from ik_service.resources import bundled_urdf_path
@@ -425,15 +424,6 @@ def test_a_result_keeps_its_numbers_when_later_solves_reuse_the_work_arrays():
     assert first.success and second.success
     np.testing.assert_array_equal(first.q, kept[0])
     np.testing.assert_array_equal(first.residual, kept[1])
-
-
-def test_buffer_pool_hands_an_item_to_one_taker_at_a_time():
-    pool = BufferPool(keep=2)
-    assert pool.take('k', lambda: 'new') == 'new'
-    for item in ('a', 'b', 'c'):
-        pool.give('k', item)
-    taken = {pool.take('k', lambda: 'new'), pool.take('k', lambda: 'new')}
-    assert taken == {'a', 'b'} and pool.take('k', lambda: 'new') == 'new'    # 'c' was beyond keep
 
 
 # ---------------------------------------------------------------- budgets and stop reasons

@@ -7,6 +7,7 @@ goal = IKObjective.fixed_pose('tool0', rotation, translation)
 result = solve(model, [goal], seed, mode='global')
 """
 
+from . import kernel
 from .errors import (
     IKError,
     InvalidConfigurationError,
@@ -19,7 +20,7 @@ from .errors import (
 )
 from .limits import JointLimits
 from .model import JointSpec, RobotModel
-from .objectives import IKObjective, ObjectiveSet
+from .objectives import IKObjective, ObjectiveSet, residual_and_jacobian
 from .solver import (
     GLOBAL,
     IKResult,
@@ -42,11 +43,13 @@ __all__ = [
     'UnknownJointError',
     'UnknownLinkError',
     'URDFError',
+    'kernel',
     'JointLimits',
     'JointSpec',
     'RobotModel',
     'IKObjective',
     'ObjectiveSet',
+    'residual_and_jacobian',
     'GLOBAL',
     'LOCAL',
     'NEARBY',

@@ -24,9 +24,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .bounded_cache import BoundedCache
-from .buffer_pool import BufferPool
 from .errors import closest_names, UnknownJointError, UnknownLinkError, URDFError
-from .transforms import LEVI_CIVITA, orthonormal_complement
+from .transforms import orthonormal_complement
 
 REVOLUTE = 'revolute'
 CONTINUOUS = 'continuous'
@@ -350,14 +349,14 @@ def _z_onto(axis: np.ndarray) -> np.ndarray:
 
 class LinkKinematics:
     """
-    Forward kinematics and Jacobians of some links, over only the frames that move them.
+    The chain of frames that move some links: the arrays the kernel walks, and batched FK.
 
-    Arrays are over the S needed frames (ancestors of the links), in tree order. Frame
-    transforms are frame-major (S, B, 4, 4) so chaining a frame onto its parent is one
-    contiguous matmul. Each frame is turned so that its joint axis is its z axis: column
-    2 of a frame transform is the world joint axis and column 3 the joint origin.
-    Jacobians come out over those frames (..., S); ``to_dofs`` maps
-    them to dof columns (mimic joints add into their leader's column).
+    Arrays are over the S needed frames (ancestors of the links), in tree order (parents
+    first). Frame transforms are frame-major (S, B, 4, 4) so chaining a frame onto its
+    parent is one contiguous matmul. Each frame is turned so that its joint axis is its z
+    axis: column 2 of a frame transform is the world joint axis and column 3 the joint
+    origin. ``dof_map`` (S, n) gives each frame's value from the dofs (mimic joints
+    follow their leader), plus ``value_offset`` (S,).
     """
 
     def __init__(self, model: RobotModel, link_ids: tuple):
@@ -366,11 +365,13 @@ class LinkKinematics:
         slot = {int(f): i for i, f in enumerate(frames)}
         parent = [slot[int(p)] if p >= 0 else -1 for p in model._frame_parent[frames]]
         self._parents = list(enumerate(parent))     # parents come first (tree order)
+        self.parent = np.array(parent, dtype=np.int64)   # for the kernel: -1 = the root
         # local transform (S, B, 16) = (1, sin v, cos v, v) @ basis (S, 4, 16); without
         # prismatic frames the v column is all zero: (1, sin v, cos v) @ basis[:, :3]
         self.basis = model._local_basis[frames]
         self.revolute_basis = np.ascontiguousarray(self.basis[:, :3])
         self.prismatic = model._is_prismatic[frames]
+        self.is_prismatic = np.ascontiguousarray(self.prismatic > 0)
         self.rotational = model._is_rotational[frames]
         self.dof_map = model._mimic_matrix[frames]          # (S, n): frame value per dof
         # the dof each frame is, when none of the frames is a mimic joint (else None)
@@ -379,6 +380,7 @@ class LinkKinematics:
         plain = self.frame_dofs is not None and not np.any(model._mimic_offset[frames])
         self._plain = self.frame_dofs if plain else None
         self._value_offset = model._mimic_offset[frames]
+        self.value_offset = np.ascontiguousarray(self._value_offset)
         self._slot = {lid: slot.get(int(model.link_frame[lid]), -1) for lid in link_ids}
         # a link's pose from its frame's (z-aligned) transform
         self._offset = {
@@ -390,10 +392,6 @@ class LinkKinematics:
         masks = {lid: model.link_ancestor_frames[lid][frames] for lid in link_ids}
         self._mask = {lid: None if m.all() else m.astype(float) for lid, m in masks.items()}
         self.has_prismatic = bool(self.prismatic.any())
-        # the target-independent parts of PoseKernel's feature maps, per link and point,
-        # and its work arrays between solves
-        self.kernel_templates = BoundedCache(256)
-        self.kernel_buffers = BufferPool()
         self.num_frames = len(frames)
 
     def transforms(self, q: np.ndarray) -> np.ndarray:
@@ -450,46 +448,14 @@ class LinkKinematics:
         """
         return self._slot[link_id], self._offset[link_id]
 
+    def ancestor_mask(self, link_id: int) -> np.ndarray:
+        """Return 1.0 for each frame (S,) that moves the link, 0.0 for the others."""
+        mask = self._mask[link_id]
+        return np.ones(self.num_frames) if mask is None else mask
+
     def link_pose(self, frames: np.ndarray, link_id: int) -> np.ndarray:
         """World transforms (B, 4, 4) of a link, from ``transforms``."""
         f = self._slot[link_id]
         if f < 0:
             return np.broadcast_to(self._offset[link_id], (frames.shape[1], 4, 4))
         return frames[f] @ self._offset[link_id]
-
-    def axes(self, frames: np.ndarray):
-        """
-        World joint axes and origins, for the Jacobians.
-
-        Returns (rot, lin, origin), each (B, 3, S): the axis of each revolute frame (zero
-        for prismatic), the axis of each prismatic frame (zero for revolute; None when
-        there is no prismatic frame), and the frame origins [m].
-        """
-        z = frames[:, :, :3, 2].transpose(1, 2, 0)      # frames are z-aligned
-        origin = frames[:, :, :3, 3].transpose(1, 2, 0)
-        if not self.has_prismatic:
-            return z, None, origin
-        return z * self.rotational, z * self.prismatic, origin
-
-    def point_jacobian(self, axes, link_id: int, points: np.ndarray) -> np.ndarray:
-        """
-        Linear-velocity Jacobians (B, P, 3, S) of world points (B, P, 3) fixed to a link.
-
-        Column s is the velocity [m/unit] of the point per unit motion of frame s.
-        """
-        rot, lin, origin = axes
-        d = points[:, :, :, None] - origin[:, None]              # (B, P, 3, S)
-        jv = np.einsum('ijk,bjf,bpkf->bpif', LEVI_CIVITA, rot, d, optimize=False)
-        if lin is not None:
-            jv += lin[:, None]
-        mask = self._mask[link_id]
-        return jv if mask is None else jv * mask
-
-    def angular_jacobian(self, axes, link_id: int) -> np.ndarray:
-        """Angular-velocity Jacobian (B, 3, S) of a link [rad/unit per frame]."""
-        mask = self._mask[link_id]
-        return axes[0] if mask is None else axes[0] * mask
-
-    def to_dofs(self, jacobian: np.ndarray) -> np.ndarray:
-        """Map Jacobian columns (..., S) over frames to columns (..., n) over dofs."""
-        return jacobian @ self.dof_map

@@ -22,9 +22,10 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from . import kernel
 from .errors import InvalidObjectiveError, MAX_MAGNITUDE, UnknownFrameError, within_magnitude
 from .model import LinkKinematics, RobotModel
-from .transforms import log_from_skew_and_trace, orthonormal_complement, skew_and_trace_map
+from .transforms import orthonormal_complement
 
 POSITION_TYPES = ('none', 'planar', 'linear', 'fixed')
 ROTATION_TYPES = ('none', 'axial', 'fixed')
@@ -337,20 +338,6 @@ def _in_root_frame(o: IKObjective, ref: np.ndarray) -> IKObjective:
 _IDENTITY_POSE = np.eye(4)
 
 
-@dataclass
-class _Compiled:
-    link: int
-    ref: Optional[int]
-    obj: IKObjective
-    pos_rows: int
-    rot_rows: int
-    complement: Optional[np.ndarray]  # (2, 3) orthogonal to a linear direction
-    complement_rot: Optional[np.ndarray]  # (2, 3) orthogonal to an axial target axis
-    row: int = 0  # first residual row
-    origin_only: bool = False  # a single point at the link origin
-    skew_and_trace: Optional[np.ndarray] = None  # (9, 4) for a fixed rotation, on first use
-
-
 @dataclass(frozen=True)
 class _Layout:
     """
@@ -371,6 +358,10 @@ class _Layout:
     uses_reference_frames: bool
     constrained_links: list
     default_active: np.ndarray
+    ints: np.ndarray            # kernel tables that do not depend on targets (see kernel)
+    offsets: np.ndarray
+    ancestors: np.ndarray
+    blocks: np.ndarray          # (first row, end) of each block, as an int array
 
     @classmethod
     def of(cls, model: RobotModel, objectives: Sequence[IKObjective]) -> '_Layout':
@@ -399,21 +390,43 @@ class _Layout:
             block_sizes += [_ROTATION_ROWS[o.rotation]] if o.rotation != 'none' else []
         ends = list(accumulate(block_sizes))
         link_ids = sorted(set(links) | {r for r in refs if r is not None})
+        kin = model.kinematics(link_ids)
+        ints = np.zeros((len(objectives), 7), dtype=np.int64)
+        offsets = np.zeros((len(objectives), 2, 4, 4))
+        ancestors = np.zeros((len(objectives), 2, kin.num_frames))
+        first_point = 0
+        for k, (o, link, ref, row) in enumerate(zip(objectives, links, refs, rows)):
+            npts = len(o.local_points) if o.position != 'none' else 0
+            slot, offsets[k, 0] = kin.frame_of(link)
+            ints[k] = (slot, -1, POSITION_TYPES.index(o.position),
+                       ROTATION_TYPES.index(o.rotation), first_point, npts, row)
+            ancestors[k, 0] = kin.ancestor_mask(link)
+            if ref is not None:
+                ints[k, 1], offsets[k, 1] = kin.frame_of(ref)
+                ancestors[k, 1] = kin.ancestor_mask(ref)
+            first_point += npts
         return cls(
             links=tuple(links), refs=tuple(refs), rows=tuple(rows),
             link_ids=link_ids,
-            kinematics=model.kinematics(link_ids),
+            kinematics=kin,
             num_rows=sum(block_sizes),
             block_starts=np.array([0] + ends[:-1]),
             block_bounds=list(zip([0] + ends[:-1], ends)),
             uses_reference_frames=any(r is not None for r in refs),
             constrained_links=sorted(set(links)),
             default_active=model.dofs_moving_links(links + [r for r in refs if r is not None]),
+            ints=ints, offsets=offsets, ancestors=ancestors,
+            blocks=np.array(list(zip([0] + ends[:-1], ends)), dtype=np.int64).reshape(-1, 2),
         )
 
 
 class ObjectiveSet:
-    """Objectives bound to a model: residual, Jacobian and errors, batched over configurations."""
+    """
+    Objectives bound to a model: residual, Jacobian and errors, batched over configurations.
+
+    Every evaluation goes through the compiled ``kernel``: its tables (the layout's
+    structure plus this set's targets) are built once here.
+    """
 
     def __init__(self, model: RobotModel, objectives: Sequence[IKObjective]):
         if not objectives:
@@ -423,121 +436,86 @@ class ObjectiveSet:
         self.model = model
         self.objectives = list(objectives)
         layout = self._layout = _Layout.of(model, self.objectives)
-        self._items = [
-            _Compiled(
-                link,
-                ref,
-                o,
-                _POSITION_ROWS[o.position],
-                _ROTATION_ROWS[o.rotation],
-                orthonormal_complement(o.direction) if o.position == 'linear' else None,
-                orthonormal_complement(o.target_axis) if o.rotation == 'axial' else None,
-                row=row,
-                origin_only=o.position != 'none' and o.local_points.tolist() == [[0.0, 0.0, 0.0]],
-            )
-            for o, link, ref, row in zip(self.objectives, layout.links, layout.refs, layout.rows)
-        ]
         self.uses_reference_frames = layout.uses_reference_frames
-        self._link_ids = layout.link_ids
         self.kinematics = layout.kinematics
         self.num_rows = layout.num_rows
-        self._block_starts = layout.block_starts
         self.num_blocks = len(layout.block_bounds)
         self.constrained_links = layout.constrained_links
         self.default_active = layout.default_active
+        self.blocks = layout.blocks
+        self.tables = self._tables()
 
-    # ------------------------------------------------------------------ evaluation
-    def evaluate(self, q: np.ndarray, jacobian: bool = True, columns: Optional[np.ndarray] = None):
+    def _tables(self) -> tuple:
+        """Return the kernel's objective tables (ints ... target_points; see ``kernel``)."""
+        layout, count = self._layout, len(self.objectives)
+        vectors = np.zeros((count, 7, 3))
+        rotations = np.zeros((count, 3, 3))
+        local, target = [], []
+        for k, o in enumerate(self.objectives):
+            if o.position != 'none':
+                local.append(o.local_points)
+                target.append(o.target_points)
+            if o.position in ('planar', 'linear'):
+                vectors[k, 0] = o.direction
+                if o.position == 'linear':
+                    vectors[k, 3:5] = orthonormal_complement(o.direction)
+            if o.rotation == 'axial':
+                vectors[k, 1], vectors[k, 2] = o.local_axis, o.target_axis
+                vectors[k, 5:7] = orthonormal_complement(o.target_axis)
+            elif o.rotation == 'fixed':
+                rotations[k] = o.target_rotation
+        local_points = np.ascontiguousarray(np.concatenate(local) if local else np.zeros((0, 3)))
+        target_points = np.ascontiguousarray(np.concatenate(target) if target else
+                                             np.zeros((0, 3)))
+        return (layout.ints, layout.offsets, vectors, rotations, layout.ancestors, local_points,
+                target_points)
+
+    def chain(self, active: Optional[np.ndarray] = None,
+              q: Optional[np.ndarray] = None) -> tuple:
         """
-        Compute the residual (B, m) and, if asked, the Jacobian (B, m, k) at q (B, n).
+        Return the kernel's chain arrays for active dof indices (k,) at configuration q (n,).
 
-        ``columns`` (S, k) maps the kinematics' frame columns to the wanted Jacobian
-        columns; default ``self.kinematics.dof_map``: one column per dof (k = n);
-        False keeps the frame columns as they are.
+        (A (S, k), c (S,), basis (S, 4, 16), parent (S,), prismatic (S,)): frame values
+        are A @ x + c with x the active values; c holds the other dofs at q and the mimic
+        offsets. Default: every dof active.
         """
         kin = self.kinematics
-        frames = kin.transforms(q)
-        axes = kin.axes(frames) if jacobian else None
-        poses = {lid: kin.link_pose(frames, lid) for lid in self._link_ids}
-        b = len(q)
-        res = np.empty((b, self.num_rows))
-        jac = np.empty((b, self.num_rows, kin.num_frames)) if jacobian else None
-        for it in self._items:
-            o = it.obj
-            t_link = poses[it.link]
-            row = it.row
-            if it.ref is not None:
-                t_ref = poses[it.ref]
-                r_ref_t = t_ref[:, :3, :3].transpose(0, 2, 1)
-            if it.pos_rows:
-                if it.origin_only:      # the common case: the link frame origin
-                    pw = t_link[:, None, :3, 3]
-                else:
-                    rot_t = t_link[:, :3, :3].transpose(0, 2, 1)
-                    pw = o.local_points @ rot_t + t_link[:, None, :3, 3]
-                p = pw if it.ref is None else (pw - t_ref[:, None, :3, 3]) @ t_ref[:, :3, :3]
-                diff = p - o.target_points  # (B, P, 3), ref frame
-                n_rows = it.pos_rows * len(o.local_points)
-                block = slice(row, row + n_rows)
-                if jacobian:
-                    jv = kin.point_jacobian(axes, it.link, pw)
-                    if it.ref is not None:
-                        jv = r_ref_t[:, None] @ (jv - kin.point_jacobian(axes, it.ref, pw))
-                if o.position == 'fixed':
-                    res[:, block] = diff.reshape(b, -1)
-                    if jacobian:
-                        jac[:, block] = jv.reshape(b, n_rows, -1)
-                elif o.position == 'planar':
-                    res[:, block] = diff @ o.direction
-                    if jacobian:
-                        jac[:, block] = np.einsum('k,bpkn->bpn', o.direction, jv)
-                else:
-                    c = it.complement
-                    res[:, block] = (diff @ c.T).reshape(b, -1)
-                    if jacobian:
-                        jac[:, block] = (c @ jv).reshape(b, n_rows, -1)
-                row += n_rows
-            if it.rot_rows:
-                r = t_link[:, :3, :3]
-                if jacobian:
-                    jw = kin.angular_jacobian(axes, it.link)
-                    if it.ref is not None:
-                        jw = r_ref_t @ (jw - kin.angular_jacobian(axes, it.ref))
-                if it.ref is not None:
-                    r = r_ref_t @ r
-                block = slice(row, row + it.rot_rows)
-                if o.rotation == 'fixed':
-                    # log(R R_target^T) in the ref frame, from one product with R
-                    if it.skew_and_trace is None:
-                        it.skew_and_trace = skew_and_trace_map(o.target_rotation)
-                    res[:, block] = log_from_skew_and_trace(
-                        r.reshape(b, 9) @ it.skew_and_trace,
-                        lambda rows, r=r, t=o.target_rotation: r[rows] @ t.T)
-                    if jacobian:
-                        # d(e)/dt = Jl^-1(e) w; using w itself is exact at the solution,
-                        # keeps Newton's quadratic convergence and saves a 3x3 product.
-                        jac[:, block] = jw
-                else:
-                    e, de = _axial_error(r @ o.local_axis, o.target_axis, jw if jacobian else None)
-                    res[:, block] = e @ it.complement_rot.T
-                    if jacobian:
-                        jac[:, block] = it.complement_rot @ de
-        if not jacobian:
-            return res, None
-        if columns is None:
-            return res, jac @ kin.dof_map
-        return res, jac if columns is False else jac @ columns
+        if active is None:
+            a_map, c = kin.dof_map, kin.value_offset
+        else:
+            a_map = kin.dof_map[:, active]
+            c = kin.value_offset.copy()
+            if len(active) < self.model.num_dofs:
+                others = np.ones(self.model.num_dofs, dtype=bool)
+                others[active] = False
+                c += kin.dof_map[:, others] @ q[others]
+        return (np.ascontiguousarray(a_map), np.ascontiguousarray(c), kin.basis, kin.parent,
+                kin.is_prismatic)
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, q: np.ndarray, jacobian: bool = True):
+        """
+        Compute the residual (B, m) and, if asked, the Jacobian (B, m, n) at q (B, n).
+
+        Rows as the module docstring lists them; columns: one per dof (a mimic joint adds
+        into its leader's column).
+        """
+        q = np.ascontiguousarray(q, dtype=float)
+        res = np.zeros((len(q), self.num_rows))
+        jac = np.zeros((len(q), self.num_rows, self.model.num_dofs if jacobian else 0))
+        kernel.evaluate_batch(q, *self.chain(), *self.tables, res, jac, jacobian)
+        return res, (jac if jacobian else None)
 
     def block_errors(self, residual: np.ndarray) -> np.ndarray:
         """Euclidean norm (B, num_blocks) of each point block and rotation block [m or rad]."""
-        return np.sqrt(np.add.reduceat(residual * residual, self._block_starts, axis=1))
+        return np.sqrt(np.add.reduceat(residual * residual, self.blocks[:, 0], axis=1))
 
     def max_error(self, residual: np.ndarray) -> np.ndarray:
         """Largest constraint error (B,): the worst point distance or rotation angle."""
         return self.block_errors(residual).max(axis=1)
 
     def row_block_errors(self, residual: np.ndarray) -> list[float]:
-        """Return ``block_errors`` of one residual (m,) as floats (cheaper for one row)."""
+        """Return ``block_errors`` of one residual (m,) as floats."""
         values = residual.tolist()
         return [math.hypot(*values[a:b]) for a, b in self._layout.block_bounds]
 
@@ -545,52 +523,26 @@ class ObjectiveSet:
         """(position error [m], rotation error [rad]) per objective, from one residual (m,)."""
         blocks = self.row_block_errors(residual)
         out, k = [], 0
-        for it in self._items:
-            npts = len(it.obj.local_points) if it.pos_rows else 0
+        for o in self.objectives:
+            npts = len(o.local_points) if o.position != 'none' else 0
             pos = max(blocks[k:k + npts]) if npts else 0.0
             k += npts
-            rot = blocks[k] if it.rot_rows else 0.0
-            k += 1 if it.rot_rows else 0
+            rot = blocks[k] if o.rotation != 'none' else 0.0
+            k += 1 if o.rotation != 'none' else 0
             out.append((pos, rot))
         return out
 
 
-def _axial_error(b: np.ndarray, a: np.ndarray, jw: Optional[np.ndarray]):
+def residual_and_jacobian(model: RobotModel, objectives: Sequence[IKObjective] | ObjectiveSet,
+                          q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
-    Rotation vector (B, 3) turning the target axis ``a`` onto the current axis ``b``.
+    Return the residual (m,) and Jacobian (m, n) of ``objectives`` at configuration q (n,).
 
-    e = theta / s * c with c = a x b, s = |c| = sin(theta), cos = a . b, theta =
-    atan2(s, cos): its length is the angle between the axes (pi when they are opposite,
-    never 0 there) and it is orthogonal to ``a``. With ``jw`` (B, 3, n), the angular
-    velocity of the link per column, also the exact Jacobian (B, 3, n):
-
-        db = w x b,  dc = a x db,  dcos = a . db,  ds = c . dc / s,
-        dtheta = cos ds - s dcos   (s^2 + cos^2 = 1),
-        de = f dc + c df,  f = theta / s,  df = (dtheta s - theta ds) / s^2.
-
-    Near alignment (s < 1e-6, cos > 0) f -> 1 and c df -> 0, so de = dc. Exactly
-    opposite axes have no derivative (any turn axis orthogonal to ``a`` is as good);
-    there the Jacobian is ``jw`` itself, which points the descent along some turn.
+    Rows: the objectives in order; per objective the position rows (one block per point:
+    3 fixed, 2 linear, 1 planar) then the rotation rows (3 fixed, 2 axial) [m, rad].
+    Columns: the model's dofs (``model.joint_names``).
     """
-    c = np.cross(a, b)  # (B, 3)
-    s = np.linalg.norm(c, axis=-1)
-    cos = b @ a
-    theta = np.arctan2(s, cos)
-    opposite = s < 1e-9
-    fallback = orthonormal_complement(a)[0]
-    scale = np.where(opposite, 0.0, theta / np.maximum(s, 1e-300))
-    e = c * scale[:, None] + np.where(opposite & (cos < 0), np.pi, 0.0)[:, None] * fallback
-    if jw is None:
-        return e, None
-    db = np.cross(jw, b[:, :, None], axis=1)                 # w x b per column
-    dc = np.cross(a[None, :, None], db, axis=1)              # a x db
-    dcos = np.einsum('k,bkn->bn', a, db)
-    aligned = s < 1e-6
-    safe_s = np.where(aligned, 1.0, s)
-    ds = np.einsum('bk,bkn->bn', c, dc) / safe_s[:, None]
-    dtheta = cos[:, None] * ds - s[:, None] * dcos
-    df = (dtheta * s[:, None] - theta[:, None] * ds) / (safe_s ** 2)[:, None]
-    df = np.where(aligned[:, None], 0.0, df)
-    f = np.where(aligned, 1.0, scale)
-    de = f[:, None, None] * dc + c[:, :, None] * df[:, None, :]
-    return e, np.where(opposite[:, None, None] & (cos < 0)[:, None, None], jw, de)
+    problem = objectives if isinstance(objectives, ObjectiveSet) else \
+        ObjectiveSet(model, objectives)
+    res, jac = problem.evaluate(np.asarray(q, dtype=float)[None])
+    return res[0], jac[0]

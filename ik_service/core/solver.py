@@ -3,13 +3,11 @@ Damped least-squares IK with Klampt's IKSolver semantics, vectorised over seeds.
 
 The solver advances a batch of configurations together (the seed and, in global mode,
 starts from a table of precomputed configurations, then random ones) with
-Levenberg-Marquardt steps. A trial step is accepted only where it
-lowers the squared residual, so the error of every row never increases (the damping
-grows on rejection and shrinks on success, which is the line search). Joint limits are
-enforced by projecting each trial into the limits. Each evaluation fills a
-``NormalEquations`` batch, through ``PoseKernel`` for a single point or pose target (its
-rotation rows are 2 sin(angle / 2) axis, which grows with the angle just as the log
-does) and through ``ObjectiveSet`` for everything else.
+Levenberg-Marquardt steps, run by the compiled ``kernel``. A trial step is accepted only
+where it lowers the squared residual, so the error of every row never increases (the
+damping grows on rejection and shrinks on success, which is the line search). Joint
+limits are enforced by projecting each trial into the limits. This module is the policy:
+modes, where rows start, restarts, the budgets, and packaging the result.
 
 Units: configurations in radians/metres per dof (the model's ``joint_names`` order);
 tolerance in metres or radians (the largest point distance or rotation angle over all
@@ -19,21 +17,17 @@ objectives); time budget in seconds of wall clock.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
-import math
 import time
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from .buffer_pool import BufferPool
+from . import kernel
 from .errors import (InvalidConfigurationError, InvalidSettingsError, MAX_MAGNITUDE,
                      within_magnitude)
 from .limits import JointLimits
 from .model import RobotModel
-from .normal_equations import NormalEquations
 from .objectives import IKObjective, ObjectiveSet, targets_in_root, targets_in_still_frames
-from .pose_kernel import PoseKernel
 from .seed_table import SeedTable
 
 CONVERGED = 'converged'
@@ -193,9 +187,9 @@ def solve(
         table = SeedTable.of(model)
         # Preparing a link's table entries is one-time model work, not charged to the budget.
         descent.start += table.prepare(problem.constrained_links)
-        queue = table.starts(problem, 4 * settings.batch_size, idx)
-        result = descent.run(seed[idx][None], queue, settings.max_restarts, rows=rows,
-                             reason_if_failed=failed_because)
+        result = descent.run(seed[idx][None],
+                             lambda: table.starts(problem, 4 * settings.batch_size, idx),
+                             settings.max_restarts, rows=rows, reason_if_failed=failed_because)
     if turned:          # residual rows in the frames they were asked in
         result.residual = requested.evaluate(result.q[None], jacobian=False)[0][0]
         result.objective_errors = requested.objective_errors(result.residual)
@@ -238,30 +232,6 @@ def _configuration(q, n: int, what: str) -> np.ndarray:
     return q
 
 
-try:
-    # The batched LAPACK solver behind np.linalg.solve (solve1: one right-hand side per
-    # system), which checks and converts its arguments on every call: that costs as much
-    # as the solve itself here. A singular system gives NaN in its row only (with a
-    # RuntimeWarning; the damping's floor makes that practically impossible).
-    from numpy.linalg._umath_linalg import solve1 as _lapack_solve
-except ImportError:     # numpy moved it: the public function, with the same contract
-    def _lapack_solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        try:
-            return np.linalg.solve(a, b[..., None])[..., 0]
-        except np.linalg.LinAlgError:
-            return np.full(b.shape, np.nan)
-
-
-def _damped_solve(damped: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """
-    Solve (H + lambda I) x = rhs per row; damped H + lambda I (B, k, k), rhs (B, k) -> (B, k).
-
-    A row whose system is singular (lambda negligible next to a badly scaled H) gets NaN:
-    its trial configuration then has a NaN cost, is rejected, and its damping grows.
-    """
-    return _lapack_solve(damped, rhs)
-
-
 class _LazyGenerator:
     """np.random.default_rng(seed), created on first use (creating one costs ~15 us)."""
 
@@ -274,84 +244,42 @@ class _LazyGenerator:
         return self._rng.random(shape)
 
 
-# The descent's NormalEquations batches between solves, by (rows, k, m).
-_EQUATIONS = BufferPool()
 # A row that has not halved its squared error within this many iterations is restarted
 # (when restarts are left): good starts converge in a handful of iterations, and a row
-# crawling along a joint limit or into a local minimum rarely recovers.
+# crawling along a joint limit or into a local minimum rarely recovers. It is also how
+# many iterations the kernel runs between two looks at the clock.
 PROGRESS_WINDOW = 8
-# Damping beyond this (after repeated rejected steps) means the row cannot move.
-MAX_DAMPING = 1e8
 
 
 class _Descent:
-    """The batched Levenberg-Marquardt loop of one solve, over the active dofs."""
+    """
+    One solve's damped least-squares descent over the active dofs, run by the kernel.
+
+    Python decides what the kernel cannot: where restarted rows start (the seed table,
+    then random configurations), whether a converged row is feasible, and when the
+    clock or the caller ends the solve. The kernel runs PROGRESS_WINDOW iterations per
+    call, so a solve makes a handful of Python calls.
+    """
 
     def __init__(self, model, problem, seed, idx, limits, bias, settings, feasible, rng, start,
                  cancel=None):
         self.model, self.problem, self.seed, self.idx = model, problem, seed, idx
-        self._all_active = len(idx) == model.num_dofs
         self.limits = limits
-        self.bias = None if bias is None else bias[idx]
+        self.box = JointLimits(limits.lower[idx], limits.upper[idx], limits.is_angle[idx])
+        self.has_bias = bias is not None
+        self.bias = np.ascontiguousarray(bias[idx] if bias is not None else np.zeros(len(idx)))
         self.settings, self.feasible, self.rng = settings, feasible, rng
         self.cancel = cancel
         self.call_start = self.start = start   # the budget counts from start
-        kin = problem.kinematics
-        identity = kin.frame_dofs is not None and kin.frame_dofs.tolist() == idx.tolist()
-        self._columns = False if identity else kin.dof_map[:, idx]
-        self._kernel = PoseKernel.for_problem(problem, self._columns)
+        self.chain = problem.chain(idx, seed)
 
-    @cached_property
-    def box(self) -> JointLimits:
-        """Return the limits of the active dofs (k,): the box the descent moves in."""
-        if self._all_active:
-            return self.limits
-        idx, limits = self.idx, self.limits
-        return JointLimits(limits.lower[idx], limits.upper[idx], limits.is_angle[idx])
-
-    def residual_at(self, q: np.ndarray) -> np.ndarray:
-        """Residual (m,) at a full configuration q (n,)."""
-        if self._kernel is None:
-            return self.problem.evaluate(q[None], jacobian=False)[0][0]
-        return self._kernel.residual(self.problem.kinematics.frame_values(q[None]))[0]
-
-    def evaluate(self, eq: NormalEquations) -> None:
-        """Fill the residual and normal-equation terms of ``eq`` at its active values x."""
-        self.evaluate_residual(eq)
-        self.evaluate_jacobian(eq)
-
-    def evaluate_residual(self, eq: NormalEquations) -> None:
-        """
-        Fill at least the residual and cost of ``eq`` at its active values x.
-
-        Through the pose kernel the Jacobian terms wait for ``evaluate_jacobian``, so that
-        a batch in which a row converges never computes them; the general code fills
-        everything at once.
-        """
-        if self._kernel is not None and self._columns is False:
-            self._kernel.evaluate_residual(eq.x.T, eq)        # the frames are the active dofs
-            return
-        if self._all_active:
-            q = eq.x
-        else:
-            q = np.repeat(self.seed[None], len(eq), axis=0)
-            q[:, self.idx] = eq.x
-        if self._kernel is not None:
-            self._kernel.evaluate_residual(self.problem.kinematics.frame_values(q), eq)
-        else:
-            eq.set_from_jacobian(*self.problem.evaluate(q, True, self._columns))
-
-    def evaluate_jacobian(self, eq: NormalEquations) -> None:
-        """Complete ``eq`` after ``evaluate_residual``."""
-        if self._kernel is not None:
-            self._kernel.evaluate_jacobian(eq)
-
-    def _batch(self, x: np.ndarray) -> NormalEquations:
-        """Evaluate active values x (B, k) into a new batch."""
-        eq = NormalEquations(len(x), len(self.idx), self.problem.num_rows)
-        eq.x[...] = x
-        self.evaluate(eq)
-        return eq
+    def evaluate(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Residuals (B, m) and Jacobians (B, m, k) at active values x (B, k)."""
+        x = np.ascontiguousarray(x, dtype=float)
+        res = np.zeros((len(x), self.problem.num_rows))
+        jac = np.zeros((len(x), self.problem.num_rows, len(self.idx)))
+        kernel.evaluate_batch(x, *self.chain, *self.problem.tables, res, jac, True)
+        return res, jac
 
     def _starts(self, queue, count: int) -> tuple[np.ndarray, Optional[np.ndarray]]:
         """Take ``count`` new starting configurations: table picks first, then random."""
@@ -365,143 +293,106 @@ class _Descent:
     def _random(self, count: int) -> np.ndarray:
         return self.box.sample(self.rng, self.seed[self.idx], count)
 
-    def run(self, x, queue, restarts_allowed: int, rows: int = 1,
+    def run(self, x0, starts: Optional[Callable], restarts_allowed: int, rows: int = 1,
             reason_if_failed: Optional[str] = None) -> IKResult:
-        """Descend from x (1, k) plus ``rows - 1`` starts; restart stalled rows while allowed."""
-        shape = (rows, len(self.idx), self.problem.num_rows)
-        state = _EQUATIONS.take(shape, lambda: NormalEquations(*shape))
-        trial = _EQUATIONS.take(shape, lambda: NormalEquations(*shape))
-        try:
-            return self._descend(state, trial, x, queue, restarts_allowed, reason_if_failed)
-        finally:    # the result holds copies: the arrays can serve the next solve
-            _EQUATIONS.give(shape, state)
-            _EQUATIONS.give(shape, trial)
-            self._release_kernel()
+        """
+        Descend from x0 (1, k) plus ``rows - 1`` starts; restart stalled rows while allowed.
 
-    def _descend(self, state: NormalEquations, trial: NormalEquations, x, queue,
-                 restarts_allowed: int, reason_if_failed: Optional[str]) -> IKResult:
-        """Run the loop of ``run`` in the batches ``state`` and ``trial`` (overwritten)."""
-        s = self.settings
+        starts: returns the first starts to take (table picks, (N, k)) or None; asked only
+        when a seed that already meets the tolerance does not end the solve at once.
+        """
+        s, problem = self.settings, self.problem
         deadline = self.start + s.timeout
-        rows, k = state.x.shape
-        restarts = rows - 1
-        problem = self.problem
-        state.x[0] = x[0]
+        x = np.empty((rows, len(self.idx)))
+        x[0] = x0[0]
+        queue = None
         if rows > 1:
-            state.x[1:], queue = self._starts(queue, rows - 1)
-        self.evaluate(state)
-        eye = np.eye(k)
-        lo, hi = self.box.lower, self.box.upper
+            res, _ = self.evaluate(x[:1])
+            if kernel.max_block_error(res[0], problem.blocks) <= s.tolerance and \
+                    self._pick(x, [0]) is not None:
+                return self.result(x[0].copy(), res[0], CONVERGED, 0, 0)
+            x[1:], queue = self._starts(starts() if starts is not None else None, rows - 1)
+        res, jac = self.evaluate(x)
+        cost = np.einsum('ij,ij->i', res, res)
         # Damping never drops below 1e-12 of the scale of J^T J (at the seed), so that
-        # H + lambda I stays invertible on badly scaled robots (links kilometres long).
-        floor = max(1e-9, 1e-12 * float(state.h[0].trace()))
+        # J^T J + lambda I stays invertible on badly scaled robots (links kilometres long).
+        floor = max(1e-9, 1e-12 * float(np.sum(jac[0] * jac[0])))
         lam = np.full(rows, max(s.initial_damping, floor))
-        born = np.zeros(rows, dtype=int)         # iteration at which each row (re)started
+        born = np.zeros(rows, dtype=np.int64)      # iteration at which each row (re)started
+        checkpoint = cost.copy()
         done = np.zeros(rows, dtype=bool)
-        checkpoint = state.cost.copy()
-        # The kernel's rotation rows have length 2 sin(angle / 2) < angle: a row meets the
-        # tolerance in angle when they are within 2 sin(tolerance / 2), a hair less.
-        tolerance = s.tolerance if self._kernel is None else 2.0 * math.sin(0.5 * s.tolerance)
-        # A row can meet the tolerance only if its squared residual is at most this.
-        cost_bound = problem.num_blocks * tolerance ** 2
-        self._best = (np.inf, state.x[0].copy(), state.r[0].copy())
-        total = oldest = 0          # iterations so far; when the oldest row (re)started
-        any_done = False
-
-        def converged(eq: NormalEquations) -> Optional[int]:
-            """Return the row of eq that meets the tolerance (see _pick), or None."""
-            # rarely more than one candidate, once per solve: plain floats are cheapest
-            near = [i for i, c in enumerate(eq.cost.tolist()) if c <= cost_bound]  # no NaN
-            ok = [i for i in near if not done[i]
-                  and max(problem.row_block_errors(eq.r[i])) <= tolerance]
-            return self._pick(eq.x, ok) if ok else None
-
-        found, found_in = converged(state), state
+        stalled = np.zeros(rows, dtype=bool)
+        converged = np.array([kernel.max_block_error(r, problem.blocks) <= s.tolerance
+                              for r in res])
+        lower = np.array(self.box.lower, dtype=float)     # the kernel's argument types:
+        upper = np.array(self.box.upper, dtype=float)     # writable, contiguous float64
+        best = (np.inf, x[0].copy(), res[0].copy())
+        total = 0
+        restarts = rows - 1
         # The descent from the seed (row 0) always runs to its end (converged, stalled or
         # max_iterations): the answer then never depends on how busy the machine was.
         # The time budget caps what comes after it (restarts).
         seed_descended = False
+        found = self._pick(x, np.flatnonzero(converged))
         while found is None:
+            if converged.any():     # converged, but none feasible: retire those rows
+                done |= converged
+                converged[:] = False
+                if done.all():
+                    reason = RESTARTS_EXHAUSTED if restarts_allowed else MAX_ITERATIONS
+                    break
             if seed_descended and time.perf_counter() >= deadline:
                 reason = TIMEOUT
                 break
             if self.cancel is not None and self.cancel():
                 reason = CANCELLED
                 break
-            # Rows that cannot progress: restart them (global) or retire them.
-            stalled = None
-            periodic = total > 0 and total % PROGRESS_WINDOW == 0
-            if total - oldest >= s.max_iterations or periodic and lam.max() > MAX_DAMPING:
-                stalled = ((total - born) >= s.max_iterations) | (lam > MAX_DAMPING)
-            if periodic and restarts_allowed > restarts:
-                window = (total - born) >= PROGRESS_WINDOW
-                slow = window & (state.cost > 0.5 * checkpoint)
-                stalled = slow if stalled is None else stalled | slow
-                checkpoint = np.where(window, state.cost, checkpoint)
-            if stalled is not None and stalled[0]:
-                seed_descended = True
-            if stalled is not None and (stalled & ~done).any():
-                stalled &= ~done
-                self._remember_best(state, stalled)
-                fresh = np.flatnonzero(stalled)[: max(0, restarts_allowed - restarts)]
-                if len(fresh):
-                    starts, queue = self._starts(queue, len(fresh))
-                    state.data[fresh] = self._batch(starts).data
-                    lam[fresh], born[fresh] = max(s.initial_damping, floor), total
-                    oldest = int(born.min())
-                    checkpoint[fresh] = state.cost[fresh]
-                    restarts += len(fresh)
-                    stalled[fresh] = False
-                done |= stalled
-                any_done = bool(done.any())
-                if done.all():
-                    if restarts_allowed:
-                        reason = RESTARTS_EXHAUSTED
-                    else:
-                        reason = STALLED if (lam > MAX_DAMPING).any() else MAX_ITERATIONS
-                    break
-            # One damped Gauss-Newton step per row, projected into the limits:
-            # (H + lambda I) step = -g, with g = J^T r (plus the pull toward the bias).
-            damped = state.h + lam[:, None, None] * eye
-            if self.bias is None:
-                np.subtract(state.x, _damped_solve(damped, state.g), out=trial.x)
-            else:
-                pull = 0.2 * (self.bias - state.x)
-                g = state.g + (state.h @ pull[:, :, None])[..., 0]
-                np.subtract(state.x + pull, _damped_solve(damped, g), out=trial.x)
-            np.minimum(np.maximum(trial.x, lo, out=trial.x), hi, out=trial.x)   # limits
-            self.evaluate_residual(trial)
-            total += 1
-            found, found_in = converged(trial), trial
-            if found is not None:
+            outcome, total = kernel.iterate(
+                x, res, jac, cost, lam, born, checkpoint, done, stalled, converged, total,
+                PROGRESS_WINDOW, lower, upper, self.bias, self.has_bias, s.tolerance,
+                s.max_iterations, PROGRESS_WINDOW, restarts_allowed - restarts, floor,
+                problem.blocks, *self.chain, *problem.tables)
+            if outcome == kernel.CONVERGED:
+                found = self._pick(x, np.flatnonzero(converged))
+                continue
+            if outcome != kernel.STALLED:
+                continue
+            seed_descended = seed_descended or bool(stalled[0])
+            i = int(np.argmin(np.where(stalled, cost, np.inf)))
+            if cost[i] < best[0]:
+                best = (cost[i], x[i].copy(), res[i].copy())
+            fresh = np.flatnonzero(stalled)[: max(0, restarts_allowed - restarts)]
+            if len(fresh):
+                starts, queue = self._starts(queue, len(fresh))
+                x[fresh] = starts
+                res[fresh], jac[fresh] = self.evaluate(starts)
+                cost[fresh] = np.einsum('ij,ij->i', res[fresh], res[fresh])
+                lam[fresh], born[fresh] = max(s.initial_damping, floor), total
+                checkpoint[fresh] = cost[fresh]
+                restarts += len(fresh)
+                stalled[fresh] = False
+                converged[fresh] = [kernel.max_block_error(res[r], problem.blocks)
+                                    <= s.tolerance for r in fresh]
+                found = self._pick(x, np.flatnonzero(converged))
+            done |= stalled
+            if found is None and done.all():
+                if restarts_allowed:
+                    reason = RESTARTS_EXHAUSTED
+                else:
+                    reason = STALLED if (lam > kernel.MAX_DAMPING).any() else MAX_ITERATIONS
                 break
-            self.evaluate_jacobian(trial)
-            accept = trial.cost < state.cost
-            if any_done:
-                accept &= ~done
-            state.take(trial, accept)
-            # capped: a retired row keeps being rejected, and an infinite damping would
-            # make its H + lambda I NaN (inf * 0 off the diagonal)
-            lam = np.minimum(np.maximum(lam * np.where(accept, 0.1, 10.0), floor),
-                             100.0 * MAX_DAMPING)
         if found is not None:
-            return self.result(found_in.x[found].copy(), found_in.r[found].copy(), CONVERGED,
-                               total, restarts)
+            return self.result(x[found].copy(), res[found].copy(), CONVERGED, total, restarts)
         if reason_if_failed is not None:
             reason = reason_if_failed
-        self._remember_best(state, np.ones(len(state), dtype=bool))
-        _, best_x, best_r = self._best
-        return self.result(best_x, best_r, reason, total, restarts)
+        i = int(np.argmin(cost))
+        if cost[i] < best[0]:
+            best = (cost[i], x[i].copy(), res[i].copy())
+        return self.result(best[1], best[2], reason, total, restarts)
 
-    def _remember_best(self, eq: NormalEquations, rows: np.ndarray) -> None:
-        """Keep the lowest-error configuration seen, before rows are replaced or at the end."""
-        masked = np.where(rows, eq.cost, np.inf)
-        i = int(np.argmin(masked))
-        if masked[i] < self._best[0]:
-            self._best = (masked[i], eq.x[i].copy(), eq.r[i].copy())
-
-    def _pick(self, x, rows: list) -> Optional[int]:
+    def _pick(self, x, rows) -> Optional[int]:
         """Among rows of x that meet the tolerance, the feasible one nearest the seed."""
+        rows = [int(r) for r in rows]
         if len(rows) > 1:
             distance = np.sum((x[rows] - self.seed[self.idx]) ** 2, axis=1)
             rows = [rows[i] for i in np.argsort(distance, kind='stable').tolist()]
@@ -515,10 +406,12 @@ class _Descent:
         q[self.idx] = x
         return q
 
+    def residual_at(self, q: np.ndarray) -> np.ndarray:
+        """Residual (m,) at a full configuration q (n,)."""
+        return self.problem.evaluate(q[None], jacobian=False)[0][0]
+
     def result(self, x, residual, reason, iterations, restarts) -> IKResult:
         """Wrap angles toward the seed and package the outcome; residual: a descent row."""
-        if self._kernel is not None:
-            residual = self._kernel.reported(residual)
         wrapped = self.box.wrap_near(x, self.seed[self.idx])
         q = self._full(wrapped)
         if self.model.has_mimic and not np.array_equal(wrapped, x):
@@ -528,14 +421,7 @@ class _Descent:
 
     def seed_result(self, reason: str) -> IKResult:
         """Package the seed itself as the outcome, nothing solved (a target out of reach)."""
-        try:
-            return self._package(self.seed, self.residual_at(self.seed), reason, 0, 0)
-        finally:
-            self._release_kernel()
-
-    def _release_kernel(self) -> None:
-        if self._kernel is not None:
-            self._kernel.release()
+        return self._package(self.seed, self.residual_at(self.seed), reason, 0, 0)
 
     def _package(self, q, residual, reason, iterations, restarts) -> IKResult:
         """Build the IKResult of configuration q (n,) and its residual (m,)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from typing import Optional, Sequence
 
+from numba import njit
 import numpy as np
 
 LEAF = 128              # entries per leaf
@@ -113,17 +114,56 @@ class TurnedPoses:
         """
         leaves = len(self.entries)
         scanned = min(leaves, max(LEAVES_SCANNED, -(-2 * count // LEAF)))
-        picked = weights.dot(self.mean_features).argpartition(scanned - 1)[:scanned]
-        score = np.matmul(weights, self.features[picked]).ravel()
-        turn = self.offset[picked].ravel()          # first joint - lower, in [0, 2 pi)
-        turn += azimuth % (2.0 * math.pi)
-        turn[turn >= 2.0 * math.pi] -= 2.0 * math.pi
-        if self.span < 2.0 * math.pi:
-            score[turn > self.span] = np.inf
-        count = min(count, len(score))
-        best = score.argpartition(count - 1)[:count]
-        best = best[score[best].argsort(kind='stable')]
-        return self.entries[picked].ravel()[best], turn[best] + self.lower
+        count = min(count, scanned * LEAF)
+        entries, turn = np.empty(count, dtype=np.int64), np.empty(count)
+        _nearest(weights.astype(np.float64), azimuth % (2.0 * math.pi), self.span,
+                 self.mean_features, self.features, self.offset, self.entries, scanned,
+                 entries, turn)
+        return entries, turn + self.lower
+
+
+@njit(nogil=True, cache=True)
+def _nearest(weights, azimuth, span, mean_features, features, offset, table_entries, scanned,
+             entries, turn):
+    """
+    Fill ``entries`` and ``turn`` (count,) with the best entries of the best leaves, best first.
+
+    The ``scanned`` leaves whose mean features score lowest are scored entry by entry
+    (weights . features); each entry's first joint is turned by the target's azimuth
+    (wrapped into [0, 2 pi) from the lower limit); entries turned beyond ``span`` score
+    +inf. Ties keep table order, so the result does not depend on anything but the inputs.
+    """
+    leaves, rows = mean_features.shape[1], features.shape[1]
+    leaf_score = np.empty(leaves)
+    for c in range(leaves):
+        acc = 0.0
+        for f in range(rows):
+            acc += weights[f] * mean_features[f, c]
+        leaf_score[c] = acc
+    picked = np.argsort(leaf_score, kind='mergesort')[:scanned]
+    size = features.shape[2]
+    score = np.empty(scanned * size)
+    turned = np.empty(scanned * size)
+    ids = np.empty(scanned * size, dtype=np.int64)
+    two_pi = 2.0 * math.pi
+    for a in range(scanned):
+        c = picked[a]
+        for e in range(size):
+            acc = 0.0
+            for f in range(rows):
+                acc += weights[f] * features[c, f, e]
+            t = offset[c, e] + azimuth
+            if t >= two_pi:
+                t -= two_pi
+            if span < two_pi and t > span:
+                acc = np.inf
+            score[a * size + e] = acc
+            turned[a * size + e] = t
+            ids[a * size + e] = table_entries[c, e]
+    order = np.argsort(score, kind='mergesort')
+    for i in range(entries.shape[0]):
+        entries[i] = ids[order[i]]
+        turn[i] = turned[order[i]]
 
 
 def _balanced_split(points: np.ndarray, ids: np.ndarray) -> list:

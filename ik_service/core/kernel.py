@@ -1,0 +1,528 @@
+"""
+The compiled part of the solver: numba, nopython, the GIL released.
+
+Forward kinematics, the residual rows and exact Jacobians of every objective kind, and
+the damped least-squares iterations over a batch of configurations. Plain arrays in,
+arrays out; the policy (modes, starts, restarts, budgets) stays in ``solver``.
+
+Conventions. A *problem* is a chain of S frames (the movable joints above the
+constrained links, parents first; ``model.LinkKinematics``), a configuration x of k
+active values, and O objectives with m residual rows. Frame f has joint value
+v_f = A[f] . x + c[f] (A (S, k) maps active values to frames: mimic multipliers; c
+holds the inactive joints and mimic offsets) and local transform
+(1, sin v, cos v, v) @ basis[f] (4 x 16, row-major 4 x 4); frames are turned so that the
+joint axis is the local z axis: column 2 of a world frame transform is the joint axis,
+column 3 its origin. Lengths in metres, angles in radians.
+
+Objective tables (one row per objective; ``ObjectiveSet`` builds them):
+  ints (O, 7): link slot, ref slot (-1: root), position kind, rotation kind, first
+      point, point count, first residual row. A slot is a frame index, or -1 for a
+      link no joint of the chain moves (its offset is then its world pose).
+  offsets (O, 2, 4, 4): the link's and the reference link's pose in their frame.
+  vectors (O, 7, 3): plane normal / line direction, local axis, target axis, two rows
+      orthogonal to the line direction, two rows orthogonal to the target axis.
+  rotations (O, 3, 3): target rotation (fixed), in the reference frame.
+  ancestors (O, 2, S): 1.0 where frame f moves the link (row 0) or the reference (row 1).
+  local_points, target_points (P, 3): points on links [link frame] and their targets
+      [reference frame].
+Position kinds: 0 none, 1 planar, 2 linear, 3 fixed; rotation kinds: 0 none, 1 axial,
+2 fixed. The maths of each kind is in the docstring of its ``_*_rows`` function.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+import numpy as np
+
+POS_NONE, POS_PLANAR, POS_LINEAR, POS_FIXED = 0, 1, 2, 3
+ROT_NONE, ROT_AXIAL, ROT_FIXED = 0, 1, 2
+POSITION_ROWS = (0, 1, 2, 3)
+ROTATION_ROWS = (0, 2, 3)
+
+# Iteration outcomes of ``iterate``
+RAN, CONVERGED, STALLED = 0, 1, 2
+# Damping beyond this (after repeated rejected steps) means the row cannot move.
+MAX_DAMPING = 1e8
+
+_JIT = {'nogil': True, 'cache': True}
+
+
+# ---------------------------------------------------------------- kinematics
+@njit(**_JIT)
+def frame_transforms(x, a_map, c, basis, parent, world):
+    """
+    World transforms ``world`` (S, 4, 4) of the chain's frames at active values x (k,).
+
+    T_f = T_parent(f) @ ((1, sin v_f, cos v_f, v_f) @ basis[f]), v_f = A[f] . x + c[f].
+    """
+    local = np.empty((4, 4))
+    for f in range(parent.shape[0]):
+        v = c[f]
+        for j in range(x.shape[0]):
+            v += a_map[f, j] * x[j]
+        s, co = math.sin(v), math.cos(v)
+        for e in range(16):
+            local[e // 4, e % 4] = basis[f, 0, e] + s * basis[f, 1, e] + co * basis[f, 2, e] \
+                + v * basis[f, 3, e]
+        p = parent[f]
+        if p < 0:
+            world[f] = local
+        else:
+            for i in range(4):
+                for j in range(4):
+                    world[f, i, j] = world[p, i, 0] * local[0, j] + world[p, i, 1] * local[1, j] \
+                        + world[p, i, 2] * local[2, j] + world[p, i, 3] * local[3, j]
+
+
+@njit(**_JIT)
+def _pose(world, slot, offset, out):
+    """World pose ``out`` (4, 4) of a link at ``slot`` with ``offset``."""
+    if slot < 0:
+        out[:, :] = offset
+        return
+    for i in range(4):
+        for j in range(4):
+            out[i, j] = world[slot, i, 0] * offset[0, j] + world[slot, i, 1] * offset[1, j] \
+                + world[slot, i, 2] * offset[2, j] + world[slot, i, 3] * offset[3, j]
+
+
+@njit(**_JIT)
+def _point_velocities(world, prismatic, ancestors, p, out):
+    """
+    Velocity columns ``out`` (3, S) of a world point p fixed to a link, per frame [m/unit].
+
+    Revolute frame f: z_f x (p - o_f); prismatic: z_f; 0 where f does not move the link.
+    """
+    for f in range(world.shape[0]):
+        if ancestors[f] == 0.0:
+            out[0, f] = out[1, f] = out[2, f] = 0.0
+            continue
+        zx, zy, zz = world[f, 0, 2], world[f, 1, 2], world[f, 2, 2]
+        if prismatic[f]:
+            out[0, f], out[1, f], out[2, f] = zx, zy, zz
+        else:
+            dx, dy, dz = p[0] - world[f, 0, 3], p[1] - world[f, 1, 3], p[2] - world[f, 2, 3]
+            out[0, f] = zy * dz - zz * dy
+            out[1, f] = zz * dx - zx * dz
+            out[2, f] = zx * dy - zy * dx
+
+
+@njit(**_JIT)
+def _angular_velocities(world, prismatic, ancestors, out):
+    """Angular velocity columns ``out`` (3, S) of a link per frame: z_f for revolute ancestors."""
+    for f in range(world.shape[0]):
+        on = ancestors[f] != 0.0 and not prismatic[f]
+        for i in range(3):
+            out[i, f] = world[f, i, 2] if on else 0.0
+
+
+# ---------------------------------------------------------------- objective kinds
+@njit(**_JIT)
+def _fixed_point_rows(diff, jv, res, jac, row):
+    """
+    Fill the 3 rows of a fixed point: r = p - t [m].
+
+    p and its target t are in the reference frame.
+
+    dr/dq = dp/dq: the point's velocity columns (3, S), already in the reference frame.
+    """
+    for i in range(3):
+        res[row + i] = diff[i]
+        jac[row + i, :] = jv[i, :]
+
+
+@njit(**_JIT)
+def _planar_rows(diff, jv, normal, res, jac, row):
+    """
+    Fill the row of a point on a plane: r = n . (p - t) [m].
+
+    n is the plane's unit normal, t a point of the plane.
+
+    dr/dq = n . dp/dq.
+    """
+    res[row] = normal[0] * diff[0] + normal[1] * diff[1] + normal[2] * diff[2]
+    jac[row, :] = normal[0] * jv[0, :] + normal[1] * jv[1, :] + normal[2] * jv[2, :]
+
+
+@njit(**_JIT)
+def _linear_rows(diff, jv, complement, res, jac, row):
+    """
+    Fill the 2 rows of a point on a line: r = C (p - t) [m].
+
+    C (2, 3) holds two unit rows orthogonal to the line, t is a point of it.
+
+    |r| is the distance from the line; dr/dq = C dp/dq.
+    """
+    for i in range(2):
+        c = complement[i]
+        res[row + i] = c[0] * diff[0] + c[1] * diff[1] + c[2] * diff[2]
+        jac[row + i, :] = c[0] * jv[0, :] + c[1] * jv[1, :] + c[2] * jv[2, :]
+
+
+@njit(**_JIT)
+def _fixed_rotation_rows(rel, target, jw, res, jac, row):
+    """
+    Fill the 3 rows of a fixed rotation: e = log(R R_t^T) [rad].
+
+    R is the link's rotation in the reference frame, R_t its target.
+
+    |e| is the angle between the two orientations [rad]. Exact Jacobian: with w the
+    link's angular velocity in the reference frame, d(R R_t^T) = [w]x R R_t^T, so
+    de = Jl^-1(e) w with the inverse left Jacobian of SO(3)
+        Jl^-1(e) = I - [e]x / 2 + beta [e]x^2,
+        beta = 1 / theta^2 - 1 / (2 theta tan(theta / 2))   (-> 1/12 as theta -> 0).
+    Near a half turn the axis comes from the symmetric part of R R_t^T.
+    """
+    m = np.empty((3, 3))
+    for i in range(3):
+        for j in range(3):
+            m[i, j] = rel[i, 0] * target[j, 0] + rel[i, 1] * target[j, 1] \
+                + rel[i, 2] * target[j, 2]
+    vx, vy, vz = 0.5 * (m[2, 1] - m[1, 2]), 0.5 * (m[0, 2] - m[2, 0]), 0.5 * (m[1, 0] - m[0, 1])
+    s = math.sqrt(vx * vx + vy * vy + vz * vz)
+    cos = 0.5 * (m[0, 0] + m[1, 1] + m[2, 2] - 1.0)
+    theta = math.atan2(s, cos)
+    if cos > -0.99:
+        scale = theta / s if s > 1e-300 else 1.0
+        ex, ey, ez = vx * scale, vy * scale, vz * scale
+    else:       # near a half turn: (R + R^T) / 2 - cos I = (1 - cos) n n^T
+        k = 0
+        for i in range(1, 3):
+            if m[i, i] > m[k, k]:
+                k = i
+        col = np.empty(3)
+        for i in range(3):
+            col[i] = 0.5 * (m[i, k] + m[k, i]) - (cos if i == k else 0.0)
+        norm = math.sqrt(col[0] * col[0] + col[1] * col[1] + col[2] * col[2])
+        sign = 1.0 if col[0] * vx + col[1] * vy + col[2] * vz >= 0.0 else -1.0
+        ex, ey, ez = (sign * theta / norm * col[0], sign * theta / norm * col[1],
+                      sign * theta / norm * col[2])
+    res[row], res[row + 1], res[row + 2] = ex, ey, ez
+    if theta < 1e-4:
+        beta = 1.0 / 12.0 + theta * theta / 720.0
+    else:
+        beta = 1.0 / (theta * theta) - 1.0 / (2.0 * theta * math.tan(0.5 * theta))
+    # Jl^-1 = I - [e]x / 2 + beta [e]x^2, [e]x^2 = e e^T - theta^2 I
+    t2 = ex * ex + ey * ey + ez * ez
+    e = (ex, ey, ez)
+    inv = np.empty((3, 3))
+    for i in range(3):
+        for j in range(3):
+            inv[i, j] = beta * e[i] * e[j] + ((1.0 - beta * t2) if i == j else 0.0)
+    inv[0, 1] += 0.5 * ez
+    inv[0, 2] -= 0.5 * ey
+    inv[1, 0] -= 0.5 * ez
+    inv[1, 2] += 0.5 * ex
+    inv[2, 0] += 0.5 * ey
+    inv[2, 1] -= 0.5 * ex
+    for i in range(3):
+        jac[row + i, :] = inv[i, 0] * jw[0, :] + inv[i, 1] * jw[1, :] + inv[i, 2] * jw[2, :]
+
+
+@njit(**_JIT)
+def _axial_rows(b, a, complement, jw, res, jac, row):
+    """
+    Fill the 2 rows of an axial rotation: a link axis b along a target axis a [rad].
+
+    Both axes are unit vectors in the reference frame.
+
+    e = theta / s (a x b), s = |a x b| = sin(theta), cos = a . b, theta = atan2(s, cos):
+    a rotation vector orthogonal to a whose length is the angle between the axes; the
+    rows are C e, C (2, 3) orthogonal to a, so |r| = theta. Exact Jacobian, with w the
+    link's angular velocity in the reference frame:
+        db = w x b,  dc = a x db,  dcos = a . db,  ds = c . dc / s,
+        dtheta = cos ds - s dcos,  f = theta / s,  df = (dtheta s - theta ds) / s^2,
+        de = f dc + c df.
+    Near alignment (s < 1e-6) de = dc; for exactly opposite axes (no derivative: any
+    turn works) e is pi along C[0] and the Jacobian is C w.
+    """
+    cx, cy, cz = a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]
+    s = math.sqrt(cx * cx + cy * cy + cz * cz)
+    cos = a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+    theta = math.atan2(s, cos)
+    opposite = s < 1e-9 and cos < 0.0
+    if opposite:
+        for i in range(2):
+            res[row + i] = math.pi if i == 0 else 0.0
+            c = complement[i]
+            jac[row + i, :] = c[0] * jw[0, :] + c[1] * jw[1, :] + c[2] * jw[2, :]
+        return
+    aligned = s < 1e-6
+    f = 1.0 if aligned else theta / s
+    e = (cx * f, cy * f, cz * f)
+    for i in range(2):
+        res[row + i] = complement[i, 0] * e[0] + complement[i, 1] * e[1] + complement[i, 2] * e[2]
+    n = jw.shape[1]
+    de = np.empty(3)
+    for col in range(n):
+        wx, wy, wz = jw[0, col], jw[1, col], jw[2, col]
+        dbx, dby, dbz = wy * b[2] - wz * b[1], wz * b[0] - wx * b[2], wx * b[1] - wy * b[0]
+        dcx, dcy, dcz = a[1] * dbz - a[2] * dby, a[2] * dbx - a[0] * dbz, a[0] * dby - a[1] * dbx
+        if aligned:
+            de[0], de[1], de[2] = dcx, dcy, dcz
+        else:
+            dcos = a[0] * dbx + a[1] * dby + a[2] * dbz
+            ds = (cx * dcx + cy * dcy + cz * dcz) / s
+            dtheta = cos * ds - s * dcos
+            df = (dtheta * s - theta * ds) / (s * s)
+            de[0], de[1], de[2] = f * dcx + cx * df, f * dcy + cy * df, f * dcz + cz * df
+        for i in range(2):
+            jac[row + i, col] = complement[i, 0] * de[0] + complement[i, 1] * de[1] \
+                + complement[i, 2] * de[2]
+
+
+# ---------------------------------------------------------------- residual and Jacobian
+@njit(**_JIT)
+def residual_rows(x, a_map, c, basis, parent, prismatic, ints, offsets, vectors, rotations,
+                  ancestors, local_points, target_points, world, frame_jac, res, jac,
+                  with_jacobian):
+    """
+    Residual ``res`` (m,) and Jacobian ``jac`` (m, k) at active values x (k,).
+
+    ``world`` (S, 4, 4) and ``frame_jac`` (m, S) are work arrays. The Jacobian is first
+    built over frames (m, S), then mapped to the active values: J = J_frames @ A.
+    """
+    frame_transforms(x, a_map, c, basis, parent, world)
+    n_frames = parent.shape[0]
+    link, ref = np.empty((4, 4)), np.empty((4, 4))
+    jv, jv_ref = np.empty((3, n_frames)), np.empty((3, n_frames))
+    jw, jw_ref = np.empty((3, n_frames)), np.empty((3, n_frames))
+    tmp = np.empty((3, n_frames))
+    pw, d, diff, rel_rot, b = np.empty(3), np.empty(3), np.empty(3), np.empty((3, 3)), np.empty(3)
+    for o in range(ints.shape[0]):
+        link_slot, ref_slot, pos_kind, rot_kind = ints[o, 0], ints[o, 1], ints[o, 2], ints[o, 3]
+        first, count, row = ints[o, 4], ints[o, 5], ints[o, 6]
+        _pose(world, link_slot, offsets[o, 0], link)
+        has_ref = ref_slot >= 0
+        if has_ref:
+            _pose(world, ref_slot, offsets[o, 1], ref)
+        # rotation of the link in the reference frame
+        for i in range(3):
+            for j in range(3):
+                rel_rot[i, j] = (ref[0, i] * link[0, j] + ref[1, i] * link[1, j]
+                                 + ref[2, i] * link[2, j]) if has_ref else link[i, j]
+        if with_jacobian and rot_kind != ROT_NONE:
+            _angular_velocities(world, prismatic, ancestors[o, 0], jw)
+            if has_ref:
+                _angular_velocities(world, prismatic, ancestors[o, 1], jw_ref)
+                for i in range(3):
+                    tmp[i, :] = jw[i, :] - jw_ref[i, :]
+                for i in range(3):
+                    jw[i, :] = ref[0, i] * tmp[0, :] + ref[1, i] * tmp[1, :] \
+                        + ref[2, i] * tmp[2, :]
+        for p in range(first, first + count if pos_kind != POS_NONE else first):
+            lp = local_points[p]
+            for i in range(3):
+                pw[i] = link[i, 0] * lp[0] + link[i, 1] * lp[1] + link[i, 2] * lp[2] + link[i, 3]
+            if has_ref:      # p in the reference frame: R_ref^T (p_w - o_ref)
+                for i in range(3):
+                    d[i] = pw[i] - ref[i, 3]
+                for i in range(3):
+                    diff[i] = ref[0, i] * d[0] + ref[1, i] * d[1] + ref[2, i] * d[2] \
+                        - target_points[p, i]
+            else:
+                for i in range(3):
+                    diff[i] = pw[i] - target_points[p, i]
+            if with_jacobian:
+                _point_velocities(world, prismatic, ancestors[o, 0], pw, jv)
+                if has_ref:     # minus the velocity of p carried by the reference link
+                    _point_velocities(world, prismatic, ancestors[o, 1], pw, jv_ref)
+                    for i in range(3):
+                        tmp[i, :] = jv[i, :] - jv_ref[i, :]
+                    for i in range(3):
+                        jv[i, :] = ref[0, i] * tmp[0, :] + ref[1, i] * tmp[1, :] \
+                            + ref[2, i] * tmp[2, :]
+            if pos_kind == POS_FIXED:
+                _fixed_point_rows(diff, jv, res, frame_jac, row)
+                row += 3
+            elif pos_kind == POS_PLANAR:
+                _planar_rows(diff, jv, vectors[o, 0], res, frame_jac, row)
+                row += 1
+            else:
+                _linear_rows(diff, jv, vectors[o, 3:5], res, frame_jac, row)
+                row += 2
+        if rot_kind == ROT_FIXED:
+            _fixed_rotation_rows(rel_rot, rotations[o], jw, res, frame_jac, row)
+        elif rot_kind == ROT_AXIAL:
+            la = vectors[o, 1]
+            for i in range(3):
+                b[i] = rel_rot[i, 0] * la[0] + rel_rot[i, 1] * la[1] + rel_rot[i, 2] * la[2]
+            _axial_rows(b, vectors[o, 2], vectors[o, 5:7], jw, res, frame_jac, row)
+    if with_jacobian:
+        m, k = res.shape[0], x.shape[0]
+        for r in range(m):
+            for j in range(k):
+                acc = 0.0
+                for f in range(n_frames):
+                    acc += frame_jac[r, f] * a_map[f, j]
+                jac[r, j] = acc
+
+
+@njit(**_JIT)
+def evaluate_batch(xs, a_map, c, basis, parent, prismatic, ints, offsets, vectors, rotations,
+                   ancestors, local_points, target_points, res, jac, with_jacobian):
+    """``residual_rows`` for each row of xs (B, k) into res (B, m) and jac (B, m, k)."""
+    world = np.empty((parent.shape[0], 4, 4))
+    frame_jac = np.zeros((res.shape[1], parent.shape[0]))
+    for b in range(xs.shape[0]):
+        residual_rows(xs[b], a_map, c, basis, parent, prismatic, ints, offsets, vectors,
+                      rotations, ancestors, local_points, target_points, world, frame_jac,
+                      res[b], jac[b], with_jacobian)
+
+
+@njit(**_JIT)
+def max_block_error(res, blocks):
+    """Largest Euclidean norm of the residual's blocks (each point, each rotation) [m or rad]."""
+    worst = 0.0
+    for b in range(blocks.shape[0]):
+        acc = 0.0
+        for r in range(blocks[b, 0], blocks[b, 1]):
+            acc += res[r] * res[r]
+        if acc > worst:
+            worst = acc
+    return math.sqrt(worst)
+
+
+# ---------------------------------------------------------------- the damped descent
+@njit(**_JIT)
+def _damped_step(jac, res, lam, x, bias, has_bias, step, hess, rhs):
+    """
+    Levenberg-Marquardt step: (J^T J + lambda I) s = -J^T r, into ``step`` (k,).
+
+    With a bias b the step starts from the pull u = 0.2 (b - x) toward it and corrects
+    it: x + u + s with (J^T J + lambda I) s = -(J^T r + J^T J u), so the null space of J
+    drifts toward b while the residual still decreases. Solved by Cholesky (the matrix
+    is symmetric positive definite for lambda > 0); False when it is numerically not.
+    """
+    m, k = jac.shape
+    for i in range(k):
+        for j in range(i + 1):
+            acc = 0.0
+            for r in range(m):
+                acc += jac[r, i] * jac[r, j]
+            hess[i, j] = acc
+            hess[j, i] = acc
+        acc = 0.0
+        for r in range(m):
+            acc += jac[r, i] * res[r]
+        rhs[i] = acc
+    if has_bias:
+        for i in range(k):
+            step[i] = 0.2 * (bias[i] - x[i])
+        for i in range(k):
+            acc = 0.0
+            for j in range(k):
+                acc += hess[i, j] * step[j]
+            rhs[i] += acc
+    for i in range(k):
+        hess[i, i] += lam
+    # Cholesky: hess = L L^T, L in the lower triangle of hess
+    for j in range(k):
+        acc = hess[j, j]
+        for p in range(j):
+            acc -= hess[j, p] * hess[j, p]
+        if not acc > 0.0:
+            return False
+        ljj = math.sqrt(acc)
+        hess[j, j] = ljj
+        for i in range(j + 1, k):
+            acc = hess[i, j]
+            for p in range(j):
+                acc -= hess[i, p] * hess[j, p]
+            hess[i, j] = acc / ljj
+    for i in range(k):        # L y = -rhs
+        acc = -rhs[i]
+        for p in range(i):
+            acc -= hess[i, p] * rhs[p]
+        rhs[i] = acc / hess[i, i]
+    for i in range(k - 1, -1, -1):   # L^T s = y
+        acc = rhs[i]
+        for p in range(i + 1, k):
+            acc -= hess[p, i] * rhs[p]
+        rhs[i] = acc / hess[i, i]
+    for i in range(k):
+        step[i] = (step[i] if has_bias else 0.0) + rhs[i]
+    return True
+
+
+@njit(**_JIT)
+def iterate(x, res, jac, cost, lam, born, checkpoint, done, stalled, converged, total,
+            iterations, lower, upper, bias, has_bias, tolerance, max_iterations, window,
+            restarts_left, floor, blocks,
+            a_map, c, basis, parent, prismatic, ints, offsets, vectors, rotations,
+            ancestors, local_points, target_points):
+    """
+    Run up to ``iterations`` damped least-squares iterations on the rows not ``done``.
+
+    State per row (R rows, k values, m residual rows), updated in place: x (R, k), its
+    residual res (R, m), Jacobian jac (R, m, k), cost = |r|^2 (R,), damping lam (R,),
+    the iteration it (re)started at born (R,), its cost at its last progress check
+    checkpoint (R,). A trial x - step, projected into [lower, upper], replaces a row's
+    values only if it lowers the cost (then lambda /= 10, else lambda *= 10, within
+    [floor, 100 MAX_DAMPING]): the cost of a row never increases.
+
+    Returns (outcome, total): CONVERGED with ``converged`` marking the trial rows whose
+    largest block error is within ``tolerance`` (their values in x, res, jac); STALLED
+    with ``stalled`` marking rows to restart or retire: no halving of the cost within
+    ``window`` iterations (only while ``restarts_left`` > 0), ``max_iterations`` since
+    they started, or damping beyond MAX_DAMPING; RAN when the iterations ran out.
+    ``total`` counts iterations over the whole descent.
+    """
+    rows, k = x.shape
+    m = res.shape[1]
+    xt, rt, jt = np.empty(k), np.empty(m), np.empty((m, k))
+    step, hess, rhs = np.empty(k), np.empty((k, k)), np.empty(k)
+    world = np.empty((parent.shape[0], 4, 4))
+    frame_jac = np.zeros((m, parent.shape[0]))
+    for _ in range(iterations):
+        # rows that cannot progress: restart them (while restarts are left) or retire them
+        any_stalled = False
+        periodic = total > 0 and total % window == 0
+        for i in range(rows):
+            stalled[i] = False
+            if done[i]:
+                continue
+            age = total - born[i]
+            if age >= max_iterations or (periodic and lam[i] > MAX_DAMPING):
+                stalled[i] = True
+            elif periodic and restarts_left > 0 and age >= window:
+                if cost[i] > 0.5 * checkpoint[i]:
+                    stalled[i] = True
+                checkpoint[i] = cost[i]
+            any_stalled = any_stalled or stalled[i]
+        if any_stalled:
+            return STALLED, total
+        any_converged = False
+        for i in range(rows):
+            converged[i] = False
+            if done[i]:
+                continue
+            if not _damped_step(jac[i], res[i], lam[i], x[i], bias, has_bias, step, hess, rhs):
+                lam[i] = min(lam[i] * 10.0, 100.0 * MAX_DAMPING)
+                continue
+            for j in range(k):
+                xt[j] = min(max(x[i, j] + step[j], lower[j]), upper[j])
+            residual_rows(xt, a_map, c, basis, parent, prismatic, ints, offsets, vectors,
+                          rotations, ancestors, local_points, target_points, world, frame_jac,
+                          rt, jt, True)
+            trial_cost = 0.0
+            for r in range(m):
+                trial_cost += rt[r] * rt[r]
+            ok = trial_cost == trial_cost        # not NaN
+            if ok and max_block_error(rt, blocks) <= tolerance:
+                converged[i] = True
+                any_converged = True
+            if converged[i] or (ok and trial_cost < cost[i]):
+                x[i, :] = xt
+                res[i, :] = rt
+                jac[i, :, :] = jt
+                cost[i] = trial_cost
+                lam[i] = max(lam[i] * 0.1, floor)
+            else:
+                lam[i] = min(lam[i] * 10.0, 100.0 * MAX_DAMPING)
+        total += 1
+        if any_converged:
+            return CONVERGED, total
+    return RAN, total
