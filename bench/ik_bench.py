@@ -36,11 +36,24 @@ from ik_service.core import (IKObjective, JointLimits, load_urdf_file, solve,  #
 from ik_service.core.transforms import matrix_to_quaternion, rotation_angle  # noqa: E402
 import numpy as np  # noqa: E402
 
+# (URDF under example-robot-data, the arm's base link, its tip). The arm is the joints
+# between them; other joints stay at 0 (a torso held still: PR2, TALOS, TIAGo, G1).
 ROBOTS = {
     'ur5': ('ur_description/urdf/ur5_robot.urdf', 'base_link', 'tool0'),
     'panda': ('panda_description/urdf/panda.urdf', 'panda_link0', 'panda_hand'),
     'z1': ('z1_description/urdf/z1.urdf', 'link00', 'link06'),
+    'ur3': ('ur_description/urdf/ur3_robot.urdf', 'base_link', 'tool0'),
+    'ur10': ('ur_description/urdf/ur10_robot.urdf', 'base_link', 'tool0'),
+    'kinova': ('kinova_description/robots/kinova.urdf', 'j2s6s200_link_base',
+               'j2s6s200_end_effector'),
+    'xarm7': ('xarm_description/urdf/xarm7.urdf', 'link_base', 'link_eef'),
+    'baxter': ('baxter_description/urdf/baxter.urdf', 'torso', 'left_gripper'),
+    'pr2': ('pr2_description/urdf/pr2.urdf', 'torso_lift_link', 'r_wrist_roll_link'),
+    'talos': ('talos_data/robots/talos_reduced.urdf', 'torso_2_link', 'arm_left_7_link'),
+    'tiago': ('tiago_description/robots/tiago.urdf', 'torso_lift_link', 'arm_7_link'),
+    'g1': ('g1_description/urdf/g1_29dof_rev_1_0.urdf', 'torso_link', 'left_wrist_yaw_link'),
 }
+DEFAULT_ROBOTS = ['ur5', 'panda', 'z1']
 ROBOTS_DIR = os.path.join(sys.prefix, 'lib', 'python3.11', 'site-packages', 'cmeel.prefix',
                           'share',
                           'example-robot-data', 'robots')
@@ -56,10 +69,14 @@ class Arm:
         self.path = os.path.join(ROBOTS_DIR, relative)
         self.urdf = open(self.path).read()
         self.model = load_urdf_file(self.path)
-        problem_dofs = self.model.dofs_moving_links([self.model.link_id(self.tip)])
-        self.dofs = np.flatnonzero(problem_dofs)
+        moving_tip = self.model.dofs_moving_links([self.model.link_id(self.tip)])
+        moving_base = self.model.dofs_moving_links([self.model.link_id(self.base)])
+        self.dofs = np.flatnonzero(moving_tip & ~moving_base)
         self.names = [self.model.joint_names[i] for i in self.dofs]
         self.lower, self.upper = self.model.lower[self.dofs], self.model.upper[self.dofs]
+        # root-frame poses into the base link's frame (the joints below it stay at 0)
+        self.root_to_base = np.linalg.inv(
+            self.model.forward_kinematics(np.zeros(self.model.num_dofs), self.base))
 
     def full(self, q_chain: np.ndarray) -> np.ndarray:
         q = np.zeros(self.model.num_dofs)
@@ -89,18 +106,16 @@ class IkService:
         self.arm = arm
         self.settings = SolverSettings(tolerance=1e-5, timeout=budget, max_restarts=1_000_000,
                                        approximate=approximate)
-        base = arm.model.forward_kinematics(np.zeros(arm.model.num_dofs), arm.base)
-        self.root_to_base = np.linalg.inv(base) if self.frame == 'base' else None
 
     def __call__(self, target, seed, k):
-        if self.root_to_base is None:
+        if self.frame == 'root':
             objective = IKObjective.fixed_pose(self.arm.tip, target[:3, :3], target[:3, 3])
         else:
-            t = self.root_to_base @ target
+            t = self.arm.root_to_base @ target
             objective = IKObjective.fixed_pose(self.arm.tip, t[:3, :3], t[:3, 3],
                                                ref_link=self.arm.base)
         result = solve(self.arm.model, [objective], self.arm.full(seed), mode='global',
-                       settings=self.settings, random_seed=k)
+                       settings=self.settings, random_seed=k, active_joints=self.arm.names)
         return result.q[self.arm.dofs] if result.success else None
 
 
@@ -110,11 +125,15 @@ class TracIK:
     def __init__(self, arm: Arm, budget: float):
         import pytracik
         self.pytracik = pytracik
+        self.arm = arm
         self.solver = pytracik.TRAC_IK(arm.base, arm.tip, arm.urdf, budget, 1e-5,
                                        pytracik.SolveType.Speed)
-        pytracik.set_joint_limits(self.solver, list(arm.lower), list(arm.upper))
+        # continuous joints: a finite range for TRAC-IK's sampling, as KDL does
+        pytracik.set_joint_limits(self.solver, list(np.maximum(arm.lower, -2 * np.pi)),
+                                  list(np.minimum(arm.upper, 2 * np.pi)))
 
     def __call__(self, target, seed, k):
+        target = self.arm.root_to_base @ target       # the chain starts at the base link
         x, y, z, w = matrix_to_quaternion(target[:3, :3])
         px, py, pz = target[:3, 3]
         out = self.pytracik.ik(self.solver, seed, px, py, pz, x, y, z, w)
@@ -186,7 +205,7 @@ class Ikpy:
             arm.model.forward_kinematics(q0, arm.tip)
 
     def __call__(self, target, seed, k):
-        end = target @ np.linalg.inv(self.tip_in_end)
+        end = self.arm.root_to_base @ target @ np.linalg.inv(self.tip_in_end)
         q0 = np.zeros(len(self.chain.links))
         q0[self.index] = seed
         q = self.chain.inverse_kinematics(end[:3, 3], end[:3, :3], orientation_mode='all',
@@ -274,7 +293,8 @@ def table(title: str, rows: list, show_rate: bool = True) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--robots', nargs='+', default=list(ROBOTS), choices=list(ROBOTS))
+    parser.add_argument('--robots', nargs='+', default=DEFAULT_ROBOTS,
+                        choices=list(ROBOTS) + ['all'])
     parser.add_argument('--solvers', nargs='+', default=list(SOLVERS), choices=list(SOLVERS))
     parser.add_argument('--targets', type=int, default=1000)
     parser.add_argument('--ikpy-targets', type=int, default=100, help='ikpy is slow')
@@ -286,6 +306,8 @@ def main(argv=None) -> None:
                         help="ik_service's target frame: the URDF root or the arm's base link")
     args = parser.parse_args(argv)
     IkService.frame = args.frame
+    if 'all' in args.robots:
+        args.robots = list(ROBOTS)
     print(f'{args.targets} targets per robot, budget {args.budget * 1e3:g} ms, seed {args.seed}, '
           f'ik_service targets in the {args.frame} frame; '
           f'solved = position < {POSITION_TOL} m, orientation < {ROTATION_TOL} rad, inside '

@@ -387,37 +387,41 @@ def max_block_error(res, blocks):
 
 # ---------------------------------------------------------------- the damped descent
 @njit(**_JIT)
-def _damped_step(jac, res, lam, x, bias, has_bias, step, hess, rhs):
+def _damped_step(jac, res, lam, x, bias, has_bias, free, step, hess, rhs):
     """
     Levenberg-Marquardt step: (J^T J + lambda I) s = -J^T r, into ``step`` (k,).
 
-    With a bias b the step starts from the pull u = 0.2 (b - x) toward it and corrects
-    it: x + u + s with (J^T J + lambda I) s = -(J^T r + J^T J u), so the null space of J
-    drifts toward b while the residual still decreases. Solved by Cholesky (the matrix
-    is symmetric positive definite for lambda > 0); False when it is numerically not.
+    Only the values marked ``free`` move (the others' rows and columns are left out, and
+    their step is 0). With a bias b the step starts from the pull u = 0.2 (b - x) toward
+    it and corrects it: x + u + s with (J^T J + lambda I) s = -(J^T r + J^T J u), so the
+    null space of J drifts toward b while the residual still decreases. Solved by
+    Cholesky (the matrix is symmetric positive definite for lambda > 0); False when it
+    is numerically not.
     """
     m, k = jac.shape
     for i in range(k):
         for j in range(i + 1):
             acc = 0.0
-            for r in range(m):
-                acc += jac[r, i] * jac[r, j]
+            if free[i] and free[j]:
+                for r in range(m):
+                    acc += jac[r, i] * jac[r, j]
             hess[i, j] = acc
             hess[j, i] = acc
         acc = 0.0
-        for r in range(m):
-            acc += jac[r, i] * res[r]
+        if free[i]:
+            for r in range(m):
+                acc += jac[r, i] * res[r]
         rhs[i] = acc
     if has_bias:
         for i in range(k):
-            step[i] = 0.2 * (bias[i] - x[i])
+            step[i] = 0.2 * (bias[i] - x[i]) if free[i] else 0.0
         for i in range(k):
             acc = 0.0
             for j in range(k):
                 acc += hess[i, j] * step[j]
             rhs[i] += acc
     for i in range(k):
-        hess[i, i] += lam
+        hess[i, i] += lam if free[i] else 1.0
     # Cholesky: hess = L L^T, L in the lower triangle of hess
     for j in range(k):
         acc = hess[j, j]
@@ -474,6 +478,7 @@ def iterate(x, res, jac, cost, lam, born, checkpoint, done, stalled, converged, 
     m = res.shape[1]
     xt, rt, jt = np.empty(k), np.empty(m), np.empty((m, k))
     step, hess, rhs = np.empty(k), np.empty((k, k)), np.empty(k)
+    free = np.ones(k, dtype=np.bool_)
     world = np.empty((parent.shape[0], 4, 4))
     frame_jac = np.zeros((m, parent.shape[0]))
     for _ in range(iterations):
@@ -499,7 +504,26 @@ def iterate(x, res, jac, cost, lam, born, checkpoint, done, stalled, converged, 
             converged[i] = False
             if done[i]:
                 continue
-            if not _damped_step(jac[i], res[i], lam[i], x[i], bias, has_bias, step, hess, rhs):
+            # Values at a bound whose step points out of the box are held there and the
+            # step is taken again for the others: a joint resting at a limit does not
+            # stall the descent (bounded variables, an active set grown per step).
+            for j in range(k):
+                free[j] = True
+            solved = True
+            for _attempt in range(k):
+                solved = _damped_step(jac[i], res[i], lam[i], x[i], bias, has_bias, free, step,
+                                      hess, rhs)
+                if not solved:
+                    break
+                blocked = False
+                for j in range(k):
+                    if free[j] and (x[i, j] <= lower[j] and step[j] < 0.0
+                                    or x[i, j] >= upper[j] and step[j] > 0.0):
+                        free[j] = False
+                        blocked = True
+                if not blocked:
+                    break
+            if not solved:
                 lam[i] = min(lam[i] * 10.0, 100.0 * MAX_DAMPING)
                 continue
             for j in range(k):

@@ -131,7 +131,7 @@ def _nearest(weights, azimuth, span, mean_features, features, offset, table_entr
     The ``scanned`` leaves whose mean features score lowest are scored entry by entry
     (weights . features); each entry's first joint is turned by the target's azimuth
     (wrapped into [0, 2 pi) from the lower limit); entries turned beyond ``span`` score
-    +inf. Ties keep table order, so the result does not depend on anything but the inputs.
+    +inf. The order depends on the inputs only (a deterministic sort).
     """
     leaves, rows = mean_features.shape[1], features.shape[1]
     leaf_score = np.empty(leaves)
@@ -140,7 +140,7 @@ def _nearest(weights, azimuth, span, mean_features, features, offset, table_entr
         for f in range(rows):
             acc += weights[f] * mean_features[f, c]
         leaf_score[c] = acc
-    picked = np.argsort(leaf_score, kind='mergesort')[:scanned]
+    picked = np.argsort(leaf_score)[:scanned]
     size = features.shape[2]
     score = np.empty(scanned * size)
     turned = np.empty(scanned * size)
@@ -160,8 +160,21 @@ def _nearest(weights, azimuth, span, mean_features, features, offset, table_entr
             score[a * size + e] = acc
             turned[a * size + e] = t
             ids[a * size + e] = table_entries[c, e]
-    order = np.argsort(score, kind='mergesort')
-    for i in range(entries.shape[0]):
+    # the ``count`` best: a threshold by partition, then a sort of those few only
+    count = entries.shape[0]
+    threshold = np.partition(score, count - 1)[count - 1]
+    chosen = np.empty(count, dtype=np.int64)
+    n = 0
+    for i in range(score.shape[0]):
+        if score[i] < threshold:
+            chosen[n] = i
+            n += 1
+    for i in range(score.shape[0]):     # ties at the threshold: in table order
+        if n < count and score[i] == threshold:
+            chosen[n] = i
+            n += 1
+    order = chosen[np.argsort(score[chosen], kind='mergesort')]
+    for i in range(count):
         entries[i] = ids[order[i]]
         turn[i] = turned[order[i]]
 
