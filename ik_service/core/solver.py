@@ -273,13 +273,9 @@ class _Descent:
         self.call_start = self.start = start   # the budget counts from start
         self.chain = problem.chain(idx, seed)
 
-    def evaluate(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Residuals (B, m) and Jacobians (B, m, k) at active values x (B, k)."""
-        x = np.ascontiguousarray(x, dtype=float)
-        res = np.zeros((len(x), self.problem.num_rows))
-        jac = np.zeros((len(x), self.problem.num_rows, len(self.idx)))
+    def evaluate(self, x: np.ndarray, res: np.ndarray, jac: np.ndarray) -> None:
+        """Fill residuals res (B, m) and Jacobians jac (B, m, k) at active values x (B, k)."""
         kernel.evaluate_batch(x, *self.chain, *self.problem.tables, res, jac, True)
-        return res, jac
 
     def _starts(self, queue, count: int) -> tuple[np.ndarray, Optional[np.ndarray]]:
         """Take ``count`` new starting configurations: table picks first, then random."""
@@ -303,16 +299,19 @@ class _Descent:
         """
         s, problem = self.settings, self.problem
         deadline = self.start + s.timeout
-        x = np.empty((rows, len(self.idx)))
+        k, m = len(self.idx), problem.num_rows
+        x, res, jac = np.empty((rows, k)), np.zeros((rows, m)), np.zeros((rows, m, k))
+        converged = np.zeros(rows, dtype=bool)
         x[0] = x0[0]
+        self.evaluate(x[:1], res[:1], jac[:1])
+        kernel.meet_tolerance(res[:1], problem.blocks, s.tolerance, converged[:1])
         queue = None
         if rows > 1:
-            res, _ = self.evaluate(x[:1])
-            if kernel.max_block_error(res[0], problem.blocks) <= s.tolerance and \
-                    self._pick(x, [0]) is not None:
-                return self.result(x[0].copy(), res[0], CONVERGED, 0, 0)
+            if converged[0] and self._pick(x, [0]) is not None:
+                return self.result(x[0].copy(), res[0].copy(), CONVERGED, 0, 0)
             x[1:], queue = self._starts(starts() if starts is not None else None, rows - 1)
-        res, jac = self.evaluate(x)
+            self.evaluate(x[1:], res[1:], jac[1:])
+            kernel.meet_tolerance(res[1:], problem.blocks, s.tolerance, converged[1:])
         cost = np.einsum('ij,ij->i', res, res)
         # Damping never drops below 1e-12 of the scale of J^T J (at the seed), so that
         # J^T J + lambda I stays invertible on badly scaled robots (links kilometres long).
@@ -322,8 +321,6 @@ class _Descent:
         checkpoint = cost.copy()
         done = np.zeros(rows, dtype=bool)
         stalled = np.zeros(rows, dtype=bool)
-        converged = np.array([kernel.max_block_error(r, problem.blocks) <= s.tolerance
-                              for r in res])
         lower = np.array(self.box.lower, dtype=float)     # the kernel's argument types:
         upper = np.array(self.box.upper, dtype=float)     # writable, contiguous float64
         best = (np.inf, x[0].copy(), res[0].copy())
@@ -365,14 +362,17 @@ class _Descent:
             if len(fresh):
                 starts, queue = self._starts(queue, len(fresh))
                 x[fresh] = starts
-                res[fresh], jac[fresh] = self.evaluate(starts)
-                cost[fresh] = np.einsum('ij,ij->i', res[fresh], res[fresh])
+                fresh_res, fresh_jac = np.zeros((len(fresh), m)), np.zeros((len(fresh), m, k))
+                self.evaluate(np.ascontiguousarray(starts), fresh_res, fresh_jac)
+                res[fresh], jac[fresh] = fresh_res, fresh_jac
+                cost[fresh] = np.einsum('ij,ij->i', fresh_res, fresh_res)
                 lam[fresh], born[fresh] = max(s.initial_damping, floor), total
                 checkpoint[fresh] = cost[fresh]
                 restarts += len(fresh)
                 stalled[fresh] = False
-                converged[fresh] = [kernel.max_block_error(res[r], problem.blocks)
-                                    <= s.tolerance for r in fresh]
+                fresh_converged = np.zeros(len(fresh), dtype=bool)
+                kernel.meet_tolerance(fresh_res, problem.blocks, s.tolerance, fresh_converged)
+                converged[fresh] = fresh_converged
                 found = self._pick(x, np.flatnonzero(converged))
             done |= stalled
             if found is None and done.all():

@@ -88,7 +88,7 @@ class TurnedPoses:
 
     def target_weights(self, point: np.ndarray, rotation: Optional[np.ndarray]) -> tuple:
         """
-        Return (weights (12,), azimuth [rad]) of a target in the root frame.
+        Return (weights (12,) float64, azimuth [rad]) of a target in the root frame.
 
         point (3,) [m]; rotation (3, 3) or None for a position-only target. An entry's
         score at the target's azimuth is weights @ its features, up to a constant.
@@ -101,7 +101,7 @@ class TurnedPoses:
         weights = [-2.0 * distance, -2.0 * height, 1.0] + [0.0] * 9
         if rotation is not None:
             weights[3:] = [-self.rotation_weight * v for v in turned]
-        return np.array(weights, dtype=np.float32), azimuth
+        return np.array(weights), azimuth
 
     def nearest(self, weights: np.ndarray, azimuth: float, count: int) -> tuple:
         """
@@ -116,7 +116,7 @@ class TurnedPoses:
         scanned = min(leaves, max(LEAVES_SCANNED, -(-2 * count // LEAF)))
         count = min(count, scanned * LEAF)
         entries, turn = np.empty(count, dtype=np.int64), np.empty(count)
-        _nearest(weights.astype(np.float64), azimuth % (2.0 * math.pi), self.span,
+        _nearest(weights, azimuth % (2.0 * math.pi), self.span,
                  self.mean_features, self.features, self.offset, self.entries, scanned,
                  entries, turn)
         return entries, turn + self.lower
