@@ -51,13 +51,13 @@ _JIT = {'nogil': True, 'cache': True}
 
 # ---------------------------------------------------------------- kinematics
 @njit(**_JIT)
-def frame_transforms(x, a_map, c, basis, parent, world):
+def frame_transforms(x, a_map, c, basis, parent, world, local):
     """
     World transforms ``world`` (S, 4, 4) of the chain's frames at active values x (k,).
 
-    T_f = T_parent(f) @ ((1, sin v_f, cos v_f, v_f) @ basis[f]), v_f = A[f] . x + c[f].
+    T_f = T_parent(f) @ ((1, sin v_f, cos v_f, v_f) @ basis[f]), v_f = A[f] . x + c[f];
+    ``local`` (4, 4) is a work array.
     """
-    local = np.empty((4, 4))
     for f in range(parent.shape[0]):
         v = c[f]
         for j in range(x.shape[0]):
@@ -162,7 +162,7 @@ def _linear_rows(diff, jv, complement, res, jac, row):
 
 
 @njit(**_JIT)
-def _fixed_rotation_rows(rel, target, jw, res, jac, row):
+def _fixed_rotation_rows(rel, target, jw, res, jac, row, m, inv, col):
     """
     Fill the 3 rows of a fixed rotation: e = log(R R_t^T) [rad].
 
@@ -173,9 +173,9 @@ def _fixed_rotation_rows(rel, target, jw, res, jac, row):
     de = Jl^-1(e) w with the inverse left Jacobian of SO(3)
         Jl^-1(e) = I - [e]x / 2 + beta [e]x^2,
         beta = 1 / theta^2 - 1 / (2 theta tan(theta / 2))   (-> 1/12 as theta -> 0).
-    Near a half turn the axis comes from the symmetric part of R R_t^T.
+    Near a half turn the axis comes from the symmetric part of R R_t^T. m, inv (3, 3)
+    and col (3,) are work arrays.
     """
-    m = np.empty((3, 3))
     for i in range(3):
         for j in range(3):
             m[i, j] = rel[i, 0] * target[j, 0] + rel[i, 1] * target[j, 1] \
@@ -192,7 +192,6 @@ def _fixed_rotation_rows(rel, target, jw, res, jac, row):
         for i in range(1, 3):
             if m[i, i] > m[k, k]:
                 k = i
-        col = np.empty(3)
         for i in range(3):
             col[i] = 0.5 * (m[i, k] + m[k, i]) - (cos if i == k else 0.0)
         norm = math.sqrt(col[0] * col[0] + col[1] * col[1] + col[2] * col[2])
@@ -207,7 +206,6 @@ def _fixed_rotation_rows(rel, target, jw, res, jac, row):
     # Jl^-1 = I - [e]x / 2 + beta [e]x^2, [e]x^2 = e e^T - theta^2 I
     t2 = ex * ex + ey * ey + ez * ez
     e = (ex, ey, ez)
-    inv = np.empty((3, 3))
     for i in range(3):
         for j in range(3):
             inv[i, j] = beta * e[i] * e[j] + ((1.0 - beta * t2) if i == j else 0.0)
@@ -222,7 +220,7 @@ def _fixed_rotation_rows(rel, target, jw, res, jac, row):
 
 
 @njit(**_JIT)
-def _axial_rows(b, a, complement, jw, res, jac, row):
+def _axial_rows(b, a, complement, jw, res, jac, row, de):
     """
     Fill the 2 rows of an axial rotation: a link axis b along a target axis a [rad].
 
@@ -236,7 +234,7 @@ def _axial_rows(b, a, complement, jw, res, jac, row):
         dtheta = cos ds - s dcos,  f = theta / s,  df = (dtheta s - theta ds) / s^2,
         de = f dc + c df.
     Near alignment (s < 1e-6) de = dc; for exactly opposite axes (no derivative: any
-    turn works) e is pi along C[0] and the Jacobian is C w.
+    turn works) e is pi along C[0] and the Jacobian is C w. de (3,) is a work array.
     """
     cx, cy, cz = a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]
     s = math.sqrt(cx * cx + cy * cy + cz * cz)
@@ -255,7 +253,6 @@ def _axial_rows(b, a, complement, jw, res, jac, row):
     for i in range(2):
         res[row + i] = complement[i, 0] * e[0] + complement[i, 1] * e[1] + complement[i, 2] * e[2]
     n = jw.shape[1]
-    de = np.empty(3)
     for col in range(n):
         wx, wy, wz = jw[0, col], jw[1, col], jw[2, col]
         dbx, dby, dbz = wy * b[2] - wz * b[1], wz * b[0] - wx * b[2], wx * b[1] - wy * b[0]
@@ -275,22 +272,34 @@ def _axial_rows(b, a, complement, jw, res, jac, row):
 
 # ---------------------------------------------------------------- residual and Jacobian
 @njit(**_JIT)
+def work_arrays(n_rows, n_frames):
+    """
+    Return the work arrays of ``residual_rows`` for m = n_rows residual rows, S = n_frames.
+
+    Allocated once per kernel call, not per evaluation: an allocation costs about as much
+    as the arithmetic of a small evaluation.
+    """
+    return (np.empty((n_frames, 4, 4)), np.zeros((n_rows, n_frames)), np.empty((4, 4)),
+            np.empty((4, 4)), np.empty((4, 4)), np.empty((3, n_frames)),
+            np.empty((3, n_frames)), np.empty((3, n_frames)), np.empty((3, n_frames)),
+            np.empty((3, n_frames)), np.empty((4, 3)), np.empty((3, 3)), np.empty((3, 3)),
+            np.empty((3, 3)))
+
+
+@njit(**_JIT)
 def residual_rows(x, a_map, c, basis, parent, prismatic, ints, offsets, vectors, rotations,
-                  ancestors, local_points, target_points, world, frame_jac, res, jac,
-                  with_jacobian):
+                  ancestors, local_points, target_points, work, res, jac, with_jacobian):
     """
     Residual ``res`` (m,) and Jacobian ``jac`` (m, k) at active values x (k,).
 
-    ``world`` (S, 4, 4) and ``frame_jac`` (m, S) are work arrays. The Jacobian is first
-    built over frames (m, S), then mapped to the active values: J = J_frames @ A.
+    ``work`` comes from ``work_arrays``. The Jacobian is first built over frames
+    (m, S), then mapped to the active values: J = J_frames @ A.
     """
-    frame_transforms(x, a_map, c, basis, parent, world)
+    world, frame_jac, local, link, ref, jv, jv_ref, jw, jw_ref, tmp, v3, rel_rot, m33, inv33 \
+        = work
+    pw, d, diff, b = v3[0], v3[1], v3[2], v3[3]
+    frame_transforms(x, a_map, c, basis, parent, world, local)
     n_frames = parent.shape[0]
-    link, ref = np.empty((4, 4)), np.empty((4, 4))
-    jv, jv_ref = np.empty((3, n_frames)), np.empty((3, n_frames))
-    jw, jw_ref = np.empty((3, n_frames)), np.empty((3, n_frames))
-    tmp = np.empty((3, n_frames))
-    pw, d, diff, rel_rot, b = np.empty(3), np.empty(3), np.empty(3), np.empty((3, 3)), np.empty(3)
     for o in range(ints.shape[0]):
         link_slot, ref_slot, pos_kind, rot_kind = ints[o, 0], ints[o, 1], ints[o, 2], ints[o, 3]
         first, count, row = ints[o, 4], ints[o, 5], ints[o, 6]
@@ -344,12 +353,12 @@ def residual_rows(x, a_map, c, basis, parent, prismatic, ints, offsets, vectors,
                 _linear_rows(diff, jv, vectors[o, 3:5], res, frame_jac, row)
                 row += 2
         if rot_kind == ROT_FIXED:
-            _fixed_rotation_rows(rel_rot, rotations[o], jw, res, frame_jac, row)
+            _fixed_rotation_rows(rel_rot, rotations[o], jw, res, frame_jac, row, m33, inv33, d)
         elif rot_kind == ROT_AXIAL:
             la = vectors[o, 1]
             for i in range(3):
                 b[i] = rel_rot[i, 0] * la[0] + rel_rot[i, 1] * la[1] + rel_rot[i, 2] * la[2]
-            _axial_rows(b, vectors[o, 2], vectors[o, 5:7], jw, res, frame_jac, row)
+            _axial_rows(b, vectors[o, 2], vectors[o, 5:7], jw, res, frame_jac, row, d)
     if with_jacobian:
         m, k = res.shape[0], x.shape[0]
         for r in range(m):
@@ -364,12 +373,11 @@ def residual_rows(x, a_map, c, basis, parent, prismatic, ints, offsets, vectors,
 def evaluate_batch(xs, a_map, c, basis, parent, prismatic, ints, offsets, vectors, rotations,
                    ancestors, local_points, target_points, res, jac, with_jacobian):
     """``residual_rows`` for each row of xs (B, k) into res (B, m) and jac (B, m, k)."""
-    world = np.empty((parent.shape[0], 4, 4))
-    frame_jac = np.zeros((res.shape[1], parent.shape[0]))
+    work = work_arrays(res.shape[1], parent.shape[0])
     for b in range(xs.shape[0]):
         residual_rows(xs[b], a_map, c, basis, parent, prismatic, ints, offsets, vectors,
-                      rotations, ancestors, local_points, target_points, world, frame_jac,
-                      res[b], jac[b], with_jacobian)
+                      rotations, ancestors, local_points, target_points, work, res[b],
+                      jac[b], with_jacobian)
 
 
 @njit(**_JIT)
@@ -486,8 +494,7 @@ def iterate(x, res, jac, cost, lam, born, checkpoint, done, stalled, converged, 
     xt, rt, jt = np.empty(k), np.empty(m), np.empty((m, k))
     step, hess, rhs = np.empty(k), np.empty((k, k)), np.empty(k)
     free = np.ones(k, dtype=np.bool_)
-    world = np.empty((parent.shape[0], 4, 4))
-    frame_jac = np.zeros((m, parent.shape[0]))
+    work = work_arrays(m, parent.shape[0])
     for _ in range(iterations):
         # rows that cannot progress: restart them (while restarts are left) or retire them
         any_stalled = False
@@ -536,8 +543,8 @@ def iterate(x, res, jac, cost, lam, born, checkpoint, done, stalled, converged, 
             for j in range(k):
                 xt[j] = min(max(x[i, j] + step[j], lower[j]), upper[j])
             residual_rows(xt, a_map, c, basis, parent, prismatic, ints, offsets, vectors,
-                          rotations, ancestors, local_points, target_points, world, frame_jac,
-                          rt, jt, True)
+                          rotations, ancestors, local_points, target_points, work, rt, jt,
+                          True)
             trial_cost = 0.0
             for r in range(m):
                 trial_cost += rt[r] * rt[r]
