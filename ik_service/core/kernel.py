@@ -395,7 +395,7 @@ def max_block_error(res, blocks):
 
 @njit(**_JIT)
 def meet_tolerance(res, blocks, tolerance, out):
-    """Mark in ``out`` (B,) the rows of res (B, m) whose largest block error is within tolerance."""
+    """Mark in ``out`` (B,) the rows of res (B, m) whose largest block error is in tolerance."""
     for b in range(res.shape[0]):
         out[b] = max_block_error(res[b], blocks) <= tolerance
 
