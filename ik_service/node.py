@@ -110,8 +110,9 @@ class IKServiceNode(Node):
         self._stopping = threading.Event()
         self._workers = ThreadPoolExecutor(self._values['solver_threads'], 'ik_solver')
         self._table_builder = ThreadPoolExecutor(1, 'ik_seed_table')
-        # load the compiled solver kernel now (from its cache: ~0.3 s), not in a request
-        self._table_builder.submit(kernel_warm_up.warm_up)
+        # the compiled solver kernel, from its cache (~0.3 s), before the services exist:
+        # the first requests would otherwise wait for it
+        self.get_logger().info(f'solver kernel ready in {kernel_warm_up.warm_up():.2f} s')
         self._pending = 0
         self._pending_lock = threading.Lock()
         self._duplicate_warned = False

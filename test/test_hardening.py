@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 
+from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import Point
 from ik_interfaces.msg import IKObjective as IKObjectiveMsg
 from ik_interfaces.msg import JointLimit, ResultCode
@@ -62,12 +63,21 @@ def solves_the_ur5(ros, solve) -> bool:
     return bool(np.abs(reached - UR5.forward_kinematics(GOAL_Q, 'tool0')).max() < 1e-4)
 
 
+# Nodes that run long solves allow more restarts than a request can use in seconds.
+MANY_RESTARTS = ('-p', 'limits.max_restarts:=10000000')
+
+
 def blocked_request(timeout_s: float) -> SolveIK.Request:
-    """Return a global request that cannot converge (joints pinned) and uses its budget."""
+    """
+    Return a global request that cannot converge (joints pinned) and uses its budget.
+
+    10^7 restarts take minutes; the default cap (limits.max_restarts, 10^5) would end the
+    solve in about a second, so nodes that get these requests start with MANY_RESTARTS.
+    """
     request = SolveIK.Request(
         pose_targets=[pose_target(UR5.forward_kinematics(GOAL_Q, 'tool0'))],
         joint_limits=[JointLimit(joint=n, lower=-0.01, upper=0.01) for n in UR5.joint_names],
-        mode=SolveIK.Request.MODE_GLOBAL, max_restarts=100_000)
+        mode=SolveIK.Request.MODE_GLOBAL, max_restarts=10_000_000)
     request.timeout.sec = int(timeout_s)
     request.timeout.nanosec = int((timeout_s % 1) * 1e9)
     return request
@@ -216,8 +226,9 @@ def test_requests_beyond_the_limits_are_refused_with_the_limit_named(ros, node):
         (SolveIK.Request(objectives=[IKObjectiveMsg(link='tool0', rot_type=0,
                                                     target_points=[Point()])] * 65),
          ResultCode.INVALID_GOAL_CONSTRAINTS, 'limits.max_objectives'),
-        (blocked_request(3600.0), ResultCode.INVALID_SOLVER_SETTINGS, 'limits.max_timeout'),
-        (SolveIK.Request(pose_targets=[pose_target(np.eye(4))], max_restarts=10_000_000),
+        (SolveIK.Request(pose_targets=[pose_target(np.eye(4))], timeout=Duration(sec=3600)),
+         ResultCode.INVALID_SOLVER_SETTINGS, 'limits.max_timeout'),
+        (SolveIK.Request(pose_targets=[pose_target(np.eye(4))], max_restarts=1_000_000),
          ResultCode.INVALID_SOLVER_SETTINGS, 'limits.max_restarts'),
         (SolveIK.Request(pose_targets=[pose_target(np.eye(4))],
                          seed=JointState(name=['x'] * 2000, position=[0.0] * 2000)),
@@ -243,7 +254,7 @@ def test_requests_beyond_the_limits_are_refused_with_the_limit_named(ros, node):
 
 
 def test_long_solves_do_not_starve_parameters_or_joint_states(ros):
-    proc, solve, residual = start(ros, 'starve', '-p', 'solver_threads:=2')
+    proc, solve, residual = start(ros, 'starve', '-p', 'solver_threads:=2', *MANY_RESTARTS)
     try:
         answers = []
         peers = threading.Thread(target=lambda: answers.extend(
@@ -264,7 +275,7 @@ def test_long_solves_do_not_starve_parameters_or_joint_states(ros):
 
 def test_a_full_queue_answers_busy(ros):
     proc, solve, residual = start(ros, 'busy', '-p', 'solver_threads:=1',
-                                  '-p', 'limits.max_pending_requests:=2')
+                                  '-p', 'limits.max_pending_requests:=2', *MANY_RESTARTS)
     try:
         answers = calls_at_once('/busy/solve_ik', [blocked_request(1.0) for _ in range(5)])
         codes = sorted(a.result_code.val for a in answers)
@@ -293,7 +304,7 @@ rclpy.shutdown()
 
 
 def test_solves_of_a_client_that_left_are_abandoned(ros):
-    proc, solve, residual = start(ros, 'leave', '-p', 'solver_threads:=2')
+    proc, solve, residual = start(ros, 'leave', '-p', 'solver_threads:=2', *MANY_RESTARTS)
     try:
         # rclpy does not tell a service which client sent a request: the node notices a
         # client leaving when it was the service's last one
@@ -313,7 +324,7 @@ def test_solves_of_a_client_that_left_are_abandoned(ros):
 
 @pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM])
 def test_the_node_stops_mid_solve_within_a_second(ros, signum):
-    proc, solve, residual = start(ros, f'stop{int(signum)}')
+    proc, solve, residual = start(ros, f'stop{int(signum)}', *MANY_RESTARTS)
     for _ in range(6):      # every solver thread busy for 8 s, two queued
         solve.call_async(blocked_request(8.0))
     time.sleep(1.0)
