@@ -173,12 +173,12 @@ def solve(
     problem, turned = targets_in_still_frames(problem, seed, active)
     unreachable = problem_is_unreachable(model, problem, settings.tolerance)
 
+    if unreachable and not settings.approximate:     # reported at once, nothing solved
+        return _package(model, requested, seed, idx, limits, settings, UNREACHABLE, 0, 0, start)
     descent = _Descent(model, problem, seed, idx, limits, bias, settings, feasible, rng, start,
                        cancel)
     failed_because = UNREACHABLE if unreachable else None
-    if unreachable and not settings.approximate:
-        result = descent.seed_result(UNREACHABLE)
-    elif mode != GLOBAL:
+    if mode != GLOBAL:
         result = descent.run(seed[idx][None], None, 0, reason_if_failed=failed_because)
     else:
         # Out of reach too: with joint limits the closest configuration may be in another
@@ -419,28 +419,33 @@ class _Descent:
             residual = self.residual_at(q)
         return self._package(q, residual, reason, iterations, restarts)
 
-    def seed_result(self, reason: str) -> IKResult:
-        """Package the seed itself as the outcome, nothing solved (a target out of reach)."""
-        return self._package(self.seed, self.residual_at(self.seed), reason, 0, 0)
-
     def _package(self, q, residual, reason, iterations, restarts) -> IKResult:
         """Build the IKResult of configuration q (n,) and its residual (m,)."""
-        errors = self.problem.objective_errors(residual)
-        max_error = max(max(e) for e in errors)
-        names, idx = self.model.joint_names, self.idx.tolist()
-        return IKResult(
-            success=reason == CONVERGED and max_error <= self.settings.tolerance,
-            q=q,
-            stop_reason=reason,
-            max_error=max_error,
-            residual=residual,
-            objective_errors=errors,
-            iterations=int(iterations),
-            restarts=int(restarts),
-            elapsed=time.perf_counter() - self.call_start,
-            joints_at_limit=[names[i] for i in self.limits.at_limit(q) if i in idx],
-            active_joints=[names[i] for i in idx],
-        )
+        return _package(self.model, self.problem, q, self.idx, self.limits, self.settings,
+                        reason, iterations, restarts, self.call_start, residual)
+
+
+def _package(model, problem, q, idx, limits, settings, reason, iterations, restarts, started,
+             residual=None) -> IKResult:
+    """Build the IKResult of configuration q (n,) and its residual (m,), computed if None."""
+    if residual is None:
+        residual = problem.evaluate(q[None], jacobian=False)[0][0]
+    errors = problem.objective_errors(residual)
+    max_error = max(max(e) for e in errors)
+    names, active = model.joint_names, idx.tolist()
+    return IKResult(
+        success=reason == CONVERGED and max_error <= settings.tolerance,
+        q=q,
+        stop_reason=reason,
+        max_error=max_error,
+        residual=residual,
+        objective_errors=errors,
+        iterations=int(iterations),
+        restarts=int(restarts),
+        elapsed=time.perf_counter() - started,
+        joints_at_limit=[names[i] for i in limits.at_limit(q) if i in active],
+        active_joints=[names[i] for i in active],
+    )
 
 
 def solve_nearby(
