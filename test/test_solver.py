@@ -438,9 +438,10 @@ def test_time_budget_ends_the_solve_and_is_reported():
     solve_global(BLOCKED, BLOCKED_GOAL, np.zeros(3), settings=SolverSettings(timeout=0.001))
     settings = SolverSettings(timeout=0.02, max_restarts=10_000_000, max_iterations=20)
     result = solve_global(BLOCKED, BLOCKED_GOAL, np.zeros(3), settings=settings)
+    # the clock ended it (not the restarts: 10^7 take minutes), after the budget; how
+    # long after depends on the machine, so only the order is checked
     assert not result.success and result.stop_reason == 'timeout'
-    assert 0.02 <= result.elapsed <= 0.02 + 0.01
-    assert result.restarts > 0
+    assert result.elapsed >= 0.02 and 0 < result.restarts < 10_000_000
 
 
 def test_restart_count_ends_the_solve_and_is_reported():
@@ -505,3 +506,26 @@ def test_the_descent_from_the_seed_does_not_depend_on_the_clock(mode):
     assert all(a.success and a.iterations > 0 for a in answers)
     assert np.array_equal(answers[0].q, answers[1].q)
     assert answers[0].iterations == answers[1].iterations
+
+
+def test_a_joint_resting_at_its_limit_does_not_stall_a_local_descent():
+    # Panda's joint 4 at its lower limit in the seed and in the goal: the plain projected
+    # step (clip the Gauss-Newton step into the limits) stalls on about half of these;
+    # holding the joint at its bound and stepping the others solves them all
+    limits = JointLimits.from_model(PANDA)
+    rng = np.random.default_rng(7)
+    solved = 0
+    for _ in range(40):
+        seed = limits.sample(rng, np.zeros(PANDA.num_dofs), 1)[0]
+        seed[3] = PANDA.lower[3]
+        goal = seed.copy()
+        goal[:7] += rng.normal(size=7) * 0.05
+        goal[3] = PANDA.lower[3]
+        goal = limits.clip(goal)
+        t = PANDA.forward_kinematics(goal, 'panda_hand')
+        result = solve(PANDA, [IKObjective.fixed_pose('panda_hand', t[:3, :3], t[:3, 3])],
+                       seed, mode='local')
+        reached = PANDA.forward_kinematics(result.q, 'panda_hand')
+        solved += result.success and np.abs(reached - t).max() < 1e-4 and limits.contains(
+            result.q)
+    assert solved == 40
