@@ -3,12 +3,16 @@ Load and long-run figures for the node, over DDS on loopback.
 
     .venv/bin/python bench/reliability.py load --clients 8 --calls 20000
     .venv/bin/python bench/reliability.py soak --seconds 180
+    .venv/bin/python bench/reliability.py swap --swaps 40
 
 load: concurrent clients send a mix of valid and invalid SolveIK requests while the
 robot_description topic replaces the model several times; every call must be answered.
 soak: a teleoperation loop, a new target every 10 ms along a circle, each request seeded
 from the previous answer in nearby mode. Both report latency and the node's memory
 (RSS, from /proc) over the run. test/test_reliability.py runs short versions of both.
+swap: the model is replaced through set_parameters (robot_description_file, two URDFs
+in turn) as fast as the node accepts it, while one client keeps calling solve_ik:
+how long each swap takes and how many requests are answered meanwhile.
 """
 from __future__ import annotations
 
@@ -195,6 +199,66 @@ def run_load(clients: int = 8, calls: int = 20000, invalid_fraction: float = 0.2
     }
 
 
+# ---------------------------------------------------------------- swap
+def run_swap(swaps: int = 40, namespace: str = '/swap') -> dict:
+    """Replace the model through set_parameters ``swaps`` times under a stream of requests."""
+    from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+    from rcl_interfaces.srv import SetParameters
+
+    model = load_urdf_file(UR5_PATH)
+    node = start_node(namespace, UR5_PATH)
+    rclpy.init()
+    answered, stop = [0], threading.Event()
+    try:
+        caller = Caller('swap_client', f'{namespace}/solve_ik')
+        target = model.forward_kinematics(np.array([0.3, -1.0, 1.2, -0.8, 0.6, 0.2]), 'tool0')
+        request = SolveIK.Request(pose_targets=[pose_target_msg(target, 'tool0')])
+
+        def stream():
+            while not stop.is_set():
+                answer, _ = caller.call(request)
+                answered[0] += answer is not None
+        thread = threading.Thread(target=stream)
+        thread.start()
+        setter = rclpy.create_node('swap_setter')
+        client = setter.create_client(SetParameters, f'{namespace}/ik_service/set_parameters')
+        client.wait_for_service(timeout_sec=30.0)
+        executor = SingleThreadedExecutor()
+        executor.add_node(setter)
+        durations, refused = [], 0
+        started = time.perf_counter()
+        for k in range(swaps):
+            path = UR5_PATH if k % 2 else bundled_urdf_path()
+            value = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=path)
+            t0 = time.perf_counter()
+            future = client.call_async(SetParameters.Request(parameters=[
+                Parameter(name='robot_description_file', value=value)]))
+            executor.spin_until_future_complete(future, timeout_sec=30.0)
+            durations.append(time.perf_counter() - t0)
+            refused += not future.result().results[0].successful
+        elapsed = time.perf_counter() - started
+        stop.set()
+        thread.join()
+        executor.shutdown()
+        setter.destroy_node()
+        caller.close()
+    finally:
+        stop.set()
+        rclpy.try_shutdown()
+        exit_code, _ = stop_node(node)
+    return {'swaps': swaps, 'refused': refused, 'seconds': elapsed,
+            'swap_p50_ms': percentile_ms(durations, 50),
+            'swap_max_ms': max(durations) * 1e3, 'answered': answered[0],
+            'node_exit_code': exit_code}
+
+
+def print_swap(r: dict) -> None:
+    print(f"swap: {r['swaps']} model replacements through set_parameters in "
+          f"{r['seconds']:.1f} s ({r['refused']} refused): each p50 {r['swap_p50_ms']:.1f} ms, "
+          f"max {r['swap_max_ms']:.1f} ms; {r['answered']} requests answered meanwhile "
+          f"({r['answered'] / r['seconds']:.0f}/s); node exit code {r['node_exit_code']}")
+
+
 # ---------------------------------------------------------------- soak
 def run_soak(seconds: float = 180.0, period: float = 0.01, window: float = 10.0,
              namespace: str = '/soak') -> dict:
@@ -290,10 +354,14 @@ def main(argv=None) -> None:
     load.add_argument('--replacements', type=int, default=3)
     soak = sub.add_parser('soak')
     soak.add_argument('--seconds', type=float, default=180.0)
+    swap = sub.add_parser('swap')
+    swap.add_argument('--swaps', type=int, default=40)
     args = parser.parse_args(argv)
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     if args.what == 'load':
         print_load(run_load(args.clients, args.calls, args.invalid_fraction, args.replacements))
+    elif args.what == 'swap':
+        print_swap(run_swap(args.swaps))
     else:
         print_soak(run_soak(args.seconds))
 

@@ -201,3 +201,12 @@ def test_targets_in_a_static_link_frame_rank_as_the_same_targets_in_the_root_fra
     np.testing.assert_allclose(table.turned_starts(base_problem, 32, every),
                                table.turned_starts(root_problem, 32, every), atol=1e-9)
     np.testing.assert_array_equal(table.ranked(base_problem, 32), table.ranked(root_problem, 32))
+
+
+def test_models_with_the_same_kinematics_share_one_table():
+    again = load_urdf_file(robot_path(ARMS['ur5'][0]))
+    first = load_urdf_file(robot_path(ARMS['ur5'][0]))
+    other = load_urdf_file(robot_path(ARMS['panda'][0]))
+    assert again.fingerprint == first.fingerprint != other.fingerprint
+    assert SeedTable.of(again) is SeedTable.of(first)
+    assert SeedTable.of(other) is not SeedTable.of(first)

@@ -19,6 +19,8 @@ offset``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
+import hashlib
 from typing import Optional, Sequence
 
 import numpy as np
@@ -227,6 +229,24 @@ class RobotModel:
         self.joint_types = [frames[i].joint_type for i in dof_frames]
         self.is_prismatic_dof = np.array([t == PRISMATIC for t in self.joint_types], dtype=bool)
         self.is_continuous_dof = np.array([t == CONTINUOUS for t in self.joint_types], dtype=bool)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """
+        Return a digest of everything the kinematics depend on (sha256, hex).
+
+        Two models with the same fingerprint answer every query alike: caches of the
+        solver (the seed table) are shared between them, so a description published
+        again, or swapped back and forth, does not rebuild them.
+        """
+        digest = hashlib.sha256()
+        for names in (self.link_names, self.frame_names, self.joint_names):
+            digest.update('\0'.join(names).encode() + b'\1')
+        for array in (self._frame_parent, self._local_basis, self._mimic_matrix,
+                      self._mimic_offset, self._is_prismatic, self.link_frame, self.link_offset,
+                      self.lower, self.upper):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
 
     @property
     def has_mimic(self) -> bool:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import threading
 import time
 from typing import Optional
-import weakref
 
 import numpy as np
 
@@ -34,6 +33,7 @@ RANKED_SIZE = 2048      # entries that ``ranked`` scores (the turned ranking use
 TABLE_RANDOM_SEED = 0x5EED7AB1E
 ROTATION_WEIGHT = 0.1    # m^2 per rad^2: a 1 rad error counts like ~30 cm
 MAX_LINKS = 32          # links whose features a table keeps (about 2.3 MB each)
+MAX_MODELS = 4          # tables kept, by model fingerprint
 FK_CHUNK_FRAMES = 1 << 14   # frame transforms computed at once while building (2 MB)
 
 
@@ -41,26 +41,29 @@ class SeedTable:
     """Configurations (TABLE_SIZE, n) of one model and, lazily, link poses in each."""
 
     _lock = threading.Lock()
+    # tables by model fingerprint: models with the same kinematics share one (a model
+    # swapped back and forth, a description published again); a few models at most
+    _tables = BoundedCache(MAX_MODELS)
 
     def __init__(self, model: RobotModel):
         rng = np.random.default_rng(TABLE_RANDOM_SEED)
         lo = np.where(np.isfinite(model.lower), model.lower, -np.pi)
         hi = np.where(np.isfinite(model.upper), model.upper, np.pi)
-        self._model = weakref.ref(model)      # the model holds the table: no cycle
+        self._model = model       # any model with this fingerprint: they are alike
         self.q = lo + (hi - lo) * rng.random((TABLE_SIZE, model.num_dofs))
         # per link: (features, TurnedPoses or None); bounded, links come from requests
         self._links = BoundedCache(MAX_LINKS)
 
     @classmethod
     def of(cls, model: RobotModel) -> 'SeedTable':
-        """Return the table of ``model``, building it on first use."""
-        table = getattr(model, '_seed_table', None)
+        """Return the table of ``model`` (or of a model with its kinematics), made on first use."""
+        table = cls._tables.get(model.fingerprint)
         if table is None:
             with cls._lock:
-                table = getattr(model, '_seed_table', None)
+                table = cls._tables.get(model.fingerprint)
                 if table is None:
                     table = cls(model)
-                    model._seed_table = table
+                    cls._tables[model.fingerprint] = table
         return table
 
     def prepare(self, link_ids) -> float:
@@ -86,7 +89,7 @@ class SeedTable:
         return self._links.get_or_make(link_id, lambda: self._make_link_features(link_id))[0]
 
     def _make_link_features(self, link_id: int) -> tuple:
-        kin = self._model().kinematics([link_id])
+        kin = self._model.kinematics([link_id])
         # in chunks of at most FK_CHUNK_FRAMES frame transforms: the frames of all entries
         # at once would take ~30 MB for a 6-joint arm (which the allocator keeps after they
         # are freed) and grow with the chain's length
@@ -107,7 +110,7 @@ class SeedTable:
         joint, and no joint moves its parent. It must be a revolute dof, and no joint of
         the chain a mimic (which could follow it).
         """
-        model = self._model()
+        model = self._model
         if kin.num_frames == 0 or kin.frame_dofs is None or kin.prismatic[0]:
             return None
         dof = int(kin.frame_dofs[0])
