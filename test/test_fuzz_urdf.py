@@ -23,7 +23,7 @@ from ik_service.core import (
 import numpy as np
 import pytest
 
-EXAMPLES = 1500
+EXAMPLES = 1000
 
 finite = st.one_of(st.floats(-3.0, 3.0), st.sampled_from([0.0, 1.0, -1.0, math.pi]))
 # mostly finite numbers and known joint types, so that many descriptions load and the

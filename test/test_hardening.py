@@ -258,9 +258,9 @@ def test_long_solves_do_not_starve_parameters_or_joint_states(ros):
     try:
         answers = []
         peers = threading.Thread(target=lambda: answers.extend(
-            calls_at_once('/starve/solve_ik', [blocked_request(3.0) for _ in range(6)])))
+            calls_at_once('/starve/solve_ik', [blocked_request(1.5) for _ in range(6)])))
         peers.start()
-        time.sleep(1.0)     # both solver threads busy, four requests queued
+        time.sleep(0.5)     # both solver threads busy, four requests queued
         get = ros.create_client(GetParameters, '/starve/ik_service/get_parameters')
         assert get.wait_for_service(timeout_sec=5.0)
         # a service can be discovered before it has matched the client's reply reader, so
