@@ -116,6 +116,17 @@ def objective_from_msg(msg) -> IKObjective:
         raise InvalidObjectiveError(
             f'rot_type {msg.rot_type} is not one of ROT_NONE(0), ROT_AXIAL(1), ROT_FIXED(2)'
         )
+    if msg.rot_type == IKObjectiveMsg.ROT_NONE:
+        q = msg.target_orientation
+        given = [name for name, unset in (
+            ('target_orientation', (q.x, q.y, q.z, q.w) == (0.0, 0.0, 0.0, 1.0)),
+            ('local_axis', not any(_xyz(msg.local_axis))),
+            ('target_axis', not any(_xyz(msg.target_axis)))) if not unset]
+        if given:
+            raise InvalidObjectiveError(
+                f'{" and ".join(given)} given but rot_type is ROT_NONE(0), the default: set '
+                'rot_type to ROT_FIXED(2) for an orientation or ROT_AXIAL(1) for an axis, or '
+                'leave them out for a point objective')
     rotation = None
     if msg.rot_type == IKObjectiveMsg.ROT_FIXED:
         q = msg.target_orientation

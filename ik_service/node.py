@@ -312,6 +312,17 @@ class IKServiceNode(Node):
         current = self._plausible_joint_states(model)
         return conv.configuration(model, limits.clip(np.zeros(model.num_dofs)), current, requested)
 
+    def _seed_source(self, model: RobotModel, request_state) -> str:
+        """Say where a seed's values came from, for a failure message."""
+        given = set(request_state.name)
+        if given >= set(model.joint_names):
+            return 'the request'
+        known = set(self._plausible_joint_states(model)) - given
+        if known:
+            return 'the request and /joint_states' if given else '/joint_states'
+        return ('the request, the rest zeros clipped into the limits' if given else
+                'zeros clipped into the limits: no /joint_states received')
+
     def _plausible_joint_states(self, model: RobotModel) -> dict:
         """
         Return the latest /joint_states of the model's joints, without implausible values.
@@ -513,6 +524,11 @@ class IKServiceNode(Node):
         res.iterations = result.iterations
         res.restarts = result.restarts
         res.message = _describe(result, objectives, settings)
+        if not result.success:
+            res.message += f'; seed from {self._seed_source(model, req.seed)}'
+            if mode == NEARBY:
+                res.message += (f'; nearby mode: no joint moved more than {max_deviation:g} '
+                                'from it (joints "at a limit" may be at that box)')
         res.effective_config = yaml.dump(
             {
                 'mode': mode,
@@ -565,13 +581,20 @@ class IKServiceNode(Node):
         res.message = f'{problem.num_rows} residual rows at the given configuration'
 
 
+def _starts(result) -> str:
+    """Say how many configurations a solve descended from: the seed and its restarts."""
+    if result.restarts == 0:
+        return 'the seed'
+    return f'the seed and {result.restarts} other starts (seed table, random)'
+
+
 def _describe(result, objectives, settings) -> str:
     """Describe a solve in one human-readable line."""
     ms = result.elapsed * 1e3
     if result.success:
         return (
             f'solved: largest error {result.max_error:.2e} <= tolerance {settings.tolerance:.1e}, '
-            f'{result.iterations} iterations, {result.restarts} restarts, {ms:.2f} ms'
+            f'{result.iterations} iterations from {_starts(result)}, {ms:.2f} ms'
         )
     worst = int(np.argmax([max(p, r) for p, r in result.objective_errors]))
     p, r = result.objective_errors[worst]
@@ -592,7 +615,7 @@ def _describe(result, objectives, settings) -> str:
         f'no solution: {why}. Best configuration returned has largest error '
         f'{result.max_error:.3g} (objective {worst} on {objectives[worst].link!r}: '
         f'position {p:.3g} m, rotation {r:.3g} rad)'
-        f'{limits}; {result.iterations} iterations, {result.restarts} restarts, {ms:.2f} ms'
+        f'{limits}; {result.iterations} iterations from {_starts(result)}, {ms:.2f} ms'
     )
 
 

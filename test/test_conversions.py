@@ -34,13 +34,21 @@ def test_pose_targets_come_first_then_objectives_with_their_kinds():
     assert second.local_points.tolist() == [[0.0, 0.0, 0.0]]  # empty = the link origin
 
 
+def test_the_message_defaults_to_a_point_and_refuses_an_orientation_without_its_type():
+    point = conv.objective_from_msg(IKObjectiveMsg(link='tip', target_points=[Point(x=1.0)]))
+    assert point.position == 'fixed' and point.rotation == 'none'     # as a Klampt point
+    with pytest.raises(InvalidObjectiveError, match='target_orientation given but rot_type'):
+        conv.objective_from_msg(IKObjectiveMsg(link='tip', target_points=[Point()],
+                                               target_orientation=Quaternion(x=1.0, w=0.0)))
+
+
 @pytest.mark.parametrize('field, value, words', [
     ('pos_type', 7, 'pos_type 7'),
     ('rot_type', 9, 'rot_type 9'),
     ('target_orientation', Quaternion(w=0.0), 'quaternion'),
 ])
 def test_malformed_objective_messages_say_what_to_fix(field, value, words):
-    msg = IKObjectiveMsg(link='tip', target_points=[Point()])
+    msg = IKObjectiveMsg(link='tip', target_points=[Point()], rot_type=IKObjectiveMsg.ROT_FIXED)
     setattr(msg, field, value)
     with pytest.raises(InvalidObjectiveError, match=words):
         conv.objectives_from_request([], [msg])

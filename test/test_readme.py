@@ -82,3 +82,31 @@ def test_service_calls_answer_as_written_on_a_fresh_node(ros, readme_node, block
     answer = call(ros, client, _fill(kind.Request(), fields))
     assert answer.success, answer.message
     ros.destroy_client(client)
+
+
+def test_a_nearby_request_the_seed_cannot_reach_says_where_the_seed_came_from(ros, readme_node):
+    import numpy as np
+    from ik_service.conversions import pose_target_msg
+    from ik_service.core import load_urdf_file
+    model = load_urdf_file(os.path.join(ROOT, 'ik_service', 'robots', 'ur5e.urdf'))
+    far = model.forward_kinematics(np.array([1.0, -1.2, 1.4, -1.6, -1.5, 0.2]), 'tool0')
+    client = ros.create_client(ik_interfaces.srv.SolveIK, '/solve_ik')
+    assert client.wait_for_service(timeout_sec=30.0)
+    answer = call(ros, client, ik_interfaces.srv.SolveIK.Request(
+        pose_targets=[pose_target_msg(far, 'tool0')], mode=3, max_deviation=0.1))
+    assert not answer.success
+    assert 'seed from zeros clipped into the limits: no /joint_states received' in answer.message
+    assert 'nearby mode: no joint moved more than 0.1' in answer.message
+    ros.destroy_client(client)
+
+
+def test_the_set_up_venv_registers_the_package_like_an_install(monkeypatch):
+    # what ros2 run / ros2 launch look up, with the venv as the prefix (README): the ament
+    # index, the share folder, the node's script
+    from ament_index_python.packages import get_package_prefix, get_package_share_directory
+    monkeypatch.setenv('AMENT_PREFIX_PATH', sys.prefix)
+    share = get_package_share_directory('ik_service')
+    assert os.path.isfile(os.path.join(share, 'launch', 'ik_service.launch.py'))
+    assert os.path.isfile(os.path.join(share, 'config', 'ik_service.yaml'))
+    assert os.access(os.path.join(get_package_prefix('ik_service'), 'lib', 'ik_service',
+                                  'ik_service_node'), os.X_OK)

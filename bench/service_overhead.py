@@ -1,0 +1,74 @@
+"""
+What the ROS service adds to a solve: the same requests through the library and the node.
+
+    .venv/bin/python bench/service_overhead.py [--calls 500]
+
+Each request (a UR5 pose from a random configuration, global mode, a fixed random seed,
+the seed sent in the request so that both sides start from the same configuration) is
+solved once by ``solve`` in this process and once by a SolveIK round trip to the node
+(started as the README starts it, one client, one request at a time). Prints both
+medians and p95s and the overhead: round trip minus library time, per request.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from ik_interfaces.srv import SolveIK  # noqa: E402
+from ik_service.conversions import pose_target_msg  # noqa: E402
+from ik_service.core import (IKObjective, JointLimits, load_urdf_file, solve,  # noqa: E402
+                             SolverSettings)
+import numpy as np  # noqa: E402
+import rclpy  # noqa: E402
+from reliability import Caller, start_node, stop_node, UR5_PATH  # noqa: E402
+from sensor_msgs.msg import JointState  # noqa: E402
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument('--calls', type=int, default=500)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    model = load_urdf_file(UR5_PATH)
+    limits = JointLimits.from_model(model)
+    rng = np.random.default_rng(0)
+    goals = limits.sample(rng, np.zeros(model.num_dofs), args.calls)
+    seeds = limits.sample(rng, np.zeros(model.num_dofs), args.calls)
+    settings = SolverSettings()       # the node's defaults (config/ik_service.yaml)
+    node = start_node('/overhead', UR5_PATH)
+    rclpy.init()
+    library, service = [], []
+    try:
+        caller = Caller('overhead_client', '/overhead/solve_ik')
+        for k, (goal, seed) in enumerate(zip(goals, seeds)):
+            target = model.forward_kinematics(goal, 'tool0')
+            started = time.perf_counter()
+            solve(model, [IKObjective.fixed_pose('tool0', target[:3, :3], target[:3, 3])],
+                  seed, mode='global', settings=settings, random_seed=k)
+            library.append(time.perf_counter() - started)
+            request = SolveIK.Request(pose_targets=[pose_target_msg(target, 'tool0')],
+                                      seed=JointState(name=model.joint_names,
+                                                      position=seed.tolist()),
+                                      random_seed=k)
+            answer, latency = caller.call(request)
+            if answer is not None:
+                service.append(latency)
+        caller.close()
+    finally:
+        rclpy.try_shutdown()
+        stop_node(node)
+    library_ms, service_ms = np.array(library) * 1e3, np.array(service) * 1e3
+    print(f'{len(service)} of {args.calls} calls answered')
+    for name, values in (('library solve', library_ms), ('service round trip', service_ms)):
+        print(f'  {name:20s} p50 {np.median(values):6.3f} ms   p95 '
+              f'{np.percentile(values, 95):6.3f} ms')
+    print(f'  overhead (round trip p50 - library p50): '
+          f'{np.median(service_ms) - np.median(library_ms):.3f} ms')
+
+
+if __name__ == '__main__':
+    main()
