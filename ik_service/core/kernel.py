@@ -118,6 +118,20 @@ def _angular_velocities(world, prismatic, ancestors, out):
             out[i, f] = world[f, i, 2] if on else 0.0
 
 
+@njit(**_JIT)
+def _relative_to(ref, columns, carried, tmp):
+    """
+    Turn world velocity columns (3, S) into the reference frame, in place.
+
+    columns := R_ref^T (columns - carried): ``carried`` is the velocity the reference
+    link gives the same point (or its angular velocity); tmp (3, S) is a work array.
+    """
+    for i in range(3):
+        tmp[i, :] = columns[i, :] - carried[i, :]
+    for i in range(3):
+        columns[i, :] = ref[0, i] * tmp[0, :] + ref[1, i] * tmp[1, :] + ref[2, i] * tmp[2, :]
+
+
 # ---------------------------------------------------------------- objective kinds
 @njit(**_JIT)
 def _fixed_point_rows(diff, jv, res, jac, row):
@@ -316,11 +330,7 @@ def residual_rows(x, a_map, c, basis, parent, prismatic, ints, offsets, vectors,
             _angular_velocities(world, prismatic, ancestors[o, 0], jw)
             if has_ref:
                 _angular_velocities(world, prismatic, ancestors[o, 1], jw_ref)
-                for i in range(3):
-                    tmp[i, :] = jw[i, :] - jw_ref[i, :]
-                for i in range(3):
-                    jw[i, :] = ref[0, i] * tmp[0, :] + ref[1, i] * tmp[1, :] \
-                        + ref[2, i] * tmp[2, :]
+                _relative_to(ref, jw, jw_ref, tmp)
         for p in range(first, first + count if pos_kind != POS_NONE else first):
             lp = local_points[p]
             for i in range(3):
@@ -338,11 +348,7 @@ def residual_rows(x, a_map, c, basis, parent, prismatic, ints, offsets, vectors,
                 _point_velocities(world, prismatic, ancestors[o, 0], pw, jv)
                 if has_ref:     # minus the velocity of p carried by the reference link
                     _point_velocities(world, prismatic, ancestors[o, 1], pw, jv_ref)
-                    for i in range(3):
-                        tmp[i, :] = jv[i, :] - jv_ref[i, :]
-                    for i in range(3):
-                        jv[i, :] = ref[0, i] * tmp[0, :] + ref[1, i] * tmp[1, :] \
-                            + ref[2, i] * tmp[2, :]
+                    _relative_to(ref, jv, jv_ref, tmp)
             if pos_kind == POS_FIXED:
                 _fixed_point_rows(diff, jv, res, frame_jac, row)
                 row += 3

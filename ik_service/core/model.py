@@ -180,7 +180,6 @@ class RobotModel:
 
         types = np.array(self._frame_type if nf else [], dtype=object)
         self._is_prismatic = (types == PRISMATIC).astype(float) if nf else np.zeros(0)
-        self._is_rotational = 1.0 - self._is_prismatic
 
         # Each frame is turned so that its joint axis is its local z axis: then the world
         # axis and origin of a frame are columns 2 and 3 of its transform, with no product.
@@ -384,15 +383,12 @@ class LinkKinematics:
             if link_ids else np.zeros(0, dtype=int)
         slot = {int(f): i for i, f in enumerate(frames)}
         parent = [slot[int(p)] if p >= 0 else -1 for p in model._frame_parent[frames]]
-        self._parents = list(enumerate(parent))     # parents come first (tree order)
-        self.parent = np.array(parent, dtype=np.int64)   # for the kernel: -1 = the root
-        # local transform (S, B, 16) = (1, sin v, cos v, v) @ basis (S, 4, 16); without
-        # prismatic frames the v column is all zero: (1, sin v, cos v) @ basis[:, :3]
+        # parents come first (tree order); -1 is the root
+        self.parent = np.array(parent, dtype=np.int64)
+        # local transform (S, B, 16) = (1, sin v, cos v, v) @ basis (S, 4, 16)
         self.basis = model._local_basis[frames]
-        self.revolute_basis = np.ascontiguousarray(self.basis[:, :3])
         self.prismatic = model._is_prismatic[frames]
         self.is_prismatic = np.ascontiguousarray(self.prismatic > 0)
-        self.rotational = model._is_rotational[frames]
         self.dof_map = model._mimic_matrix[frames]          # (S, n): frame value per dof
         # the dof each frame is, when none of the frames is a mimic joint (else None)
         dofs = [model.joint_index.get(model.frame_names[f]) for f in frames]
@@ -411,7 +407,6 @@ class LinkKinematics:
         # frames that do not move a link get zero Jacobian columns (None: all move it)
         masks = {lid: model.link_ancestor_frames[lid][frames] for lid in link_ids}
         self._mask = {lid: None if m.all() else m.astype(float) for lid, m in masks.items()}
-        self.has_prismatic = bool(self.prismatic.any())
         self.num_frames = len(frames)
 
     def transforms(self, q: np.ndarray) -> np.ndarray:
@@ -431,33 +426,18 @@ class LinkKinematics:
             return q[:, self._plain].T
         return (q @ self.dof_map.T + self._value_offset).T
 
-    def chain(self, local: np.ndarray, world: np.ndarray,
-              plan: Optional[list] = None) -> np.ndarray:
-        """
-        Chain local frame transforms (S, B, 4, 4) into world transforms ``world``; return it.
-
-        ``plan``: ``chain_plan(local, world)`` taken once by a caller that chains the same
-        buffers many times (indexing costs as much as the product); made here otherwise.
-        """
+    def chain(self, local: np.ndarray, world: np.ndarray) -> np.ndarray:
+        """Chain local frame transforms (S, B, 4, 4) into world transforms ``world``; return it."""
         single = local.shape[1] == 1    # one configuration: ndarray.dot costs half of matmul
-        for parent, own, out in plan or self.chain_plan(local, world):
-            if parent is None:
-                np.copyto(out, own)
+        own, out = (local[:, 0], world[:, 0]) if single else (local, world)
+        for i, p in enumerate(self.parent.tolist()):
+            if p < 0:
+                np.copyto(out[i], own[i])
             elif single:
-                parent.dot(own, out=out)
+                out[p].dot(own[i], out=out[i])
             else:
-                np.matmul(parent, own, out=out)
+                np.matmul(out[p], own[i], out=out[i])
         return world
-
-    def chain_plan(self, local: np.ndarray, world: np.ndarray) -> list:
-        """
-        Return the views ``chain`` works on, per frame: (parent world or None, local, world).
-
-        For one configuration (B = 1) the views are the (4, 4) matrices themselves.
-        """
-        if local.shape[1] == 1:
-            local, world = local[:, 0], world[:, 0]
-        return [(None if p < 0 else world[p], local[i], world[i]) for i, p in self._parents]
 
     def frame_of(self, link_id: int) -> tuple[int, np.ndarray]:
         """

@@ -353,9 +353,7 @@ class _Layout:
     link_ids: list          # every link the residual needs, sorted
     kinematics: LinkKinematics
     num_rows: int
-    block_starts: np.ndarray    # first row of each point or rotation block
     block_bounds: list          # (first row, end) of each block
-    uses_reference_frames: bool
     constrained_links: list
     default_active: np.ndarray
     ints: np.ndarray            # kernel tables that do not depend on targets (see kernel)
@@ -410,9 +408,7 @@ class _Layout:
             link_ids=link_ids,
             kinematics=kin,
             num_rows=sum(block_sizes),
-            block_starts=np.array([0] + ends[:-1]),
             block_bounds=list(zip([0] + ends[:-1], ends)),
-            uses_reference_frames=any(r is not None for r in refs),
             constrained_links=sorted(set(links)),
             default_active=model.dofs_moving_links(links + [r for r in refs if r is not None]),
             ints=ints, offsets=offsets, ancestors=ancestors,
@@ -436,10 +432,8 @@ class ObjectiveSet:
         self.model = model
         self.objectives = list(objectives)
         layout = self._layout = _Layout.of(model, self.objectives)
-        self.uses_reference_frames = layout.uses_reference_frames
         self.kinematics = layout.kinematics
         self.num_rows = layout.num_rows
-        self.num_blocks = len(layout.block_bounds)
         self.constrained_links = layout.constrained_links
         self.default_active = layout.default_active
         self.blocks = layout.blocks
@@ -507,7 +501,7 @@ class ObjectiveSet:
         return res, (jac if jacobian else None)
 
     def block_errors(self, residual: np.ndarray) -> np.ndarray:
-        """Euclidean norm (B, num_blocks) of each point block and rotation block [m or rad]."""
+        """Euclidean norm (B, blocks) of each point block and rotation block [m or rad]."""
         return np.sqrt(np.add.reduceat(residual * residual, self.blocks[:, 0], axis=1))
 
     def max_error(self, residual: np.ndarray) -> np.ndarray:

@@ -273,9 +273,15 @@ class _Descent:
         self.call_start = self.start = start   # the budget counts from start
         self.chain = problem.chain(idx, seed)
 
-    def evaluate(self, x: np.ndarray, res: np.ndarray, jac: np.ndarray) -> None:
-        """Fill residuals res (B, m) and Jacobians jac (B, m, k) at active values x (B, k)."""
+    def evaluate(self, x: np.ndarray, res: np.ndarray, jac: np.ndarray,
+                 converged: np.ndarray) -> None:
+        """
+        Fill residuals res (B, m) and Jacobians jac (B, m, k) at active values x (B, k).
+
+        ``converged`` (B,) marks the rows that meet the tolerance.
+        """
         kernel.evaluate_batch(x, *self.chain, *self.problem.tables, res, jac, True)
+        kernel.meet_tolerance(res, self.problem.blocks, self.settings.tolerance, converged)
 
     def _starts(self, queue, count: int) -> tuple[np.ndarray, Optional[np.ndarray]]:
         """Take ``count`` new starting configurations: table picks first, then random."""
@@ -303,15 +309,13 @@ class _Descent:
         x, res, jac = np.empty((rows, k)), np.zeros((rows, m)), np.zeros((rows, m, k))
         converged = np.zeros(rows, dtype=bool)
         x[0] = x0[0]
-        self.evaluate(x[:1], res[:1], jac[:1])
-        kernel.meet_tolerance(res[:1], problem.blocks, s.tolerance, converged[:1])
+        self.evaluate(x[:1], res[:1], jac[:1], converged[:1])
         queue = None
         if rows > 1:
             if converged[0] and self._pick(x, [0]) is not None:
                 return self.result(x[0].copy(), res[0].copy(), CONVERGED, 0, 0)
             x[1:], queue = self._starts(starts() if starts is not None else None, rows - 1)
-            self.evaluate(x[1:], res[1:], jac[1:])
-            kernel.meet_tolerance(res[1:], problem.blocks, s.tolerance, converged[1:])
+            self.evaluate(x[1:], res[1:], jac[1:], converged[1:])
         cost = np.einsum('ij,ij->i', res, res)
         # Damping never drops below 1e-12 of the scale of J^T J (at the seed), so that
         # J^T J + lambda I stays invertible on badly scaled robots (links kilometres long).
@@ -363,16 +367,15 @@ class _Descent:
                 starts, queue = self._starts(queue, len(fresh))
                 x[fresh] = starts
                 fresh_res, fresh_jac = np.zeros((len(fresh), m)), np.zeros((len(fresh), m, k))
-                self.evaluate(np.ascontiguousarray(starts), fresh_res, fresh_jac)
-                res[fresh], jac[fresh] = fresh_res, fresh_jac
+                fresh_converged = np.zeros(len(fresh), dtype=bool)
+                self.evaluate(np.ascontiguousarray(starts), fresh_res, fresh_jac,
+                              fresh_converged)
+                res[fresh], jac[fresh], converged[fresh] = fresh_res, fresh_jac, fresh_converged
                 cost[fresh] = np.einsum('ij,ij->i', fresh_res, fresh_res)
                 lam[fresh], born[fresh] = max(s.initial_damping, floor), total
                 checkpoint[fresh] = cost[fresh]
                 restarts += len(fresh)
                 stalled[fresh] = False
-                fresh_converged = np.zeros(len(fresh), dtype=bool)
-                kernel.meet_tolerance(fresh_res, problem.blocks, s.tolerance, fresh_converged)
-                converged[fresh] = fresh_converged
                 found = self._pick(x, np.flatnonzero(converged))
             done |= stalled
             if found is None and done.all():
