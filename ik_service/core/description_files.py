@@ -29,12 +29,12 @@ _PSEUDO_FILE_TREES = ('/proc', '/sys', '/dev')
 _XACRO_MEMORY_BYTES = 2 * 1024 ** 3
 
 
-def read_description_file(path: str, max_bytes: int) -> bytes:
+def check_description_file(path: str, max_bytes: int) -> None:
     """
-    Return the bytes of the file at ``path`` (at most ``max_bytes``).
+    Raise URDFError unless ``path`` names a plain file of 1 to ``max_bytes`` bytes.
 
-    Raises URDFError saying what is wrong: missing, a directory, not a regular file, a
-    pseudo-file under /proc, /sys or /dev, empty, larger than ``max_bytes``, unreadable.
+    Refused: missing, a directory, not a regular file, a pseudo-file under /proc, /sys
+    or /dev, empty, larger than ``max_bytes``.
     """
     if not isinstance(path, str) or not path:
         raise URDFError('robot description file: the path is empty')
@@ -58,6 +58,16 @@ def read_description_file(path: str, max_bytes: int) -> bytes:
     if info.st_size > max_bytes:
         raise URDFError(f'robot description file {path!r} has {info.st_size} bytes; the '
                         f'limit is {max_bytes} (parameter limits.max_description_bytes)')
+
+
+def read_description_file(path: str, max_bytes: int) -> bytes:
+    """
+    Return the bytes of the file at ``path`` (at most ``max_bytes``).
+
+    Raises URDFError saying what is wrong: what ``check_description_file`` refuses, or a
+    file that cannot be read or grows past ``max_bytes`` while it is read.
+    """
+    check_description_file(path, max_bytes)
     try:
         # O_NONBLOCK: if the file was swapped for a FIFO since stat, open does not wait
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, 'O_CLOEXEC', 0))
@@ -92,7 +102,7 @@ def expand_xacro_file(path: str, args: Mapping[str, str], max_bytes: int,
     write at most ``max_bytes`` of URDF. Of xacro's error only its last line reaches
     the message, cut to 200 characters; the expanded text is never echoed.
     """
-    read_description_file(path, max_bytes)            # the same checks as a URDF file
+    check_description_file(path, max_bytes)           # the same checks as a URDF file
     with tempfile.TemporaryDirectory(prefix='ik_service_xacro_') as tmp:
         out = os.path.join(tmp, 'robot.urdf')
         command = [sys.executable, '-m', 'ik_service.core.xacro_child', path, out] + \
