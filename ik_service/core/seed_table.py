@@ -86,7 +86,11 @@ class SeedTable:
         the rotation score 3 - trace(R_t^T R) is 3 - R.ravel() @ R_t.ravel(): up to
         constants, both are one product of a weight vector with F.
         """
-        return self._links.get_or_make(link_id, lambda: self._make_link_features(link_id))[0]
+        return self._link(link_id)[0]
+
+    def _link(self, link_id: int) -> tuple:
+        """Return a link's (features, TurnedPoses or None), made on first use."""
+        return self._links.get_or_make(link_id, lambda: self._make_link_features(link_id))
 
     def _make_link_features(self, link_id: int) -> tuple:
         kin = self._model.kinematics([link_id])
@@ -157,7 +161,7 @@ class SeedTable:
         if in_root is None:
             return None
         link_id = model.link_id(o.link)
-        _, turned = self._links.get_or_make(link_id, lambda: self._make_link_features(link_id))
+        _, turned = self._link(link_id)
         if turned is None or (len(idx) < model.num_dofs and turned.dof not in idx.tolist()):
             return None
         points, rotation = in_root
