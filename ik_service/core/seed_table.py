@@ -53,6 +53,7 @@ class SeedTable:
         self.q = lo + (hi - lo) * rng.random((TABLE_SIZE, model.num_dofs))
         # per link: (features, TurnedPoses or None); bounded, links come from requests
         self._links = BoundedCache(MAX_LINKS)
+        self._building = threading.Lock()
 
     @classmethod
     def of(cls, model: RobotModel) -> 'SeedTable':
@@ -89,8 +90,18 @@ class SeedTable:
         return self._link(link_id)[0]
 
     def _link(self, link_id: int) -> tuple:
-        """Return a link's (features, TurnedPoses or None), made on first use."""
-        return self._links.get_or_make(link_id, lambda: self._make_link_features(link_id))
+        """
+        Return a link's (features, TurnedPoses or None), made on first use.
+
+        Made once: a request and the node's background builder asking for the same link
+        at the same time would otherwise both build it (twice the time and the memory).
+        """
+        entry = self._links.get(link_id)
+        if entry is None:
+            with self._building:
+                entry = self._links.get_or_make(link_id,
+                                                lambda: self._make_link_features(link_id))
+        return entry
 
     def _make_link_features(self, link_id: int) -> tuple:
         kin = self._model.kinematics([link_id])
