@@ -401,10 +401,11 @@ class IKServiceNode(Node):
         """
         Return a callable telling whether to abandon a request.
 
-        True once the node shuts down, or when no client of ``service_name`` is left
-        (asked of the ROS graph at most every CLIENT_CHECK_PERIOD, from the moment the
-        request has waited or run that long). rclpy does not tell a service which client
-        sent a request, so one client leaving is noticed only when it was the last.
+        True once the node shuts down (also when a signal shut rclpy's context down
+        before ``shutdown`` ran), or when no client of ``service_name`` is left (asked of
+        the ROS graph at most every CLIENT_CHECK_PERIOD, from the moment the request has
+        waited or run that long). rclpy does not tell a service which client sent a
+        request, so one client leaving is noticed only when it was the last.
         """
         last = [started]
         gone = [False]
@@ -416,7 +417,12 @@ class IKServiceNode(Node):
             now = time.perf_counter()
             if count_clients is not None and now - last[0] >= CLIENT_CHECK_PERIOD:
                 last[0] = now
-                gone[0] = count_clients(service_name) == 0
+                if not self.context.ok():
+                    return True
+                try:
+                    gone[0] = count_clients(service_name) == 0
+                except RuntimeError:    # rclpy's RCLError: the context went down meanwhile
+                    return True
             return gone[0]
         return cancelled
 
