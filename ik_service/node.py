@@ -45,6 +45,7 @@ from ik_service.core import kernel_warm_up, solver as core_solver
 from ik_service.core.errors import MAX_MAGNITUDE
 from ik_service.core.seed_table import SeedTable
 from ik_service.joint_state_cache import JointStateCache
+from ik_service.markers import solve_markers
 from ik_service.parameters import (description_limits, PARAMETERS, solver_settings, SPECS,
                                    unknown_parameters, validate, validate_together)
 import numpy as np
@@ -58,6 +59,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
+from visualization_msgs.msg import MarkerArray
 import yaml
 
 # The C emitter when PyYAML has it: the same text in a tenth of the time.
@@ -151,6 +153,11 @@ class IKServiceNode(Node):
         self._residual_service = self.create_service(
             ComputeResidual, 'compute_residual', self._compute_residual,
             qos_profile=service_qos, callback_group=services)
+        # What RViz shows: each answer's targets and achieved frames, and each solution
+        # (for a second robot_state_publisher drawing a ghost robot). Built only while
+        # someone subscribes.
+        self._markers = self.create_publisher(MarkerArray, '~/markers', 10)
+        self._solutions = self.create_publisher(JointState, '~/solution', 10)
         self.create_timer(2.0, self._check_duplicate_nodes, callback_group=topics)
 
     def _declare_parameters(self) -> dict:
@@ -524,6 +531,7 @@ class IKServiceNode(Node):
         res.stop_reason = _STOP[result.stop_reason]
         res.solution = JointState(name=list(model.joint_names), position=result.q.tolist())
         res.solution.header.stamp = self.get_clock().now().to_msg()
+        self._publish_answer(model, objectives, result, res.solution)
         res.residual = result.residual.tolist()
         res.objective_errors = conv.objective_error_msgs(objectives, result.objective_errors)
         res.joints_at_limit = result.joints_at_limit
@@ -556,6 +564,18 @@ class IKServiceNode(Node):
             sort_keys=False,
             Dumper=_YAML_DUMPER,
         )
+
+    def _publish_answer(self, model: RobotModel, objectives, result, solution: JointState):
+        """Publish the markers of an answer, and its solution when it is one."""
+        try:
+            if self._markers.get_subscription_count():
+                self._markers.publish(
+                    solve_markers(model, objectives, result.q, solution.header.stamp))
+            if result.success and self._solutions.get_subscription_count():
+                self._solutions.publish(solution)
+        except Exception:       # what is drawn must not cost the answer
+            self.get_logger().error(f'publishing the answer failed: {traceback.format_exc()}',
+                                    throttle_duration_sec=10.0)
 
     def _fill_residual(self, req: ComputeResidual.Request, res: ComputeResidual.Response,
                        cancel=None) -> None:

@@ -255,6 +255,19 @@ def test_targets_in_a_base_link_below_the_root_are_solved_and_reported_in_that_f
     np.testing.assert_allclose(result.q, twin.q, atol=1e-6)
 
 
+def test_an_axis_only_objective_in_a_base_link_below_the_root():
+    # no position part and no points (as a message gives them), a reference frame folded
+    # into the root frame
+    goal_q = np.array([0.4, -1.1, 1.3, -1.5, -1.4, 0.3])
+    base = UR5_ERD.forward_kinematics(goal_q, 'base')
+    axis = base[:3, :3].T @ UR5_ERD.forward_kinematics(goal_q, 'tool0')[:3, 2]
+    goal = IKObjective('tool0', 'base', position='none', local_points=(), target_points=(),
+                       rotation='axial', local_axis=[0, 0, 1], target_axis=axis)
+    result = solve(UR5_ERD, [goal], np.zeros(6))
+    reached = base[:3, :3].T @ UR5_ERD.forward_kinematics(result.q, 'tool0')[:3, 2]
+    assert result.success and np.abs(reached - axis).max() < 1e-5
+
+
 def test_a_torso_held_still_is_a_fixed_frame_for_its_targets():
     seed = np.zeros(DUAL.num_dofs)
     seed[DUAL.joint_id('torso_yaw')] = 0.7

@@ -119,7 +119,10 @@ class IKObjective:
         if self.position == 'none' and self.rotation == 'none':
             raise InvalidObjectiveError(f'objective on {name!r} constrains nothing '
                                         '(position and rotation are both none)')
-        if self.position != 'none':
+        if self.position == 'none':         # no points: (0, 3), whatever was given
+            set_(self, 'local_points', np.zeros((0, 3)))
+            set_(self, 'target_points', np.zeros((0, 3)))
+        else:
             local = _points(self.local_points, f'local points of {name!r}')
             target = _points(self.target_points, f'target points of {name!r}')
             if len(local) == 0 and len(target) == 1:
@@ -316,6 +319,13 @@ def targets_in_still_frames(problem: 'ObjectiveSet', q: np.ndarray,
         changed = True
         turned = turned or not np.array_equal(ref[:3, :3], _IDENTITY_POSE[:3, :3])
     return (ObjectiveSet(model, folded) if changed else problem), turned
+
+
+def objective_in_root_frame(model: RobotModel, o: IKObjective, q: np.ndarray) -> IKObjective:
+    """Return ``o`` with its targets in the root frame, its reference link posed at q (n,)."""
+    if o.ref_link is None or o.ref_link == model.root_link:
+        return o
+    return _in_root_frame(o, model.forward_kinematics(q, o.ref_link))
 
 
 def _in_root_frame(o: IKObjective, ref: np.ndarray) -> IKObjective:
