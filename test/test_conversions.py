@@ -13,6 +13,7 @@ from ik_service.core import (InvalidConfigurationError, InvalidObjectiveError,
 import numpy as np
 import pytest
 from robots import planar_arm
+import yaml
 
 ARM = load_urdf_string(planar_arm())
 
@@ -82,3 +83,17 @@ def test_result_codes_follow_moveit_where_a_meaning_matches():
     assert conv.result_code_for(UnknownLinkError('x')) == ResultCode.INVALID_LINK_NAME == -18
     assert conv.result_code_for(InvalidConfigurationError('x')) == -17
     assert conv.result_code_for(RuntimeError('x')) == ResultCode.FAILURE
+
+
+def test_settings_written_as_yaml_read_back_unchanged():
+    values = {
+        'tolerance': 1e-05, 'timeout': 0.05, 'huge': 1.5e300, 'tiny': -5e-324, 'whole': 3.0,
+        'inf': math.inf, 'count': 100, 'numpy': np.float64(0.1), 'flag': True, 'off': False,
+        'nothing': None, 'mode': 'global', 'tricky': 'a: "b" # c\n\\ \u00e9 \U0001F916 yes',
+        'number_like': '1e-5', 'names': ['j1', 'null', "it's"], 'empty': [],
+    }
+    text = conv.yaml_mapping(values)
+    assert yaml.safe_load(text) == {k: (float(v) if isinstance(v, np.floating) else v)
+                                    for k, v in values.items()}
+    assert math.isnan(yaml.safe_load(conv.yaml_mapping({'x': math.nan}))['x'])
+    assert text.startswith('tolerance: 1.0e-05\ntimeout: 0.05\n')

@@ -21,6 +21,7 @@ from robots import ARMS, planar_arm, robot_path
 from ros_helpers import call, NodeProcess, wait_for
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
+import yaml
 
 UR5_PATH = robot_path(ARMS['ur5'][0])
 UR5 = load_urdf_file(UR5_PATH)
@@ -71,7 +72,9 @@ def test_solve_a_pose_and_check_it_by_forward_kinematics(ros, server):
         assert np.linalg.norm(reached[:3, 3] - goal[:3, 3]) <= 1e-5
         assert limits.contains(q_of(answer.solution))
         assert answer.objective_errors[0].position_error <= 1e-5
-        assert 'mode: global' in answer.effective_config
+        config = yaml.safe_load(answer.effective_config)
+        assert config['mode'] == 'global' and config['tolerance'] == 1e-5
+        assert config['active_joints'] == UR5.joint_names and config['robot'] == UR5.name
 
 
 def test_seed_comes_from_two_partial_joint_state_publishers(ros, server):

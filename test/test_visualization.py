@@ -8,6 +8,7 @@ from ik_interfaces.msg import IKObjective as IKObjectiveMsg
 from ik_interfaces.srv import SolveIK
 from ik_service import conversions as conv
 from ik_service.core import load_urdf_file
+from ik_service.launch_support import MARKERS_TOPIC, SOLUTION_TOPIC
 from ik_service.resources import default_params_file
 import numpy as np
 import pytest
@@ -45,8 +46,9 @@ def viewer(ros):
                        f'robot_description_file:={UR5_PATH}', '-r', '__ns:=/viz')
     solve = ros.create_client(SolveIK, '/viz/solve_ik')
     assert solve.wait_for_service(timeout_sec=30.0), proc.output()
-    markers = Received(ros, MarkerArray, '/viz/ik_service/markers')
-    solutions = Received(ros, JointState, '/viz/ik_service/solution')
+    # the topics the launch file and the RViz config use, in the node's namespace
+    markers = Received(ros, MarkerArray, '/viz/' + MARKERS_TOPIC)
+    solutions = Received(ros, JointState, '/viz/' + SOLUTION_TOPIC)
     yield solve, markers, solutions
     assert proc.stop() == 0, proc.output()
 
