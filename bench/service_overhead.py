@@ -8,11 +8,17 @@ the seed sent in the request so that both sides start from the same configuratio
 solved once by ``solve`` in this process and once by a SolveIK round trip to the node
 (started as the README starts it, one client, one request at a time). Prints both
 medians and p95s and the overhead: round trip minus library time, per request.
+
+For scale, the same client also calls the floor: an rclpy node that answers SolveIK with
+an empty response the way the node does (an async callback on a single-threaded executor
+awaiting a worker thread), with no conversion and no solve (``--serve-empty`` runs it).
 """
 from __future__ import annotations
 
 import argparse
+from concurrent.futures import ThreadPoolExecutor
 import os
+import subprocess
 import sys
 import time
 
@@ -24,14 +30,54 @@ from ik_service.core import (IKObjective, JointLimits, load_urdf_file, solve,  #
                              SolverSettings)
 import numpy as np  # noqa: E402
 import rclpy  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.task import Future  # noqa: E402
 from reliability import Caller, start_node, stop_node, UR5_PATH  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
+
+
+def serve_empty() -> None:
+    """Answer /overhead_floor/solve_ik with empty responses, handed to a worker thread."""
+    rclpy.init()
+    node = rclpy.create_node('floor', namespace='/overhead_floor')
+    workers = ThreadPoolExecutor(1)
+
+    async def answer(request, response):
+        done = Future(executor=node.executor)
+        done.add_done_callback(lambda _: None)
+        workers.submit(done.set_result, response)
+        return await done
+
+    node.create_service(SolveIK, 'solve_ik', answer)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except KeyboardInterrupt:
+        pass
+
+
+def floor_latencies(calls: int) -> list[float]:
+    """Round trips [s] of empty SolveIK requests to ``serve_empty`` in a child process."""
+    server = subprocess.Popen([sys.executable, os.path.abspath(__file__), '--serve-empty'])
+    try:
+        caller = Caller('floor_client', '/overhead_floor/solve_ik')
+        latencies = [caller.call(SolveIK.Request())[1] for _ in range(calls)]
+        caller.close()
+    finally:
+        server.send_signal(2)
+        server.wait(timeout=10)
+    return latencies
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--calls', type=int, default=500)
+    parser.add_argument('--serve-empty', action='store_true', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.serve_empty:
+        serve_empty()
+        return
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     model = load_urdf_file(UR5_PATH)
     limits = JointLimits.from_model(model)
@@ -58,13 +104,15 @@ def main(argv=None) -> None:
             if answer is not None:
                 service.append(latency)
         caller.close()
+        floor = floor_latencies(args.calls)
     finally:
         rclpy.try_shutdown()
         stop_node(node)
     library_ms, service_ms = np.array(library) * 1e3, np.array(service) * 1e3
     print(f'{len(service)} of {args.calls} calls answered')
-    for name, values in (('library solve', library_ms), ('service round trip', service_ms)):
-        print(f'  {name:20s} p50 {np.median(values):6.3f} ms   p95 '
+    for name, values in (('library solve', library_ms), ('service round trip', service_ms),
+                         ('empty service (floor)', np.array(floor) * 1e3)):
+        print(f'  {name:22s} p50 {np.median(values):6.3f} ms   p95 '
               f'{np.percentile(values, 95):6.3f} ms')
     print(f'  overhead (round trip p50 - library p50): '
           f'{np.median(service_ms) - np.median(library_ms):.3f} ms')

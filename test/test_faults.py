@@ -1,4 +1,4 @@
-"""What the node does when its inputs misbehave (each case is documented in the README)."""
+"""What the node does when its inputs misbehave (each case is in docs/reliability.md)."""
 import math
 import subprocess
 import sys

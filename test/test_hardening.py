@@ -2,7 +2,7 @@
 A hostile or careless peer on the ROS domain: the node refuses, keeps serving, stays small.
 
 Each test starts the real node as a process and talks to it over DDS, as such a peer
-would (README "Limits and threat model").
+would (docs/node.md "Limits and threat model").
 """
 
 import os
