@@ -1,0 +1,228 @@
+"""
+Many IK problems in one call: a path solved as one continuous motion, and batches.
+
+``solve_path`` solves waypoints in order, each from the previous answer, inside a box of
+``max_step`` around it (per joint or for all) with the previous answer as the bias: the
+descent cannot jump to another solution branch, and where a stretch is out of reach the
+answers stay continuous (the closest configuration within the box) and rejoin the path
+when it comes back. ``max_cartesian_step`` solves interpolated targets first where
+consecutive waypoints are far apart, carrying the configuration along; only the
+waypoints' answers are returned.
+
+``solve_batch`` solves independent problems on a pool of threads (the kernel releases the
+GIL). Each answer is what ``solve`` gives for that problem alone, whatever the order,
+batch size or worker count: problems share nothing, and each uses the same options.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+import copy
+from dataclasses import dataclass, replace
+import os
+from typing import Optional, Sequence
+
+import numpy as np
+from scipy.spatial.transform import Rotation, Slerp
+
+from .errors import InvalidSettingsError
+from .limits import JointLimits
+from .model import RobotModel
+from .objectives import IKObjective, ObjectiveSet
+from .solver import GLOBAL, IKResult, LOCAL, solve, SolverSettings
+
+# A joint step larger than this between consecutive waypoints [rad or m] is a branch
+# change unless the caller allows one (also the default largest step).
+DEFAULT_MAX_STEP = 0.5
+# Starts inside the box after a failed descent from the previous answer: enough near
+# singular configurations, and a bounded cost per unreachable waypoint.
+DEFAULT_RESTARTS_PER_WAYPOINT = 16
+
+
+@dataclass
+class PathResult:
+    """
+    Answers of a path, one per waypoint, in order.
+
+    q (W, n): the configuration at each waypoint (on failure the closest one found,
+    within ``max_step`` of the previous). success (W,), max_error (W,) [m or rad],
+    step (W,): the largest joint change from the previous answer (the first: from the
+    seed) [rad or m]. results: the IKResult of each waypoint.
+    """
+
+    q: np.ndarray
+    success: np.ndarray
+    max_error: np.ndarray
+    step: np.ndarray
+    results: list
+
+    @property
+    def all_succeeded(self) -> bool:
+        """Tell whether every waypoint met the tolerance."""
+        return bool(self.success.all())
+
+
+def solve_path(
+    model: RobotModel,
+    objectives_per_waypoint: Sequence[Sequence[IKObjective]],
+    seed: np.ndarray,
+    *,
+    max_step=DEFAULT_MAX_STEP,
+    allow_branch_change: bool = False,
+    max_cartesian_step: Optional[float] = None,
+    restarts_per_waypoint: int = DEFAULT_RESTARTS_PER_WAYPOINT,
+    settings: SolverSettings = SolverSettings(),
+    limits: Optional[JointLimits] = None,
+    active_joints: Optional[Sequence[str]] = None,
+    random_seed: int = 0,
+) -> PathResult:
+    """
+    Solve waypoints as one motion from ``seed`` (n,).
+
+    max_step: the largest change of any joint between consecutive answers, a number or
+    one per dof (n,) [rad or m]. allow_branch_change: a waypoint the box cannot solve is
+    solved again in global mode from the previous answer (its step may then be large).
+    max_cartesian_step: where a waypoint's targets are more than this [m, or rad for
+    rotations] from the previous waypoint's, interpolated targets are solved first.
+    restarts_per_waypoint: starts inside the box when the descent from the previous answer
+    misses (they replace ``settings.max_restarts`` there).
+    """
+    n = model.num_dofs
+    step_limit = np.broadcast_to(np.asarray(max_step, dtype=float), (n,))
+    if not (np.isfinite(step_limit).all() and (step_limit > 0).all()):
+        raise InvalidSettingsError(f'max_step must be > 0 (rad or m), got {max_step}')
+    if max_cartesian_step is not None and not max_cartesian_step > 0:
+        raise InvalidSettingsError(f'max_cartesian_step must be > 0, got {max_cartesian_step}')
+    limits = limits or JointLimits.from_model(model)
+    in_box = replace(settings, max_restarts=restarts_per_waypoint)
+    q = limits.clip(np.asarray(seed, dtype=float))
+    previous: Optional[list] = None
+    results = []
+    for k, objectives in enumerate(objectives_per_waypoint):
+        objectives = list(objectives)
+        if max_cartesian_step is not None and previous is not None:
+            for between in _interpolated(previous, objectives, max_cartesian_step):
+                q = _solve_near(model, between, q, step_limit, in_box, limits,
+                                active_joints, random_seed + k).q
+        result = _solve_near(model, objectives, q, step_limit, in_box, limits,
+                             active_joints, random_seed + k)
+        if not result.success and allow_branch_change:
+            other = solve(model, objectives, q, mode=GLOBAL, settings=settings, limits=limits,
+                          active_joints=active_joints, random_seed=random_seed + k)
+            if other.success:
+                result = other
+        results.append(result)
+        q, previous = result.q, objectives
+    starts = np.vstack([limits.clip(np.asarray(seed, dtype=float))] + [r.q for r in results])
+    return PathResult(
+        q=np.array([r.q for r in results]).reshape(len(results), n),
+        success=np.array([r.success for r in results], dtype=bool),
+        max_error=np.array([r.max_error for r in results]),
+        step=np.abs(np.diff(starts, axis=0)).max(axis=1, initial=0.0),
+        results=results,
+    )
+
+
+def _solve_near(model, objectives, q, step_limit, settings, limits, active_joints,
+                random_seed: int) -> IKResult:
+    """
+    Solve within q +- step_limit, pulled toward q: a descent from q, then other starts.
+
+    The starts (seed table, then random, ``settings.max_restarts`` of them, all inside the
+    box) find the answers a single descent misses near singular configurations; being
+    inside the box, they are on the same branch.
+    """
+    box = limits.around(q, step_limit)
+    result = solve(model, objectives, q, mode=LOCAL, settings=settings, limits=box,
+                   active_joints=active_joints, bias=q)
+    if result.success or settings.max_restarts == 0:
+        return result
+    other = solve(model, objectives, q, mode=GLOBAL, settings=settings, limits=box,
+                  active_joints=active_joints, bias=q, random_seed=random_seed)
+    return other if other.success or other.max_error < result.max_error else result
+
+
+def _interpolated(a: list, b: list, max_cartesian_step: float) -> list:
+    """
+    Targets between two waypoints' objectives, at most ``max_cartesian_step`` apart.
+
+    Points move on straight lines, rotations and axes on great circles. Waypoints whose
+    objectives differ in structure (links, kinds, point counts) are not interpolated.
+    """
+    if len(a) != len(b) or any(_structure(x) != _structure(y) for x, y in zip(a, b)):
+        return []
+    distance = max(_distance(x, y) for x, y in zip(a, b))
+    count = int(np.ceil(distance / max_cartesian_step)) - 1
+    return [[_between(x, y, (i + 1) / (count + 1)) for x, y in zip(a, b)]
+            for i in range(max(count, 0))]
+
+
+def _structure(o: IKObjective) -> tuple:
+    return (o.link, o.ref_link, o.position, o.rotation, len(o.local_points))
+
+
+def _angle(u: np.ndarray, v: np.ndarray) -> float:
+    return float(np.arctan2(np.linalg.norm(np.cross(u, v)), u @ v))
+
+
+def _distance(a: IKObjective, b: IKObjective) -> float:
+    """Return the largest target displacement [m] or turn [rad] from ``a`` to ``b``."""
+    d = 0.0
+    if a.position != 'none':
+        d = float(np.linalg.norm(b.target_points - a.target_points, axis=1).max())
+    if a.rotation == 'fixed':
+        d = max(d, float(Rotation.from_matrix(a.target_rotation.T @ b.target_rotation)
+                         .magnitude()))
+    elif a.rotation == 'axial':
+        d = max(d, _angle(a.target_axis, b.target_axis))
+    return d
+
+
+def _between(a: IKObjective, b: IKObjective, t: float) -> IKObjective:
+    """``b`` with its targets a fraction ``t`` of the way from ``a``'s (0: a, 1: b)."""
+    out = copy.copy(b)          # the interpolation of valid targets is valid
+    set_ = object.__setattr__
+    if a.position != 'none':
+        set_(out, 'target_points', (1 - t) * a.target_points + t * b.target_points)
+    if a.rotation == 'fixed':
+        turn = Slerp([0.0, 1.0], Rotation.from_matrix([a.target_rotation, b.target_rotation]))
+        set_(out, 'target_rotation', turn([t]).as_matrix()[0])
+    elif a.rotation == 'axial':
+        angle = _angle(a.target_axis, b.target_axis)
+        if angle > 1e-12 and np.pi - angle > 1e-9:
+            axis = (np.sin((1 - t) * angle) * a.target_axis
+                    + np.sin(t * angle) * b.target_axis) / np.sin(angle)
+            set_(out, 'target_axis', axis / np.linalg.norm(axis))
+    return out
+
+
+def solve_batch(
+    model: RobotModel,
+    objectives_per_target: Sequence[Sequence[IKObjective] | ObjectiveSet],
+    seeds: Optional[np.ndarray] = None,
+    *,
+    workers: Optional[int] = None,
+    **options,
+) -> list[IKResult]:
+    """
+    Solve independent problems on ``workers`` threads (default: one per core).
+
+    seeds: (T, n), one per problem, or None (zeros). ``options`` are those of ``solve``
+    (mode, settings, limits, random_seed, ...), the same for every problem. Returns one
+    IKResult per problem, in order, each what ``solve`` returns for it alone (a time
+    budget that ends a solve is the one exception: it depends on the machine's load).
+    """
+    problems = list(objectives_per_target)
+    if seeds is None:
+        seeds = np.zeros((len(problems), model.num_dofs))
+    seeds = np.asarray(seeds, dtype=float)
+    if seeds.shape != (len(problems), model.num_dofs):
+        raise InvalidSettingsError(
+            f'seeds must be ({len(problems)}, {model.num_dofs}), one per problem; got '
+            f'{seeds.shape}')
+    workers = max(1, min(workers or os.cpu_count() or 1, len(problems) or 1))
+    if workers == 1:
+        return [solve(model, p, s, **options) for p, s in zip(problems, seeds)]
+    with ThreadPoolExecutor(workers, 'ik_batch') as pool:
+        return list(pool.map(lambda job: solve(model, job[0], job[1], **options),
+                             zip(problems, seeds)))

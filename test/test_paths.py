@@ -1,0 +1,120 @@
+"""Paths and batches: continuity, rejoining after an unreachable stretch, determinism."""
+
+from ik_service.core import IKObjective, JointLimits, load_urdf_file, solve
+from ik_service.core.paths import solve_batch, solve_path
+import numpy as np
+import pytest
+from robots import ARMS, robot_path
+from scipy.spatial.transform import Rotation
+
+UR5 = load_urdf_file(robot_path(ARMS['ur5'][0]))
+PANDA = load_urdf_file(robot_path(ARMS['panda'][0]))
+START = np.array([0.3, -1.2, 1.4, -1.6, -1.5, 0.2])
+
+
+def _poses_along(model, link, start_q, offsets, turns=None):
+    """Pose objectives: the link's pose at start_q moved by offsets (W, 3) [m], turned."""
+    pose = model.forward_kinematics(start_q, link)
+    out = []
+    for k, offset in enumerate(offsets):
+        rotation = pose[:3, :3] if turns is None else \
+            pose[:3, :3] @ Rotation.from_rotvec(turns[k]).as_matrix()
+        out.append([IKObjective.fixed_pose(link, rotation, pose[:3, 3] + offset)])
+    return out
+
+
+def _reached(model, link, q, objectives):
+    pose = model.forward_kinematics(q, link)
+    goal = objectives[0]
+    return (np.linalg.norm(pose[:3, 3] - goal.target_points[0]),
+            Rotation.from_matrix(pose[:3, :3].T @ goal.target_rotation).magnitude())
+
+
+def test_a_circle_is_followed_continuously_and_checked_by_forward_kinematics():
+    angles = np.linspace(0, 2 * np.pi, 200)
+    circle = 0.1 * np.stack([np.cos(angles) - 1, np.sin(angles), 0 * angles], axis=1)
+    waypoints = _poses_along(UR5, 'tool0', START, circle)
+    path = solve_path(UR5, waypoints, START, max_step=0.1)
+    assert path.all_succeeded
+    for q, objectives in zip(path.q, waypoints):
+        position, rotation = _reached(UR5, 'tool0', q, objectives)
+        assert position < 1e-5 and rotation < 1e-5
+    assert path.step.max() <= 0.1 + 1e-12
+    # back where it started: the same configuration, no branch change on the way
+    np.testing.assert_allclose(path.q[-1], START, atol=1e-4)
+
+
+def test_an_unreachable_stretch_stays_continuous_and_the_path_rejoins():
+    # a line out 1.5 m beyond the workspace boundary and back
+    out = np.concatenate([np.linspace(0, 1.5, 60), np.linspace(1.5, 0, 60)])
+    line = np.stack([-out, 0 * out, 0 * out], axis=1)
+    waypoints = _poses_along(UR5, 'tool0', START, line)
+    path = solve_path(UR5, waypoints, START)
+    assert not path.all_succeeded
+    assert path.success[:5].all() and path.success[-5:].all()      # rejoined
+    assert path.step.max() <= 0.5 + 1e-12                           # never jumped
+    # every failed waypoint is one that global mode, with many starts, cannot solve either
+    for objectives, ok in zip(waypoints, path.success):
+        if not ok:
+            assert not solve(UR5, objectives, START, mode='global', random_seed=1).success
+
+
+def test_the_same_path_twice_and_a_batch_in_any_order_give_identical_answers():
+    rng = np.random.default_rng(4)
+    offsets = np.cumsum(rng.normal(0, 0.004, (80, 3)), axis=0)
+    waypoints = _poses_along(UR5, 'tool0', START, offsets)
+    first = solve_path(UR5, waypoints, START)
+    second = solve_path(UR5, waypoints, START)
+    assert np.array_equal(first.q, second.q)
+    limits = JointLimits.from_model(UR5)
+    goals = limits.sample(rng, np.zeros(6), 24)
+    problems = [[IKObjective.fixed_pose('tool0', t[:3, :3], t[:3, 3])]
+                for t in UR5.forward_kinematics(goals, 'tool0')]
+    seeds = limits.sample(rng, np.zeros(6), 24)
+    options = dict(mode='global', random_seed=7)
+    alone = [solve(UR5, p, s, **options).q for p, s in zip(problems, seeds)]
+    order = rng.permutation(24)
+    batch = solve_batch(UR5, [problems[k] for k in order], seeds[order], workers=3, **options)
+    for k, result in zip(order, batch):
+        assert np.array_equal(result.q, alone[k])
+    assert all(r.success for r in batch)
+
+
+def test_a_joint_limit_on_the_way_does_not_stop_a_panda_line():
+    q0 = np.zeros(PANDA.num_dofs)
+    q0[:7] = [0.0, -0.2274, 0.0, -3.0, 0.0, 2.9444, 0.785]     # joint 4 near its lower limit
+    line = np.stack([np.linspace(0, 0.15, 100), 0 * np.zeros(100), np.zeros(100)], axis=1)
+    waypoints = _poses_along(PANDA, 'panda_hand', q0, line)
+    path = solve_path(PANDA, waypoints, q0, max_step=0.2)
+    assert path.all_succeeded, path.max_error.max()
+
+
+def test_densification_carries_the_configuration_across_a_large_jump():
+    # two waypoints a half turn about the tool axis apart: interpolated targets keep the
+    # step of each small; without them the box of 0.3 rad cannot reach the second
+    turn = [np.zeros(3), np.array([0.0, 0.0, 3.0])]
+    waypoints = _poses_along(UR5, 'tool0', START, np.zeros((2, 3)), turn)
+    direct = solve_path(UR5, waypoints, START, max_step=0.3)
+    assert not direct.success[1]
+    dense = solve_path(UR5, waypoints, START, max_step=0.3, max_cartesian_step=0.05)
+    assert dense.all_succeeded
+    position, rotation = _reached(UR5, 'tool0', dense.q[1], waypoints[1])
+    assert position < 1e-5 and rotation < 1e-5
+
+
+def test_a_branch_change_happens_only_when_allowed():
+    # a pose of another branch (shoulder turned half a turn): the box cannot get there
+    far = START + np.array([np.pi, 0, 0, 0, 0, 0])
+    target = UR5.forward_kinematics(far, 'tool0')
+    waypoints = [[IKObjective.fixed_pose('tool0', target[:3, :3], target[:3, 3])]]
+    kept = solve_path(UR5, waypoints, START, max_step=0.5)
+    assert not kept.success[0] and kept.step[0] <= 0.5 + 1e-12
+    allowed = solve_path(UR5, waypoints, START, max_step=0.5, allow_branch_change=True)
+    assert allowed.success[0] and allowed.step[0] > 0.5
+
+
+@pytest.mark.parametrize('bad', [0.0, -1.0, np.nan, [0.1] * 5])
+def test_bad_steps_are_refused(bad):
+    from ik_service.core import InvalidSettingsError
+    with pytest.raises((InvalidSettingsError, ValueError)):
+        solve_path(UR5, [], START, max_step=bad)
