@@ -45,7 +45,8 @@ def paths(arm: Arm, start: np.ndarray, count: int, rng) -> dict:
     for radius in (0.1, 0.2):
         for name, (u, v) in {'xy': (0, 1), 'yz': (1, 2), 'zx': (2, 0)}.items():
             a = 2 * np.pi * s
-            offset = radius * (np.outer(np.cos(a) - 1, axes[:, u]) + np.outer(np.sin(a), axes[:, v]))
+            offset = radius * (np.outer(np.cos(a) - 1, axes[:, u])
+                               + np.outer(np.sin(a), axes[:, v]))
             out[f'circle {int(radius * 100)} cm {name}'] = [_moved(pose, d) for d in offset]
     outward = pose[:3, 3] - base[:3, 3]
     outward = outward / np.linalg.norm(outward)

@@ -71,7 +71,7 @@ def test_the_same_path_twice_and_a_batch_in_any_order_give_identical_answers():
     problems = [[IKObjective.fixed_pose('tool0', t[:3, :3], t[:3, 3])]
                 for t in UR5.forward_kinematics(goals, 'tool0')]
     seeds = limits.sample(rng, np.zeros(6), 24)
-    options = dict(mode='global', random_seed=7)
+    options = {'mode': 'global', 'random_seed': 7}
     alone = [solve(UR5, p, s, **options).q for p, s in zip(problems, seeds)]
     order = rng.permutation(24)
     batch = solve_batch(UR5, [problems[k] for k in order], seeds[order], workers=3, **options)
