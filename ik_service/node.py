@@ -51,6 +51,7 @@ from ik_service.joint_state_cache import JointStateCache
 from ik_service.markers import solve_markers
 from ik_service.parameters import (description_limits, PARAMETERS, solver_settings, SPECS,
                                    unknown_parameters, validate, validate_together)
+from ik_service.stream import TargetStream
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
@@ -158,6 +159,10 @@ class IKServiceNode(Node):
         self._markers = self.create_publisher(MarkerArray, '~/markers', 10)
         self._solutions = self.create_publisher(JointState, '~/solution', 10)
         self.create_timer(2.0, self._check_duplicate_nodes, callback_group=topics)
+        self._stream = (TargetStream(self, self._values, lambda: self._model,
+                                     self._plausible_joint_states,
+                                     lambda: solver_settings(self._values), _STOP)
+                        if self._values['stream.target_topic'] else None)
 
     def _declare_parameters(self) -> dict:
         """Declare every parameter; StartupError for unknown names and bad values."""
@@ -184,6 +189,8 @@ class IKServiceNode(Node):
     def shutdown(self) -> None:
         """Stop running solves at their next iteration and drop queued ones."""
         self._stopping.set()
+        if self._stream is not None:
+            self._stream.stop()
         self._workers.shutdown(wait=False, cancel_futures=True)
         self._background.shutdown(wait=False, cancel_futures=True)
 

@@ -137,6 +137,23 @@ PARAMETERS = (
         64,
         read_only=True,
     ),
+    # Teleoperation: follow a stream of target poses (ik_service.stream).
+    ParameterSpec('stream.target_topic', '',
+                  'geometry_msgs/PoseStamped topic of targets for stream.link; each gets a '
+                  'joint command. Empty: no stream.', read_only=True),
+    ParameterSpec('stream.link', '', 'Link that follows the stream of targets.',
+                  read_only=True),
+    ParameterSpec('stream.command_topic', '~/joint_command',
+                  'sensor_msgs/JointState topic of the commands.', read_only=True),
+    ParameterSpec('stream.trajectory_topic', '',
+                  'Also publish each command as a one-point trajectory_msgs/JointTrajectory '
+                  'here (for joint_trajectory_controller); empty: not.', read_only=True),
+    ParameterSpec('stream.max_joint_velocity', 2.0,
+                  'Largest joint speed between commands [rad/s or m/s].', 1e-3, 1000.0,
+                  read_only=True),
+    ParameterSpec('stream.resync_threshold', 0.2,
+                  'Seed from /joint_states instead of the last command when they differ by '
+                  'more than this [rad or m].', 1e-6, 1000.0, read_only=True),
     # What one peer can ask of the node: requests and robot descriptions beyond these are
     # refused with a result code or reason that names the limit.
     ParameterSpec('limits.max_timeout', 10.0, 'Largest time budget a request may ask for [s].',
@@ -186,6 +203,8 @@ def validate_together(values: dict) -> Optional[str]:
     if values['timeout'] > values['limits.max_timeout']:
         return (f'timeout {values["timeout"]:g} s is above limits.max_timeout '
                 f'{values["limits.max_timeout"]:g} s')
+    if values['stream.target_topic'] and not values['stream.link']:
+        return 'stream.target_topic is set but stream.link is empty: name the link to move'
     if values['max_restarts'] > values['limits.max_restarts']:
         return (f'max_restarts {values["max_restarts"]} is above limits.max_restarts '
                 f'{values["limits.max_restarts"]}')

@@ -102,10 +102,10 @@ def solve_path(
         objectives = list(objectives)
         if max_cartesian_step is not None and previous is not None:
             for between in _interpolated(previous, objectives, max_cartesian_step):
-                q = _solve_near(model, between, q, step_limit, in_box, limits,
-                                active_joints, random_seed + k).q
-        result = _solve_near(model, objectives, q, step_limit, in_box, limits,
-                             active_joints, random_seed + k)
+                q = solve_near(model, between, q, step_limit, in_box, limits,
+                               active_joints, random_seed + k).q
+        result = solve_near(model, objectives, q, step_limit, in_box, limits,
+                            active_joints, random_seed + k)
         if not result.success and allow_branch_change:
             other = solve(model, objectives, q, mode=GLOBAL, settings=settings, limits=limits,
                           active_joints=active_joints, random_seed=random_seed + k)
@@ -123,10 +123,14 @@ def solve_path(
     )
 
 
-def _solve_near(model, objectives, q, step_limit, settings, limits, active_joints,
-                random_seed: int) -> IKResult:
+def solve_near(model: RobotModel, objectives, q: np.ndarray, step_limit,
+               settings: SolverSettings,
+               limits: JointLimits, active_joints: Optional[Sequence[str]] = None,
+               random_seed: int = 0) -> IKResult:
     """
-    Solve within q +- step_limit, pulled toward q: a descent from q, then other starts.
+    Solve within q (n,) +- step_limit (a number or (n,)), pulled toward q.
+
+    A descent from q, then, when it misses, ``settings.max_restarts`` other starts.
 
     The starts (seed table, then random, ``settings.max_restarts`` of them, all inside the
     box) find the answers a single descent misses near singular configurations; being

@@ -1,0 +1,161 @@
+"""
+Teleoperation mode: follow a stream of target poses with smooth joint commands.
+
+The node subscribes to ``stream.target_topic`` (geometry_msgs/PoseStamped, best effort,
+depth 1) and, for each target, publishes the joint command that puts ``stream.link`` at
+it (sensor_msgs/JointState on ``stream.command_topic``; also a one-point
+trajectory_msgs/JointTrajectory on ``stream.trajectory_topic`` for ros2_control's
+joint_trajectory_controller when set) and a StreamStatus on ``~/stream_status``.
+
+Each target is solved from the last command, inside a box of ``stream.max_joint_velocity``
+times the time since the previous target (at most 0.1 s), with the last command as the
+bias (``core.paths.solve_near``): commands never jump between solution branches. A target
+that cannot be met holds the last command (it is published again) and says why in the
+status. The last command is re-synced from /joint_states when they differ by more than
+``stream.resync_threshold`` (the robot was moved by something else). Targets are not
+queued: one thread solves the newest target; older ones that arrive meanwhile are dropped
+(counted in the status).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+import threading
+import time
+from typing import Callable, Optional
+
+from builtin_interfaces.msg import Duration
+from geometry_msgs.msg import PoseStamped
+from ik_interfaces.msg import PoseTarget, StreamStatus
+from ik_service import conversions as conv
+from ik_service.core import IKError, JointLimits, RobotModel, SolverSettings
+from ik_service.core.paths import solve_near
+import numpy as np
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import JointState
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+# The box of a step is velocity times the time since the previous target, within these [s].
+SHORTEST_STEP_TIME, LONGEST_STEP_TIME = 1e-3, 0.1
+# Starts inside the box when the descent from the last command misses.
+RESTARTS = 8
+
+
+class TargetStream:
+    """Solve the newest target of a pose stream on its own thread and publish commands."""
+
+    def __init__(self, node, values: dict, model: Callable[[], Optional[RobotModel]],
+                 joint_states: Callable[[RobotModel], dict],
+                 settings: Callable[[], SolverSettings], stop_codes: dict):
+        self._node, self._model, self._joint_states = node, model, joint_states
+        self._settings, self._stop_codes = settings, stop_codes
+        self._link = values['stream.link']
+        self._velocity = values['stream.max_joint_velocity']
+        self._resync = values['stream.resync_threshold']
+        self._commands = node.create_publisher(JointState, values['stream.command_topic'], 10)
+        self._trajectories = (node.create_publisher(JointTrajectory,
+                                                    values['stream.trajectory_topic'], 10)
+                              if values['stream.trajectory_topic'] else None)
+        self._status = node.create_publisher(StreamStatus, '~/stream_status', 10)
+        self._newest: Optional[tuple] = None      # (PoseStamped, arrival time [s])
+        self._ready = threading.Condition()
+        self._stopping = False
+        self._dropped = 0
+        self._last: Optional[tuple] = None        # (model, command (n,), arrival time)
+        self._thread = threading.Thread(target=self._run, name='ik_stream', daemon=True)
+        self._thread.start()
+        node.create_subscription(PoseStamped, values['stream.target_topic'], self._on_target,
+                                 QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
+
+    def stop(self) -> None:
+        """End the solving thread (after the target it is solving)."""
+        with self._ready:
+            self._stopping = True
+            self._ready.notify()
+
+    def _on_target(self, msg: PoseStamped) -> None:
+        with self._ready:
+            if self._newest is not None:
+                self._dropped += 1
+            self._newest = (msg, time.perf_counter())
+            self._ready.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while self._newest is None and not self._stopping:
+                    self._ready.wait()
+                if self._stopping:
+                    return
+                (target, arrived), self._newest = self._newest, None
+            try:
+                self._follow(target, arrived)
+            except Exception as e:      # a bad target must not end the stream
+                if not self._stopping:
+                    self._node.get_logger().error(f'stream: {type(e).__name__}: {e}',
+                                                  throttle_duration_sec=5.0)
+
+    def _follow(self, target: PoseStamped, arrived: float) -> None:
+        model = self._model()
+        status = StreamStatus(dropped=self._dropped)
+        status.header.frame_id = target.header.frame_id
+        if model is None:
+            status.message = 'no robot model yet'
+            return self._publish(None, status, arrived)
+        seed, dt = self._seed(model, arrived)
+        try:
+            objectives = conv.objectives_from_request(
+                [PoseTarget(link=self._link, pose=target)], [])
+            settings = replace(self._settings(), max_restarts=RESTARTS)
+            result = solve_near(model, objectives, seed, self._velocity * dt, settings,
+                                JointLimits.from_model(model))
+        except IKError as e:
+            status.message = f'target refused: {e}'
+            return self._publish(self._held(model), status, arrived)
+        (position, rotation), = result.objective_errors
+        status.position_error, status.rotation_error = float(position), float(rotation)
+        status.stop_reason = self._stop_codes[result.stop_reason]
+        status.success = result.success
+        if result.success:
+            self._last = (model, result.q, arrived)
+            status.message = 'met'
+            return self._publish(result.q, status, arrived)
+        status.message = (f'held the last command: the target is {position:.3g} m and '
+                          f'{rotation:.3g} rad from the best configuration within '
+                          f'{self._velocity * dt:.3g} rad of it ({result.stop_reason})')
+        return self._publish(self._held(model), status, arrived)
+
+    def _seed(self, model: RobotModel, arrived: float) -> tuple[np.ndarray, float]:
+        """Return the seed (the last command, or /joint_states) and the time step [s]."""
+        current = self._joint_states(model)
+        if self._last is not None and self._last[0] is model:
+            _, command, previous = self._last
+            measured = np.array([current.get(n, c) for n, c in zip(model.joint_names, command)])
+            if np.abs(measured - command).max() <= self._resync:
+                dt = min(max(arrived - previous, SHORTEST_STEP_TIME), LONGEST_STEP_TIME)
+                return command, dt
+        seed = conv.configuration(model, JointLimits.from_model(model).clip(
+            np.zeros(model.num_dofs)), current)
+        return seed, LONGEST_STEP_TIME
+
+    def _held(self, model: RobotModel) -> Optional[np.ndarray]:
+        return self._last[1] if self._last is not None and self._last[0] is model else None
+
+    def _publish(self, command: Optional[np.ndarray], status: StreamStatus,
+                 arrived: float) -> None:
+        model = self._model()
+        stamp = self._node.get_clock().now().to_msg()
+        if command is not None and model is not None:
+            names, positions = list(model.joint_names), command.tolist()
+            msg = JointState(name=names, position=positions)
+            msg.header.stamp = stamp
+            self._commands.publish(msg)
+            if self._trajectories is not None:
+                point = JointTrajectoryPoint(
+                    positions=positions,
+                    time_from_start=Duration(nanosec=int(LONGEST_STEP_TIME * 1e9)))
+                trajectory = JointTrajectory(joint_names=names, points=[point])
+                self._trajectories.publish(trajectory)
+        status.header.stamp = stamp
+        status.latency = time.perf_counter() - arrived
+        self._status.publish(status)
