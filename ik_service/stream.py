@@ -99,6 +99,7 @@ class TargetStream:
         model = self._model()
         status = StreamStatus(dropped=self._dropped)
         status.header.frame_id = target.header.frame_id
+        status.target_stamp = target.header.stamp
         if model is None:
             status.message = 'no robot model yet'
             return self._publish(None, status, arrived)

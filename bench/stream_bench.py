@@ -1,0 +1,131 @@
+"""
+Teleoperation through the node: a pose stream at a fixed rate in, joint commands out.
+
+    .venv/bin/python bench/stream_bench.py [--rate 500] [--seconds 60]
+
+The node runs as users start it, with ``stream.target_topic`` set (UR5, tool0). One
+thread publishes PoseStamped targets along a 10 cm circle (one turn per 4 s) at --rate,
+stamped when sent; the "robot" reports each command back on /joint_states. Per 10 s
+window: targets sent, commands received, targets the node dropped because a newer one
+came (never queued), failures, and the latency from a target's stamp to the arrival of
+its status here (p50, p99, max), and the node's RSS.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from geometry_msgs.msg import PoseStamped  # noqa: E402
+from ik_interfaces.msg import StreamStatus  # noqa: E402
+from ik_service.conversions import pose_target_msg  # noqa: E402
+from ik_service.core import load_urdf_file  # noqa: E402
+from ik_service.demo import node_command  # noqa: E402
+from ik_service.resources import default_params_file  # noqa: E402
+import numpy as np  # noqa: E402
+import rclpy  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
+from reliability import rss_mb, UR5_PATH  # noqa: E402
+from sensor_msgs.msg import JointState  # noqa: E402
+
+START = np.array([0.3, -1.2, 1.4, -1.6, -1.5, 0.2])
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument('--rate', type=float, default=500.0)
+    parser.add_argument('--seconds', type=float, default=60.0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    node = subprocess.Popen(node_command(UR5_PATH, default_params_file(), (
+        '-r', '__ns:=/teleop', '-p', 'stream.target_topic:=target',
+        '-p', 'stream.link:=tool0')), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    rclpy.init()
+    client = rclpy.create_node('stream_bench')
+    model = load_urdf_file(UR5_PATH)
+    start = model.forward_kinematics(START, 'tool0')
+    best_effort = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+    targets = client.create_publisher(PoseStamped, '/teleop/target', best_effort)
+    states = client.create_publisher(JointState, '/teleop/joint_states', 10)
+    arrivals = []       # (arrival time [s], status)
+    commands = []
+
+    def on_status(msg):
+        arrivals.append((client.get_clock().now().nanoseconds * 1e-9, msg))
+
+    def on_command(msg):
+        commands.append(msg)
+        states.publish(msg)             # the robot follows
+
+    client.create_subscription(StreamStatus, '/teleop/ik_service/stream_status', on_status, 1000)
+    client.create_subscription(JointState, '/teleop/ik_service/joint_command', on_command, 1000)
+    executor = SingleThreadedExecutor()
+    executor.add_node(client)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+
+    def pose_at(t):
+        pose = start.copy()
+        angle = 2 * np.pi * t / 4.0
+        pose[:3, 3] += 0.1 * np.array([np.cos(angle) - 1, np.sin(angle), 0.0])
+        msg = PoseStamped(pose=pose_target_msg(pose, 'tool0').pose.pose)
+        msg.header.frame_id = 'base_link'
+        msg.header.stamp = client.get_clock().now().to_msg()
+        return msg
+
+    # the robot is at START; wait until the stream answers
+    deadline = time.monotonic() + 30
+    while not arrivals and time.monotonic() < deadline:
+        states.publish(JointState(name=model.joint_names, position=START.tolist()))
+        targets.publish(pose_at(0.0))
+        time.sleep(0.1)
+    if not arrivals:
+        raise SystemExit('the node did not answer the stream')
+    time.sleep(0.5)
+    arrivals.clear()
+    commands.clear()
+    sent, period, began = [], 1.0 / args.rate, time.monotonic()
+    k = 0
+    while True:
+        due = began + k * period
+        if due - began >= args.seconds:
+            break
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        msg = pose_at(k * period)
+        targets.publish(msg)
+        sent.append(time.monotonic() - began)
+        k += 1
+    time.sleep(0.5)
+    rss = rss_mb(node.pid)
+    executor.shutdown()
+    client.destroy_node()
+    rclpy.try_shutdown()
+    node.send_signal(2)
+    node.wait(timeout=10)
+
+    stamps = np.array([s.target_stamp.sec + s.target_stamp.nanosec * 1e-9 for _, s in arrivals])
+    latency = np.array([t for t, _ in arrivals]) - stamps
+    at = stamps - stamps.min() if len(stamps) else stamps
+    print(f'stream at {args.rate:g} Hz for {args.seconds:g} s: {len(sent)} targets sent, '
+          f'{len(commands)} commands, {len(arrivals)} statuses, '
+          f'{arrivals[-1][1].dropped if arrivals else 0} targets dropped for a newer one, '
+          f'{sum(not s.success for _, s in arrivals)} failed; node RSS {rss:.1f} MB at the end')
+    print(f"{'t [s]':>6s} {'answered':>9s} {'p50 ms':>7s} {'p99 ms':>7s} {'max ms':>7s}")
+    for w in range(int(np.ceil(args.seconds / 10))):
+        inside = (at >= 10 * w) & (at < 10 * (w + 1))
+        if inside.any():
+            ms = latency[inside] * 1e3
+            print(f'{10 * (w + 1):6d} {int(inside.sum()):9d} {np.median(ms):7.2f} '
+                  f'{np.percentile(ms, 99):7.2f} {ms.max():7.2f}')
+
+
+if __name__ == '__main__':
+    main()
