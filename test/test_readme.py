@@ -114,3 +114,22 @@ def test_the_set_up_venv_registers_the_package_like_an_install(monkeypatch):
     assert os.path.isfile(os.path.join(share, 'config', 'ik_service.yaml'))
     assert os.access(os.path.join(get_package_prefix('ik_service'), 'lib', 'ik_service',
                                   'ik_service_node'), os.X_OK)
+
+
+def test_the_teleoperation_parameter_file_starts_the_stream(ros, tmp_path):
+    text = next(block for kind, block in BLOCKS if kind == 'yaml' and 'stream:' in block)
+    params = tmp_path / 'teleop.yaml'
+    params.write_text(text)
+    proc = NodeProcess('--params-file', str(params), '-p', 'robot_description_file:=' +
+                       os.path.join(ROOT, 'ik_service', 'robots', 'ur5e.urdf'),
+                       '-r', '__ns:=/readme_teleop')
+    try:
+        client = ros.create_client(ik_interfaces.srv.SolveIK, '/readme_teleop/solve_ik')
+        assert client.wait_for_service(timeout_sec=30.0), proc.output()
+        topics = dict(ros.get_topic_names_and_types())
+        assert topics.get('/readme_teleop/ik_service/joint_command') == \
+            ['sensor_msgs/msg/JointState'], topics
+        assert '/hand_pose' in topics and '/arm_controller/joint_trajectory' in topics
+        ros.destroy_client(client)
+    finally:
+        assert proc.stop() == 0, proc.output()
