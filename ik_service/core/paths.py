@@ -9,9 +9,11 @@ when it comes back. ``max_cartesian_step`` solves interpolated targets first whe
 consecutive waypoints are far apart, carrying the configuration along; only the
 waypoints' answers are returned.
 
-``solve_batch`` solves independent problems on a pool of threads (the kernel releases the
-GIL). Each answer is what ``solve`` gives for that problem alone, whatever the order,
-batch size or worker count: problems share nothing, and each uses the same options.
+``solve_batch`` solves independent problems, optionally on a pool of threads (the kernel
+releases the GIL, but a solve's Python part does not: on small arms two threads measured
+slower than one, ``bench/batch_bench.py``). Each answer is what ``solve`` gives for that
+problem alone, whatever the order, batch size or worker count: problems share nothing,
+and each uses the same options.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 import copy
 from dataclasses import dataclass, replace
-import os
 from typing import Optional, Sequence
 
 import numpy as np
@@ -205,11 +206,11 @@ def solve_batch(
     objectives_per_target: Sequence[Sequence[IKObjective] | ObjectiveSet],
     seeds: Optional[np.ndarray] = None,
     *,
-    workers: Optional[int] = None,
+    workers: int = 1,
     **options,
 ) -> list[IKResult]:
     """
-    Solve independent problems on ``workers`` threads (default: one per core).
+    Solve independent problems, on ``workers`` threads.
 
     seeds: (T, n), one per problem, or None (zeros). ``options`` are those of ``solve``
     (mode, settings, limits, random_seed, ...), the same for every problem. Returns one
@@ -224,7 +225,7 @@ def solve_batch(
         raise InvalidSettingsError(
             f'seeds must be ({len(problems)}, {model.num_dofs}), one per problem; got '
             f'{seeds.shape}')
-    workers = max(1, min(workers or os.cpu_count() or 1, len(problems) or 1))
+    workers = max(1, min(workers, len(problems) or 1))
     if workers == 1:
         return [solve(model, p, s, **options) for p, s in zip(problems, seeds)]
     with ThreadPoolExecutor(workers, 'ik_batch') as pool:
