@@ -1,7 +1,7 @@
 """Paths and batches: continuity, rejoining after an unreachable stretch, determinism."""
 
 from ik_service.core import IKObjective, JointLimits, load_urdf_file, solve
-from ik_service.core.paths import solve_batch, solve_path
+from ik_service.core import solve_batch, solve_path
 import numpy as np
 import pytest
 from robots import ARMS, robot_path

@@ -21,6 +21,7 @@ from .errors import (
 from .limits import JointLimits
 from .model import JointSpec, RobotModel
 from .objectives import IKObjective, ObjectiveSet, residual_and_jacobian
+from .paths import PathResult, solve_batch, solve_near, solve_path
 from .solver import (
     GLOBAL,
     IKResult,
@@ -50,6 +51,10 @@ __all__ = [
     'IKObjective',
     'ObjectiveSet',
     'residual_and_jacobian',
+    'PathResult',
+    'solve_batch',
+    'solve_near',
+    'solve_path',
     'GLOBAL',
     'LOCAL',
     'NEARBY',
