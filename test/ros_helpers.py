@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from rclpy.executors import SingleThreadedExecutor
@@ -65,3 +66,19 @@ def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
             return value
         time.sleep(interval)
     raise AssertionError(f'condition not met within {timeout} s')
+
+
+class Inbox:
+    """The messages one subscription of ``node`` received, in order (thread-safe)."""
+
+    def __init__(self, node, kind, topic: str, depth: int = 100):
+        self.messages, self._lock = [], threading.Lock()
+        node.create_subscription(kind, topic, self._add, depth)
+
+    def _add(self, msg) -> None:
+        with self._lock:
+            self.messages.append(msg)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self.messages)

@@ -1,6 +1,5 @@
 """Teleoperation mode: a pose stream in, joint commands out, over DDS, checked by FK."""
 
-import threading
 import time
 
 from geometry_msgs.msg import PoseStamped
@@ -12,7 +11,7 @@ import pytest
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from robots import ARMS, robot_path
-from ros_helpers import NodeProcess
+from ros_helpers import Inbox, NodeProcess
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
@@ -20,22 +19,6 @@ UR5_PATH = robot_path(ARMS['ur5'][0])
 UR5 = load_urdf_file(UR5_PATH)
 START = np.array([0.3, -1.2, 1.4, -1.6, -1.5, 0.2])
 VELOCITY = 2.0      # rad/s, the node's default stream.max_joint_velocity
-
-
-class Inbox:
-    """Messages of one topic, with their arrival order."""
-
-    def __init__(self, ros, kind, topic):
-        self.messages, self._lock = [], threading.Lock()
-        ros.create_subscription(kind, topic, self._add, 100)
-
-    def _add(self, msg):
-        with self._lock:
-            self.messages.append(msg)
-
-    def __len__(self):
-        with self._lock:
-            return len(self.messages)
 
 
 @pytest.fixture(scope='module')

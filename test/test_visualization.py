@@ -1,6 +1,5 @@
 """What RViz users see: the node's markers and solution topics, checked by forward kinematics."""
 
-import threading
 import time
 
 from geometry_msgs.msg import Vector3
@@ -14,30 +13,13 @@ import numpy as np
 import pytest
 from rclpy.executors import SingleThreadedExecutor
 from robots import ARMS, robot_path
-from ros_helpers import call, NodeProcess, wait_for
+from ros_helpers import call, Inbox, NodeProcess, wait_for
 from sensor_msgs.msg import JointState
 from visualization_msgs.msg import Marker, MarkerArray
 
 UR5_PATH = robot_path(ARMS['ur5'][0])
 UR5 = load_urdf_file(UR5_PATH)
 GOAL_Q = np.array([0.3, -1.2, 1.4, -1.6, -1.5, 0.2])
-
-
-class Received:
-    """The messages a subscription got, in order."""
-
-    def __init__(self, ros, kind, topic):
-        self.messages = []
-        self._lock = threading.Lock()
-        ros.create_subscription(kind, topic, self._add, 10)
-
-    def _add(self, msg):
-        with self._lock:
-            self.messages.append(msg)
-
-    def count(self):
-        with self._lock:
-            return len(self.messages)
 
 
 @pytest.fixture(scope='module')
@@ -47,8 +29,8 @@ def viewer(ros):
     solve = ros.create_client(SolveIK, '/viz/solve_ik')
     assert solve.wait_for_service(timeout_sec=30.0), proc.output()
     # the topics the launch file and the RViz config use, in the node's namespace
-    markers = Received(ros, MarkerArray, '/viz/' + MARKERS_TOPIC)
-    solutions = Received(ros, JointState, '/viz/' + SOLUTION_TOPIC)
+    markers = Inbox(ros, MarkerArray, '/viz/' + MARKERS_TOPIC)
+    solutions = Inbox(ros, JointState, '/viz/' + SOLUTION_TOPIC)
     yield solve, markers, solutions
     assert proc.stop() == 0, proc.output()
 
@@ -83,9 +65,9 @@ def _by_ns(array):
 def _answer_with_markers(ros, solve, markers, request):
     """Call until a marker array arrives after the answer (the topic matches late)."""
     def answered():
-        before = markers.count()
+        before = len(markers)
         answer = call(ros, solve, request)
-        if not spin_until(ros, lambda: markers.count() > before, timeout=1.0):
+        if not spin_until(ros, lambda: len(markers) > before, timeout=1.0):
             return None
         return answer, markers.messages[-1]
     return wait_for(answered, timeout=20.0)
@@ -131,7 +113,7 @@ def test_markers_show_targets_in_the_root_frame_and_what_the_answer_reached(ros,
         np.testing.assert_allclose((end - start) / np.linalg.norm(end - start), axis, atol=1e-6)
     assert ('targets', 1) not in shown          # no position part: no points drawn
     # the solution topic carries the answer
-    assert spin_until(ros, lambda: solutions.count() > 0, timeout=5.0)
+    assert spin_until(ros, lambda: len(solutions) > 0, timeout=5.0)
     np.testing.assert_allclose(_q(solutions.messages[-1]), q, atol=0)
 
 
@@ -139,7 +121,7 @@ def test_a_failed_answer_is_drawn_but_not_published_as_a_solution(ros, viewer):
     solve, markers, solutions = viewer
     far = np.eye(4)
     far[:3, 3] = (5.0, 0.0, 0.5)                      # 5 m away: out of reach
-    published = solutions.count()
+    published = len(solutions)
     answer, array = _answer_with_markers(
         ros, solve, markers,
         SolveIK.Request(pose_targets=[conv.pose_target_msg(far, 'tool0')]))
@@ -149,4 +131,4 @@ def test_a_failed_answer_is_drawn_but_not_published_as_a_solution(ros, viewer):
     np.testing.assert_allclose(_xyz(shown['targets', 0].points[0]), far[:3, 3], atol=1e-12)
     reached = UR5.forward_kinematics(_q(answer.solution), 'tool0')
     np.testing.assert_allclose(_xyz(shown['achieved', 0].points[0]), reached[:3, 3], atol=1e-9)
-    assert solutions.count() == published
+    assert len(solutions) == published
