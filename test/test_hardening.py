@@ -187,7 +187,9 @@ def test_a_robot_with_many_leaf_links_loads_in_bounded_memory(ros, tmp_path):
                                     target_points=[Point(y=0.1 + i * 1e-3)])
             answer = call(ros, solve, SolveIK.Request(objectives=[target]))
             assert answer.success, answer.message
-        assert rss_mb(proc) < 400, rss_mb(proc)       # 1.5 GB before
+        # the node alone is ~235 MB (numba and LLVM ~140 MB of it); 1.5 GB before the caches
+        # were bounded
+        assert rss_mb(proc) < 450, rss_mb(proc)
     finally:
         assert proc.stop() == 0, proc.output()
 
