@@ -30,6 +30,7 @@ from ik_service.core import (
 from ik_service.core.errors import MAX_MAGNITUDE
 from ik_service.core.transforms import matrix_to_quaternion, quaternion_to_matrix
 import numpy as np
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 _POSITION = {
     IKObjectiveMsg.POS_NONE: 'none',
@@ -97,6 +98,35 @@ def objectives_from_request(pose_targets: Sequence, objectives: Sequence) -> lis
             'the request has no pose_targets and no objectives; give at least one'
         )
     return out
+
+
+def waypoints_from_request(waypoints: Sequence) -> list[list[IKObjective]]:
+    """Core objectives per waypoint from ik_interfaces/Waypoint messages."""
+    out = []
+    for k, w in enumerate(waypoints):
+        try:
+            out.append(objectives_from_request(w.pose_targets, w.objectives))
+        except InvalidObjectiveError as e:
+            raise InvalidObjectiveError(f'waypoints[{k}]: {e}') from None
+    if not out:
+        raise InvalidObjectiveError('the path has no waypoints; give at least one')
+    return out
+
+
+def trajectory_msg(joint_names: Sequence[str], q: np.ndarray, waypoints: Sequence,
+                   default_period: float = 0.1) -> JointTrajectory:
+    """
+    Build a JointTrajectory through configurations q (W, n), timed by the waypoints.
+
+    Each point takes its waypoint's ``time_from_start``; when every one is zero, point k
+    is at (k + 1) * ``default_period`` [s].
+    """
+    times = [duration_to_seconds(w.time_from_start) for w in waypoints[:len(q)]]
+    if not any(times):
+        times = [(k + 1) * default_period for k in range(len(q))]
+    return JointTrajectory(joint_names=list(joint_names), points=[
+        JointTrajectoryPoint(positions=row.tolist(), time_from_start=seconds_to_duration(t))
+        for row, t in zip(q, times)])
 
 
 def _checked(where: str, build):

@@ -26,7 +26,7 @@ import traceback
 from typing import Callable, Optional
 
 from ik_interfaces.msg import ResultCode
-from ik_interfaces.srv import ComputeResidual, SolveIK
+from ik_interfaces.srv import ComputeResidual, SolveIK, SolveIKPath
 from ik_service import conversions as conv
 from ik_service import request_limits
 from ik_service.core import (
@@ -46,6 +46,7 @@ from ik_service.core import (
 )
 from ik_service.core import kernel_warm_up, solver as core_solver
 from ik_service.core.errors import MAX_MAGNITUDE
+from ik_service.core.paths import DEFAULT_MAX_STEP, solve_path
 from ik_service.core.seed_table import SeedTable
 from ik_service.joint_state_cache import JointStateCache
 from ik_service.markers import solve_markers
@@ -153,6 +154,9 @@ class IKServiceNode(Node):
         self._residual_service = self.create_service(
             ComputeResidual, 'compute_residual', self._compute_residual,
             qos_profile=service_qos, callback_group=services)
+        self._path_service = self.create_service(
+            SolveIKPath, 'solve_ik_path', self._solve_ik_path, qos_profile=service_qos,
+            callback_group=services)
         # What RViz shows: each answer's targets and achieved frames, and each solution
         # (for a second robot_state_publisher drawing a ghost robot). Built only while
         # someone subscribes.
@@ -383,6 +387,9 @@ class IKServiceNode(Node):
         return await self._queued(self._fill_residual, request, response,
                                   self._residual_service)
 
+    async def _solve_ik_path(self, request, response):
+        return await self._queued(self._fill_path, request, response, self._path_service)
+
     async def _queued(self, fill, request, response, service):
         """Run ``fill`` on a solver thread, or answer SERVICE_BUSY when too many wait."""
         started = time.perf_counter()
@@ -595,6 +602,63 @@ class IKServiceNode(Node):
                 return
             self.get_logger().error(f'publishing the answer failed: {traceback.format_exc()}',
                                     throttle_duration_sec=10.0)
+
+    def _fill_path(self, req: SolveIKPath.Request, res: SolveIKPath.Response, cancel) -> None:
+        """Solve a path with ``core.solve_path``; the whole path within limits.max_timeout."""
+        model = self._require_model()
+        values = self._values
+        request_limits.check_waypoints(req.waypoints, values)
+        request_limits.check_joint_list('active_joints', req.active_joints, values)
+        waypoints = conv.waypoints_from_request(req.waypoints)
+        for k, objectives in enumerate(waypoints):      # unknown links, with the waypoint
+            try:
+                ObjectiveSet(model, objectives)
+            except IKError as e:
+                raise type(e)(f'waypoints[{k}]: {e}') from None
+        timeout = conv.duration_to_seconds(req.timeout)
+        settings = replace(solver_settings(values),
+                           tolerance=req.tolerance or values['tolerance'],
+                           timeout=timeout or values['timeout'])
+        request_limits.check_budget(settings.timeout, 0, values)
+        max_step = req.max_step or DEFAULT_MAX_STEP
+        if not 0 < max_step < float('inf') or not (req.max_cartesian_step >= 0):
+            raise InvalidSettingsError('max_step and max_cartesian_step must be > 0 '
+                                       f'(got {req.max_step}, {req.max_cartesian_step})')
+        limits = JointLimits.from_model(model, values['joint_limit_margin'])
+        seed = self._current_configuration(model, req.seed, 'seed', limits)
+        deadline = time.perf_counter() + values['limits.max_timeout']
+        path = solve_path(model, waypoints, seed, max_step=max_step,
+                          allow_branch_change=req.allow_branch_change,
+                          max_cartesian_step=req.max_cartesian_step or None, settings=settings,
+                          limits=limits, active_joints=list(req.active_joints) or None,
+                          cancel=lambda: cancel() or time.perf_counter() > deadline)
+        res.trajectory = conv.trajectory_msg(model.joint_names, path.q, req.waypoints)
+        res.trajectory.header.stamp = self.get_clock().now().to_msg()
+        res.waypoint_success = path.success.tolist()
+        res.waypoint_errors = path.max_error.tolist()
+        res.waypoint_steps = path.step.tolist()
+        met, count = int(path.success.sum()), len(waypoints)
+        res.success = met == count
+        if res.success:
+            res.result_code.val = ResultCode.SUCCESS
+        elif path.cancelled and time.perf_counter() > deadline:
+            res.result_code.val = ResultCode.TIMED_OUT
+        elif path.cancelled:
+            res.result_code.val = ResultCode.PREEMPTED
+        else:
+            res.result_code.val = ResultCode.NO_IK_SOLUTION
+        res.message = (f'{met} of {count} waypoints met; largest step '
+                       f'{path.step.max(initial=0.0):.3g} (max_step {max_step:g})')
+        if not res.success and len(path.success) and not path.success.all():
+            first = int(np.flatnonzero(~path.success)[0])
+            res.message += (f'; first miss at waypoint {first} (error '
+                            f'{path.max_error[first]:.3g}, {path.results[first].stop_reason})')
+        if path.cancelled:
+            res.message += (f'; stopped after {len(path.success)} waypoints: '
+                            + ('the path took limits.max_timeout '
+                               f'({values["limits.max_timeout"]:g} s)'
+                               if time.perf_counter() > deadline
+                               else 'the client left or the node is shutting down'))
 
     def _fill_residual(self, req: ComputeResidual.Request, res: ComputeResidual.Response,
                        cancel=None) -> None:

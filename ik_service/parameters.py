@@ -167,6 +167,8 @@ PARAMETERS = (
     ParameterSpec('limits.max_names', 1024,
                   'Largest number of entries in any name list of a request (seed, bias, '
                   'active_joints, joint_limits, configuration).', 1, 1_000_000),
+    ParameterSpec('limits.max_waypoints', 10_000, 'Largest number of waypoints in one path.',
+                  1, 1_000_000),
     ParameterSpec('limits.max_pending_requests', 256,
                   'Requests waiting for a solver thread; beyond, SERVICE_BUSY at once.',
                   1, 1_000_000),

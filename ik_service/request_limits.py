@@ -41,6 +41,19 @@ def check_objectives(pose_targets, objectives, values: dict) -> None:
         _check_names(what, names, UnknownLinkError)
 
 
+def check_waypoints(waypoints, values: dict) -> None:
+    """Refuse more than limits.max_waypoints waypoints, or a waypoint beyond the other caps."""
+    if len(waypoints) > values['limits.max_waypoints']:
+        raise InvalidObjectiveError(
+            f'the path has {len(waypoints)} waypoints; the limit is '
+            f'{values["limits.max_waypoints"]} (parameter limits.max_waypoints)')
+    for k, w in enumerate(waypoints):
+        try:
+            check_objectives(w.pose_targets, w.objectives, values)
+        except (InvalidObjectiveError, UnknownLinkError) as e:
+            raise type(e)(f'waypoints[{k}]: {e}') from None
+
+
 def check_joint_list(what: str, names, values: dict, positions=None) -> None:
     """Refuse a joint list longer than limits.max_names, or with absurdly long names."""
     for length in (len(names), len(positions) if positions is not None else 0):

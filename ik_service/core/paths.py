@@ -21,7 +21,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 import copy
 from dataclasses import dataclass, replace
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
@@ -30,7 +30,7 @@ from .errors import InvalidSettingsError
 from .limits import JointLimits
 from .model import RobotModel
 from .objectives import IKObjective, ObjectiveSet
-from .solver import GLOBAL, IKResult, LOCAL, solve, SolverSettings
+from .solver import CANCELLED, GLOBAL, IKResult, LOCAL, solve, SolverSettings
 
 # A joint step larger than this between consecutive waypoints [rad or m] is a branch
 # change unless the caller allows one (also the default largest step).
@@ -48,7 +48,8 @@ class PathResult:
     q (W, n): the configuration at each waypoint (on failure the closest one found,
     within ``max_step`` of the previous). success (W,), max_error (W,) [m or rad],
     step (W,): the largest joint change from the previous answer (the first: from the
-    seed) [rad or m]. results: the IKResult of each waypoint.
+    seed) [rad or m]. results: the IKResult of each waypoint. cancelled: ``cancel`` ended
+    the path early; W is then the number of waypoints solved.
     """
 
     q: np.ndarray
@@ -56,6 +57,7 @@ class PathResult:
     max_error: np.ndarray
     step: np.ndarray
     results: list
+    cancelled: bool = False
 
     @property
     def all_succeeded(self) -> bool:
@@ -76,6 +78,7 @@ def solve_path(
     limits: Optional[JointLimits] = None,
     active_joints: Optional[Sequence[str]] = None,
     random_seed: int = 0,
+    cancel: Optional[Callable[[], bool]] = None,
 ) -> PathResult:
     """
     Solve waypoints as one motion from ``seed`` (n,).
@@ -86,7 +89,8 @@ def solve_path(
     max_cartesian_step: where a waypoint's targets are more than this [m, or rad for
     rotations] from the previous waypoint's, interpolated targets are solved first.
     restarts_per_waypoint: starts inside the box when the descent from the previous answer
-    misses (they replace ``settings.max_restarts`` there).
+    misses (they replace ``settings.max_restarts`` there). cancel: asked before each
+    waypoint and during its solve; True ends the path (``PathResult.cancelled``).
     """
     n = model.num_dofs
     step_limit = np.broadcast_to(np.asarray(max_step, dtype=float), (n,))
@@ -98,18 +102,22 @@ def solve_path(
     in_box = replace(settings, max_restarts=restarts_per_waypoint)
     q = limits.clip(np.asarray(seed, dtype=float))
     previous: Optional[list] = None
-    results = []
+    results, cancelled = [], False
     for k, objectives in enumerate(objectives_per_waypoint):
+        if cancel is not None and cancel():
+            cancelled = True
+            break
         objectives = list(objectives)
         if max_cartesian_step is not None and previous is not None:
             for between in _interpolated(previous, objectives, max_cartesian_step):
                 q = solve_near(model, between, q, step_limit, in_box, limits,
-                               active_joints, random_seed + k).q
+                               active_joints, random_seed + k, cancel).q
         result = solve_near(model, objectives, q, step_limit, in_box, limits,
-                            active_joints, random_seed + k)
+                            active_joints, random_seed + k, cancel)
         if not result.success and allow_branch_change:
             other = solve(model, objectives, q, mode=GLOBAL, settings=settings, limits=limits,
-                          active_joints=active_joints, random_seed=random_seed + k)
+                          active_joints=active_joints, random_seed=random_seed + k,
+                          cancel=cancel)
             if other.success:
                 result = other
         results.append(result)
@@ -121,13 +129,14 @@ def solve_path(
         max_error=np.array([r.max_error for r in results]),
         step=np.abs(np.diff(starts, axis=0)).max(axis=1, initial=0.0),
         results=results,
+        cancelled=cancelled,
     )
 
 
 def solve_near(model: RobotModel, objectives, q: np.ndarray, step_limit,
                settings: SolverSettings,
                limits: JointLimits, active_joints: Optional[Sequence[str]] = None,
-               random_seed: int = 0) -> IKResult:
+               random_seed: int = 0, cancel: Optional[Callable[[], bool]] = None) -> IKResult:
     """
     Solve within q (n,) +- step_limit (a number or (n,)), pulled toward q.
 
@@ -139,11 +148,11 @@ def solve_near(model: RobotModel, objectives, q: np.ndarray, step_limit,
     """
     box = limits.around(q, step_limit)
     result = solve(model, objectives, q, mode=LOCAL, settings=settings, limits=box,
-                   active_joints=active_joints, bias=q)
-    if result.success or settings.max_restarts == 0:
+                   active_joints=active_joints, bias=q, cancel=cancel)
+    if result.success or settings.max_restarts == 0 or result.stop_reason == CANCELLED:
         return result
     other = solve(model, objectives, q, mode=GLOBAL, settings=settings, limits=box,
-                  active_joints=active_joints, bias=q, random_seed=random_seed)
+                  active_joints=active_joints, bias=q, random_seed=random_seed, cancel=cancel)
     return other if other.success or other.max_error < result.max_error else result
 
 
