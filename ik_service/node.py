@@ -198,6 +198,10 @@ class IKServiceNode(Node):
         self._workers.shutdown(wait=False, cancel_futures=True)
         self._background.shutdown(wait=False, cancel_futures=True)
 
+    def _shutting_down(self) -> bool:
+        """Tell whether the node is stopping (also when a signal shut rclpy's context down)."""
+        return self._stopping.is_set() or not self.context.ok()
+
     def _check_duplicate_nodes(self) -> None:
         """Log an error while another node has this node's name (answers would split)."""
         me = (self.get_name(), self.get_namespace())
@@ -589,7 +593,7 @@ class IKServiceNode(Node):
 
     def _publish_answer(self, model: RobotModel, objectives, result, solution: JointState):
         """Publish the markers of an answer, and its solution when it is one."""
-        if self._stopping.is_set():     # the publishers may be destroyed already
+        if self._shutting_down():       # the publishers may be gone already
             return
         try:
             if self._markers.get_subscription_count():
@@ -598,7 +602,7 @@ class IKServiceNode(Node):
             if result.success and self._solutions.get_subscription_count():
                 self._solutions.publish(solution)
         except Exception:       # what is drawn must not cost the answer
-            if self._stopping.is_set():
+            if self._shutting_down():
                 return
             self.get_logger().error(f'publishing the answer failed: {traceback.format_exc()}',
                                     throttle_duration_sec=10.0)

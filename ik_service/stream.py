@@ -91,7 +91,7 @@ class TargetStream:
             try:
                 self._follow(target, arrived)
             except Exception as e:      # a bad target must not end the stream
-                if not self._stopping:
+                if not self._stopping and self._node.context.ok():
                     self._node.get_logger().error(f'stream: {type(e).__name__}: {e}',
                                                   throttle_duration_sec=5.0)
 
