@@ -43,18 +43,29 @@ class NodeProcess:
         return self.process.returncode
 
 
-def call(node, client, request, timeout: float = 10.0):
-    """One service call, waiting for the answer."""
+def call(node, client, request, timeout: float = 10.0, attempts: int = 2):
+    """
+    One service call, waiting up to ``timeout`` [s] for the answer, sent again once.
+
+    A response can be lost while DDS is still matching a new client's reply reader
+    (rmw_fastrtps waits 100 ms for it, which a loaded 2-core machine sometimes exceeds);
+    every request here is idempotent, so a second attempt tells that apart from a node
+    that does not answer.
+    """
     executor = SingleThreadedExecutor()  # not the global one: callers may be in threads
     executor.add_node(node)
     try:
-        future = client.call_async(request)
-        executor.spin_until_future_complete(future, timeout_sec=timeout)
+        for _ in range(attempts):
+            future = client.call_async(request)
+            executor.spin_until_future_complete(future, timeout_sec=timeout)
+            if future.done():
+                return future.result()
+            client.remove_pending_request(future)
     finally:
         executor.remove_node(node)
         executor.shutdown()
-    assert future.done(), f'no answer from {client.srv_name} within {timeout} s'
-    return future.result()
+    raise AssertionError(f'no answer from {client.srv_name} within {timeout} s, '
+                         f'{attempts} attempts')
 
 
 def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
