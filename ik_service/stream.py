@@ -102,7 +102,7 @@ class TargetStream:
         status.target_stamp = target.header.stamp
         if model is None:
             status.message = 'no robot model yet'
-            return self._publish(None, status, arrived)
+            return self._publish(None, None, status, arrived)
         seed, dt = self._seed(model, arrived)
         try:
             objectives = conv.objectives_from_request(
@@ -112,7 +112,7 @@ class TargetStream:
                                 JointLimits.from_model(model))
         except IKError as e:
             status.message = f'target refused: {e}'
-            return self._publish(self._held(model), status, arrived)
+            return self._publish(model, self._held(model), status, arrived)
         (position, rotation), = result.objective_errors
         status.position_error, status.rotation_error = float(position), float(rotation)
         status.stop_reason = self._stop_codes[result.stop_reason]
@@ -120,11 +120,11 @@ class TargetStream:
         if result.success:
             self._last = (model, result.q, arrived)
             status.message = 'met'
-            return self._publish(result.q, status, arrived)
+            return self._publish(model, result.q, status, arrived)
         status.message = (f'held the last command: the target is {position:.3g} m and '
                           f'{rotation:.3g} rad from the best configuration within '
                           f'{self._velocity * dt:.3g} rad of it ({result.stop_reason})')
-        return self._publish(self._held(model), status, arrived)
+        return self._publish(model, self._held(model), status, arrived)
 
     def _seed(self, model: RobotModel, arrived: float) -> tuple[np.ndarray, float]:
         """Return the seed (the last command, or /joint_states) and the time step [s]."""
@@ -142,9 +142,8 @@ class TargetStream:
     def _held(self, model: RobotModel) -> Optional[np.ndarray]:
         return self._last[1] if self._last is not None and self._last[0] is model else None
 
-    def _publish(self, command: Optional[np.ndarray], status: StreamStatus,
-                 arrived: float) -> None:
-        model = self._model()
+    def _publish(self, model: Optional[RobotModel], command: Optional[np.ndarray],
+                 status: StreamStatus, arrived: float) -> None:
         stamp = self._node.get_clock().now().to_msg()
         if command is not None and model is not None:
             names, positions = list(model.joint_names), command.tolist()
