@@ -1,10 +1,12 @@
-"""Shared test set-up: the test helpers on sys.path, and one rclpy client node per module."""
+"""Shared test set-up: test helpers and bench scripts on sys.path, one rclpy node per module."""
 import os
 import sys
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                'bench'))     # the load and soak patterns of reliability.py
 
 
 @pytest.fixture(scope='module')

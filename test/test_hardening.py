@@ -22,6 +22,7 @@ import pytest
 from rcl_interfaces.srv import GetParameters
 import rclpy
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+import reliability
 from robots import planar_arm
 from ros_helpers import call, NodeProcess, wait_for
 from sensor_msgs.msg import JointState
@@ -34,12 +35,8 @@ SECRET = 'SECRET-CONTENT-4711'
 
 
 def rss_mb(proc: NodeProcess) -> float:
-    """Resident memory of the node process [MB]."""
-    with open(f'/proc/{proc.process.pid}/status') as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1]) / 1024.0
-    raise AssertionError('no VmRSS')
+    """Resident memory of the node process [MB] (NaN once it has gone: no bound holds)."""
+    return reliability.rss_mb(proc.process.pid)
 
 
 def start(ros, namespace: str, *ros_args: str):
@@ -299,6 +296,7 @@ import sys, time
 import rclpy
 from ik_interfaces.srv import SolveIK
 sys.path.insert(0, {test_dir!r})
+import conftest  # noqa: F401 (the tests' sys.path)
 from test_hardening import blocked_request
 rclpy.init()
 node = rclpy.create_node('leaving_client')

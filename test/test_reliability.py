@@ -4,14 +4,8 @@ The full-size figures (20 000 calls, minutes of streaming) come from the bench s
 these runs check the behaviour: no call is lost, no invalid request is answered with
 success, streamed answers stay continuous, and the node's memory does not grow.
 """
-import os
-import sys
-
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, 'bench'))
-from reliability import run_load, run_soak  # noqa: E402
+from reliability import run_load, run_soak
 
 
 @pytest.mark.slow

@@ -100,7 +100,7 @@ def solve_path(
         raise InvalidSettingsError(f'max_cartesian_step must be > 0, got {max_cartesian_step}')
     limits = limits or JointLimits.from_model(model)
     in_box = replace(settings, max_restarts=restarts_per_waypoint)
-    q = limits.clip(np.asarray(seed, dtype=float))
+    q = start = limits.clip(np.asarray(seed, dtype=float))
     previous: Optional[list] = None
     results, cancelled = [], False
     for k, objectives in enumerate(objectives_per_waypoint):
@@ -122,7 +122,7 @@ def solve_path(
                 result = other
         results.append(result)
         q, previous = result.q, objectives
-    starts = np.vstack([limits.clip(np.asarray(seed, dtype=float))] + [r.q for r in results])
+    starts = np.vstack([start] + [r.q for r in results])
     return PathResult(
         q=np.array([r.q for r in results]).reshape(len(results), n),
         success=np.array([r.success for r in results], dtype=bool),
