@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from ik_service.core import load_urdf_string
-from ik_service.core.description_files import read_description_file
-from ik_service.core.urdf_loader import DEFAULT_LIMITS, expand_xacro
+from ik_service.core.urdf_loader import read_description
 
 # rviz:=true draws each solution as a second robot whose frames carry this prefix
 GHOST_FRAME_PREFIX = 'ik_solution/'
@@ -24,13 +23,7 @@ MARKERS_TOPIC = 'ik_service/markers'
 
 def description_text(text: str, path: str) -> str:
     """Return the URDF text: ``text`` when given, else the file at ``path`` (xacro expanded)."""
-    if text:
-        return text
-    if path.endswith('.xacro'):
-        data = expand_xacro(path, {})
-    else:
-        data = read_description_file(path, DEFAULT_LIMITS.max_bytes)
-    return data.decode('utf-8')
+    return text or read_description(path).decode('utf-8')
 
 
 def root_link(text: str) -> str:

@@ -50,9 +50,15 @@ DEFAULT_LIMITS = DescriptionLimits()
 def load_urdf_file(path: str, xacro_args: dict | None = None,
                    limits: DescriptionLimits = DEFAULT_LIMITS) -> RobotModel:
     """Load a ``.urdf`` file, or expand and load a ``.xacro`` file (see ``description_files``)."""
+    return load_urdf_string(read_description(path, xacro_args, limits), limits)
+
+
+def read_description(path: str, xacro_args: dict | None = None,
+                     limits: DescriptionLimits = DEFAULT_LIMITS) -> bytes:
+    """Return the URDF bytes of a ``.urdf`` file, or of a ``.xacro`` file expanded."""
     if isinstance(path, str) and path.endswith('.xacro'):
-        return load_urdf_string(expand_xacro(path, xacro_args or {}, limits), limits)
-    return load_urdf_string(read_description_file(path, limits.max_bytes), limits)
+        return expand_xacro(path, xacro_args or {}, limits)
+    return read_description_file(path, limits.max_bytes)
 
 
 def expand_xacro(path: str, args: dict, limits: DescriptionLimits = DEFAULT_LIMITS) -> bytes:
