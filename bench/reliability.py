@@ -44,9 +44,9 @@ UR5_PATH = os.path.join(sys.prefix, 'lib', 'python3.11', 'site-packages', 'cmeel
 
 
 # ---------------------------------------------------------------- plumbing
-def start_node(namespace: str, urdf: str) -> subprocess.Popen:
+def start_node(namespace: str, urdf: str, extra: tuple = ()) -> subprocess.Popen:
     """Start the node as its own process, as a user runs it; its output goes to a file."""
-    args = node_command(urdf, default_params_file(), ('-r', f'__ns:={namespace}'))
+    args = node_command(urdf, default_params_file(), ('-r', f'__ns:={namespace}', *extra))
     log = tempfile.NamedTemporaryFile('w+', prefix='ik_service_', suffix='.log', delete=False)
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     process.log_path = log.name

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -25,13 +24,11 @@ from geometry_msgs.msg import PoseStamped  # noqa: E402
 from ik_interfaces.msg import StreamStatus  # noqa: E402
 from ik_service.conversions import pose_target_msg  # noqa: E402
 from ik_service.core import load_urdf_file  # noqa: E402
-from ik_service.demo import node_command  # noqa: E402
-from ik_service.resources import default_params_file  # noqa: E402
 import numpy as np  # noqa: E402
 import rclpy  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
-from reliability import rss_mb, UR5_PATH  # noqa: E402
+from reliability import rss_mb, start_node, stop_node, UR5_PATH  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 
 START = np.array([0.3, -1.2, 1.4, -1.6, -1.5, 0.2])
@@ -43,9 +40,8 @@ def main(argv=None) -> None:
     parser.add_argument('--seconds', type=float, default=60.0)
     args = parser.parse_args(argv)
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-    node = subprocess.Popen(node_command(UR5_PATH, default_params_file(), (
-        '-r', '__ns:=/teleop', '-p', 'stream.target_topic:=target',
-        '-p', 'stream.link:=tool0')), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    node = start_node('/teleop', UR5_PATH,
+                      ('-p', 'stream.target_topic:=target', '-p', 'stream.link:=tool0'))
     rclpy.init()
     client = rclpy.create_node('stream_bench')
     model = load_urdf_file(UR5_PATH)
@@ -108,8 +104,7 @@ def main(argv=None) -> None:
     executor.shutdown()
     client.destroy_node()
     rclpy.try_shutdown()
-    node.send_signal(2)
-    node.wait(timeout=10)
+    stop_node(node)
 
     stamps = np.array([s.target_stamp.sec + s.target_stamp.nanosec * 1e-9 for _, s in arrivals])
     latency = np.array([t for t, _ in arrivals]) - stamps
