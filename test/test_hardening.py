@@ -80,18 +80,34 @@ def blocked_request(timeout_s: float) -> SolveIK.Request:
     return request
 
 
-def calls_at_once(service: str, requests: list, timeout: float = 60.0) -> list:
-    """Send each request from a client node of its own at the same time; return the answers."""
+CLIENT_MATCH_TIME = 1.0   # s
+
+
+def calls_at_once(service: str, requests: list, timeout: float = 60.0,
+                  sent: threading.Event | None = None) -> list:
+    """
+    Send each request from a client node of its own at the same time; return the answers.
+
+    ``sent`` is set once every request has gone out.
+    """
     from rclpy.executors import SingleThreadedExecutor
     executor = SingleThreadedExecutor()
-    nodes, futures = [], []
-    for k, request in enumerate(requests):
+    nodes, clients, futures = [], [], []
+    for k in range(len(requests)):
         node = rclpy.create_node(f'ik_service_peer_{k}')
-        client = node.create_client(SolveIK, service)
-        assert client.wait_for_service(timeout_sec=10.0)
+        clients.append(node.create_client(SolveIK, service))
+        assert clients[-1].wait_for_service(timeout_sec=10.0)
         executor.add_node(node)
         nodes.append(node)
+    # wait_for_service sees only the request side; Fast DDS drops a response whose reader
+    # it has not matched within 100 ms (docs/node.md), which a loaded machine can miss for
+    # a client made just now. These requests are not resent (their order decides their
+    # codes), so the new clients get time to be matched first.
+    time.sleep(CLIENT_MATCH_TIME)
+    for client, request in zip(clients, requests):
         futures.append(client.call_async(request))
+    if sent is not None:
+        sent.set()
     deadline = time.monotonic() + timeout
     while not all(f.done() for f in futures) and time.monotonic() < deadline:
         executor.spin_once(timeout_sec=0.1)
@@ -255,10 +271,12 @@ def test_requests_beyond_the_limits_are_refused_with_the_limit_named(ros, node):
 def test_long_solves_do_not_starve_parameters_or_joint_states(ros):
     proc, solve, residual = start(ros, 'starve', '-p', 'solver_threads:=2', *MANY_RESTARTS)
     try:
-        answers = []
+        answers, sent = [], threading.Event()
         peers = threading.Thread(target=lambda: answers.extend(
-            calls_at_once('/starve/solve_ik', [blocked_request(1.5) for _ in range(6)])))
+            calls_at_once('/starve/solve_ik', [blocked_request(1.5) for _ in range(6)],
+                          sent=sent)))
         peers.start()
+        assert sent.wait(timeout=30.0)
         time.sleep(0.5)     # both solver threads busy, four requests queued
         get = ros.create_client(GetParameters, '/starve/ik_service/get_parameters')
         assert get.wait_for_service(timeout_sec=5.0)
