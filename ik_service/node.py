@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+import faulthandler
 import os
+import signal
 import threading
 import time
 import traceback
@@ -61,6 +63,7 @@ from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 from rclpy.task import Future
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
@@ -91,6 +94,8 @@ PREPARED_LEAF_LINKS = 8
 # readings (and clipped into the limits); further out they are no value.
 JOINT_STATE_LIMIT_SLACK = 0.1
 MAX_MESSAGE_LENGTH = 2000
+# The executor thread looks for SIGINT / SIGTERM this often [s].
+SIGNAL_CHECK_PERIOD = 0.1
 
 
 class StartupError(Exception):
@@ -191,12 +196,18 @@ class IKServiceNode(Node):
         return values
 
     def shutdown(self) -> None:
-        """Stop running solves at their next iteration and drop queued ones."""
+        """
+        Stop running solves at their next iteration, drop queued ones and wait for them.
+
+        Every thread's work is bounded (solves by their cancel check and budget, the
+        background by the description limits), so this returns within one solve's
+        iteration and one seed-table link; afterwards nothing publishes or answers.
+        """
         self._stopping.set()
         if self._stream is not None:
             self._stream.stop()
-        self._workers.shutdown(wait=False, cancel_futures=True)
-        self._background.shutdown(wait=False, cancel_futures=True)
+        self._workers.shutdown(wait=True, cancel_futures=True)
+        self._background.shutdown(wait=True, cancel_futures=True)
 
     def _shutting_down(self) -> bool:
         """Tell whether the node is stopping (also when a signal shut rclpy's context down)."""
@@ -733,8 +744,25 @@ def _describe(result, objectives, settings) -> str:
 
 
 def main(args=None) -> int:
-    """Console script ``ik_service_node``: standard ``--ros-args`` apply; returns the exit code."""
-    rclpy.init(args=args)
+    """
+    Console script ``ik_service_node``: standard ``--ros-args`` apply; returns the exit code.
+
+    SIGINT and SIGTERM end the spin loop, then the node stops in order on this thread:
+    solves are cancelled and their threads joined before the node and rclpy's context are
+    destroyed. (rclpy's own handlers shut the context down from another thread while
+    solves may still publish; a second signal stops at once.)
+    """
+    faulthandler.enable()       # a crash in a C library prints every thread's stack
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
     node = executor = None
     code = 0
     try:
@@ -742,7 +770,8 @@ def main(args=None) -> int:
         # parameters, topics and the hand-off of requests; solves run on the node's workers
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        executor.spin()
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=SIGNAL_CHECK_PERIOD)
     except StartupError as e:
         rclpy.logging.get_logger('ik_service').fatal(f'not started: {e}')
         code = 2
@@ -750,7 +779,7 @@ def main(args=None) -> int:
         pass
     finally:
         if node is not None:
-            node.shutdown()                      # running solves stop at their next iteration
+            node.shutdown()
         if executor is not None:
             executor.shutdown(timeout_sec=1.0)
         if node is not None:

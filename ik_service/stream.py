@@ -68,10 +68,11 @@ class TargetStream:
                                  QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
 
     def stop(self) -> None:
-        """End the solving thread (after the target it is solving)."""
+        """End the solving thread after the target it is solving, and wait for it."""
         with self._ready:
             self._stopping = True
             self._ready.notify()
+        self._thread.join()
 
     def _on_target(self, msg: PoseStamped) -> None:
         with self._ready:
@@ -109,7 +110,7 @@ class TargetStream:
                 [PoseTarget(link=self._link, pose=target)], [])
             settings = replace(self._settings(), max_restarts=RESTARTS)
             result = solve_near(model, objectives, seed, self._velocity * dt, settings,
-                                JointLimits.from_model(model))
+                                JointLimits.from_model(model), cancel=lambda: self._stopping)
         except IKError as e:
             status.message = f'target refused: {e}'
             return self._publish(model, self._held(model), status, arrived)

@@ -1,5 +1,6 @@
 """Teleoperation mode: a pose stream in, joint commands out, over DDS, checked by FK."""
 
+import signal
 import time
 
 from geometry_msgs.msg import PoseStamped
@@ -110,3 +111,37 @@ def test_an_unreachable_target_holds_the_last_command_and_says_why(stream):
     assert not status.success and 'held the last command' in status.message
     assert status.position_error > 1.0
     np.testing.assert_array_equal(_q(commands.messages[held]), last)
+
+
+@pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM])
+def test_the_node_stops_cleanly_while_the_stream_solves(ros, signum):
+    """Unreachable targets at 500 Hz keep the stream thread solving when the signal comes."""
+    ns = f'/quit{int(signum)}'
+    proc = NodeProcess('-p', f'robot_description_file:={UR5_PATH}', '-r', f'__ns:={ns}',
+                       '-p', 'stream.target_topic:=target', '-p', 'stream.link:=tool0')
+    statuses = Inbox(ros, StreamStatus, f'{ns}/ik_service/stream_status')
+    targets = ros.create_publisher(PoseStamped, f'{ns}/target',
+                                   QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
+    executor = SingleThreadedExecutor()
+    executor.add_node(ros)
+    far = np.eye(4)
+    far[:3, 3] = (3.0, 0.0, 0.5)
+    try:
+        deadline = time.monotonic() + 30
+        while len(statuses) < 20 and time.monotonic() < deadline:
+            targets.publish(_pose(far))
+            executor.spin_once(timeout_sec=0.002)
+        assert len(statuses) >= 20, proc.output()
+        proc.process.send_signal(signum)
+        started = time.monotonic()
+        while proc.process.poll() is None and time.monotonic() - started < 10:
+            targets.publish(_pose(far))
+            executor.spin_once(timeout_sec=0.002)
+        assert proc.process.wait(timeout=10) == 0, proc.output()
+        assert time.monotonic() - started < 1.5, proc.output()
+        assert 'Traceback' not in proc.output(), proc.output()
+    finally:
+        executor.remove_node(ros)
+        executor.shutdown()
+        ros.destroy_publisher(targets)
+        proc.stop()
