@@ -98,5 +98,5 @@ def test_solves_in_threads_give_the_answers_of_solves_in_turn():
 def test_the_kernel_releases_the_gil():
     # nogil: numba marks the dispatcher's options; the threads above only run in
     # parallel because of it
-    for function in (kernel.iterate, kernel.evaluate_batch, kernel.residual_rows):
+    for function in (kernel.descend, kernel.evaluate_batch, kernel.residual_rows):
         assert function.targetoptions.get('nogil') is True

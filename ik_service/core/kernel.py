@@ -41,8 +41,8 @@ ROT_NONE, ROT_AXIAL, ROT_FIXED = 0, 1, 2
 POSITION_ROWS = (0, 1, 2, 3)
 ROTATION_ROWS = (0, 2, 3)
 
-# Iteration outcomes of ``iterate``
-RAN, CONVERGED, STALLED = 0, 1, 2
+# Outcomes of ``descend``
+RAN, CONVERGED, NEED_STARTS, EXHAUSTED = 0, 1, 2, 3
 # Damping beyond this (after repeated rejected steps) means the row cannot move.
 MAX_DAMPING = 1e8
 
@@ -473,27 +473,67 @@ def _damped_step(jac, res, lam, x, bias, has_bias, free, step, hess, rhs):
 
 
 @njit(**_JIT)
-def iterate(x, res, jac, cost, lam, born, checkpoint, done, stalled, converged, total,
-            iterations, lower, upper, bias, has_bias, tolerance, max_iterations, window,
-            restarts_left, floor, blocks,
+def _start_row(i, start, x, res, jac, cost, lam, born, checkpoint, total, damping, blocks,
+               tolerance, a_map, c, basis, parent, prismatic, ints, offsets, vectors,
+               rotations, ancestors, local_points, target_points, work):
+    """Put row i at ``start`` (k,), evaluate it; True when it already meets the tolerance."""
+    x[i, :] = start
+    residual_rows(x[i], a_map, c, basis, parent, prismatic, ints, offsets, vectors, rotations,
+                  ancestors, local_points, target_points, work, res[i], jac[i], True)
+    acc = 0.0
+    for r in range(res.shape[1]):
+        acc += res[i, r] * res[i, r]
+    cost[i], lam[i], born[i], checkpoint[i] = acc, damping, total, acc
+    return max_block_error(res[i], blocks) <= tolerance
+
+
+@njit(**_JIT)
+def _stalled(i, total, born, lam, cost, checkpoint, max_iterations, window, may_restart):
+    """
+    Tell whether row i's descent has ended at iteration ``total`` (updates its checkpoint).
+
+    Ended: ``max_iterations`` since it started, damping beyond MAX_DAMPING, or (only
+    while restarts are left) no halving of the cost within ``window`` iterations.
+    """
+    age = total - born[i]
+    periodic = total > 0 and total % window == 0
+    if age >= max_iterations or (periodic and lam[i] > MAX_DAMPING):
+        return True
+    if periodic and may_restart and age >= window:
+        ended = cost[i] > 0.5 * checkpoint[i]
+        checkpoint[i] = cost[i]
+        return ended
+    return False
+
+
+@njit(**_JIT)
+def descend(x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, best_res,
+            best_cost, counters, starts, iterations, lower, upper, bias, has_bias, tolerance,
+            max_iterations, window, restarts_allowed, damping, floor, blocks,
             a_map, c, basis, parent, prismatic, ints, offsets, vectors, rotations,
             ancestors, local_points, target_points):
     """
-    Run up to ``iterations`` damped least-squares iterations on the rows not ``done``.
+    Run up to ``iterations`` damped least-squares iterations, restarting ended rows.
 
     State per row (R rows, k values, m residual rows), updated in place: x (R, k), its
     residual res (R, m), Jacobian jac (R, m, k), cost = |r|^2 (R,), damping lam (R,),
-    the iteration it (re)started at born (R,), its cost at its last progress check
-    checkpoint (R,). A trial x - step, projected into [lower, upper], replaces a row's
-    values only if it lowers the cost (then lambda /= 10, else lambda *= 10, within
-    [floor, 100 MAX_DAMPING]): the cost of a row never increases.
+    the iteration it (re)started at born (R,; -1: waits for a start), its cost at its last
+    progress check checkpoint (R,), done (R,): retired. A trial x + step, projected into
+    [lower, upper], replaces a row's values only if it lowers the cost (then
+    lambda /= 10, else lambda *= 10, within [floor, 100 MAX_DAMPING]): the cost of a row
+    never increases. A row whose descent ended (``_stalled``) is compared with the best
+    ended row so far (best_cost (1,), best_x (k,), best_res (m,)) and waits for a start:
+    the next row of ``starts`` (N, k) while fewer than ``restarts_allowed`` were taken,
+    else it retires.
 
-    Returns (outcome, total): CONVERGED with ``converged`` marking the trial rows whose
-    largest block error is within ``tolerance`` (their values in x, res, jac); STALLED
-    with ``stalled`` marking rows to restart or retire: no halving of the cost within
-    ``window`` iterations (only while ``restarts_left`` > 0), ``max_iterations`` since
-    they started, or damping beyond MAX_DAMPING; RAN when the iterations ran out.
-    ``total`` counts iterations over the whole descent.
+    counters (5,) int64: iterations so far, starts taken, the next row of ``starts``,
+    1 once row 0's first descent ended, the iteration whose end checks ran.
+
+    Returns CONVERGED (``converged`` marks the rows within ``tolerance``; their values
+    in x, res, jac), NEED_STARTS (``starts`` is used up: pass new ones with counters[2]
+    = 0), EXHAUSTED (every row retired) or RAN (the iterations ran out). The state after
+    a return is the state a longer call would have had at that point, so how the
+    iterations are split into calls never changes the answer.
     """
     rows, k = x.shape
     m = res.shape[1]
@@ -501,27 +541,48 @@ def iterate(x, res, jac, cost, lam, born, checkpoint, done, stalled, converged, 
     step, hess, rhs = np.empty(k), np.empty((k, k)), np.empty(k)
     free = np.ones(k, dtype=np.bool_)
     work = work_arrays(m, parent.shape[0])
-    for _ in range(iterations):
-        # rows that cannot progress: restart them (while restarts are left) or retire them
-        any_stalled = False
-        periodic = total > 0 and total % window == 0
-        for i in range(rows):
-            stalled[i] = False
-            if done[i]:
-                continue
-            age = total - born[i]
-            if age >= max_iterations or (periodic and lam[i] > MAX_DAMPING):
-                stalled[i] = True
-            elif periodic and restarts_left > 0 and age >= window:
-                if cost[i] > 0.5 * checkpoint[i]:
-                    stalled[i] = True
-                checkpoint[i] = cost[i]
-            any_stalled = any_stalled or stalled[i]
-        if any_stalled:
-            return STALLED, total
-        any_converged = False
+    ran = 0
+    while True:
+        total = counters[0]
+        if counters[4] != total:        # end the descents that cannot progress
+            counters[4] = total
+            may_restart = counters[1] < restarts_allowed
+            for i in range(rows):
+                if done[i] or born[i] < 0 or not _stalled(
+                        i, total, born, lam, cost, checkpoint, max_iterations, window,
+                        may_restart):
+                    continue
+                if i == 0:
+                    counters[3] = 1
+                if cost[i] < best_cost[0]:
+                    best_cost[0] = cost[i]
+                    best_x[:] = x[i]
+                    best_res[:] = res[i]
+                born[i] = -1
+        any_converged, all_done = False, True
         for i in range(rows):
             converged[i] = False
+            if not done[i] and born[i] < 0:
+                if counters[1] >= restarts_allowed:
+                    done[i] = True
+                    continue
+                if counters[2] >= starts.shape[0]:
+                    return NEED_STARTS
+                converged[i] = _start_row(
+                    i, starts[counters[2]], x, res, jac, cost, lam, born, checkpoint, total,
+                    damping, blocks, tolerance, a_map, c, basis, parent, prismatic, ints,
+                    offsets, vectors, rotations, ancestors, local_points, target_points, work)
+                counters[1] += 1
+                counters[2] += 1
+                any_converged = any_converged or converged[i]
+            all_done = all_done and done[i]
+        if any_converged:
+            return CONVERGED
+        if all_done:
+            return EXHAUSTED
+        if ran == iterations:
+            return RAN
+        for i in range(rows):
             if done[i]:
                 continue
             # Values at a bound whose step points out of the box are held there and the
@@ -566,7 +627,7 @@ def iterate(x, res, jac, cost, lam, born, checkpoint, done, stalled, converged, 
                 lam[i] = max(lam[i] * 0.1, floor)
             else:
                 lam[i] = min(lam[i] * 10.0, 100.0 * MAX_DAMPING)
-        total += 1
+        counters[0] = total + 1
+        ran += 1
         if any_converged:
-            return CONVERGED, total
-    return RAN, total
+            return CONVERGED

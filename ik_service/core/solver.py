@@ -249,16 +249,18 @@ class _LazyGenerator:
 # crawling along a joint limit or into a local minimum rarely recovers. It is also how
 # many iterations the kernel runs between two looks at the clock.
 PROGRESS_WINDOW = 8
+# Random starts drawn at a time, once the seed table's picks are used up.
+START_CHUNK = 32
 
 
 class _Descent:
     """
     One solve's damped least-squares descent over the active dofs, run by the kernel.
 
-    Python decides what the kernel cannot: where restarted rows start (the seed table,
-    then random configurations), whether a converged row is feasible, and when the
-    clock or the caller ends the solve. The kernel runs PROGRESS_WINDOW iterations per
-    call, so a solve makes a handful of Python calls.
+    The kernel iterates, restarts ended rows from the starts it is given and keeps the
+    best ended row; Python decides what it cannot: the starts (the seed table's picks,
+    then random configurations), whether a converged row is feasible, and when the clock
+    or the caller ends the solve. A solve makes a handful of Python calls.
     """
 
     def __init__(self, model, problem, seed, idx, limits, bias, settings, feasible, rng, start,
@@ -273,35 +275,16 @@ class _Descent:
         self.call_start = self.start = start   # the budget counts from start
         self.chain = problem.chain(idx, seed)
 
-    def evaluate(self, x: np.ndarray, res: np.ndarray, jac: np.ndarray,
-                 converged: np.ndarray) -> None:
-        """
-        Fill residuals res (B, m) and Jacobians jac (B, m, k) at active values x (B, k).
-
-        ``converged`` (B,) marks the rows that meet the tolerance.
-        """
-        kernel.evaluate_batch(x, *self.chain, *self.problem.tables, res, jac, True)
-        kernel.meet_tolerance(res, self.problem.blocks, self.settings.tolerance, converged)
-
-    def _starts(self, queue, count: int) -> tuple[np.ndarray, Optional[np.ndarray]]:
-        """Take ``count`` new starting configurations: table picks first, then random."""
-        if queue is not None and len(queue):
-            picked, queue = queue[:count], queue[count:]
-            if len(picked) == count:
-                return self.box.clip(picked), queue
-            return np.vstack([self.box.clip(picked), self._random(count - len(picked))]), queue
-        return self._random(count), queue
-
     def _random(self, count: int) -> np.ndarray:
         return self.box.sample(self.rng, self.seed[self.idx], count)
 
     def run(self, x0, starts: Optional[Callable], restarts_allowed: int, rows: int = 1,
             reason_if_failed: Optional[str] = None) -> IKResult:
         """
-        Descend from x0 (1, k) plus ``rows - 1`` starts; restart stalled rows while allowed.
+        Descend from x0 (1, k) and ``rows - 1`` starts; restart ended rows while allowed.
 
         starts: returns the first starts to take (table picks, (N, k)) or None; asked only
-        when a seed that already meets the tolerance does not end the solve at once.
+        when the seed does not end the solve at once. Random configurations follow them.
         """
         s, problem = self.settings, self.problem
         deadline = self.start + s.timeout
@@ -309,89 +292,69 @@ class _Descent:
         x, res, jac = np.empty((rows, k)), np.zeros((rows, m)), np.zeros((rows, m, k))
         converged = np.zeros(rows, dtype=bool)
         x[0] = x0[0]
-        self.evaluate(x[:1], res[:1], jac[:1], converged[:1])
-        queue = None
+        kernel.evaluate_batch(x[:1], *self.chain, *problem.tables, res[:1], jac[:1], True)
+        if kernel.max_block_error(res[0], problem.blocks) <= s.tolerance and \
+                self._pick(x, [0]) is not None:
+            return self.result(x[0].copy(), res[0].copy(), CONVERGED, 0, 0)
+        pool = np.empty((0, k))
         if rows > 1:
-            if converged[0] and self._pick(x, [0]) is not None:
-                return self.result(x[0].copy(), res[0].copy(), CONVERGED, 0, 0)
-            x[1:], queue = self._starts(starts() if starts is not None else None, rows - 1)
-            self.evaluate(x[1:], res[1:], jac[1:], converged[1:])
+            picks = starts() if starts is not None else None
+            pool = self.box.clip(picks) if picks is not None and len(picks) else \
+                self._random(START_CHUNK)
         cost = np.einsum('ij,ij->i', res, res)
         # Damping never drops below 1e-12 of the scale of J^T J (at the seed), so that
         # J^T J + lambda I stays invertible on badly scaled robots (links kilometres long).
         floor = max(1e-9, 1e-12 * float(np.sum(jac[0] * jac[0])))
         lam = np.full(rows, max(s.initial_damping, floor))
-        born = np.zeros(rows, dtype=np.int64)      # iteration at which each row (re)started
+        born = np.full(rows, -1, dtype=np.int64)      # iteration each row (re)started at
+        born[0] = 0
         checkpoint = cost.copy()
         done = np.zeros(rows, dtype=bool)
-        stalled = np.zeros(rows, dtype=bool)
         lower = np.array(self.box.lower, dtype=float)     # the kernel's argument types:
         upper = np.array(self.box.upper, dtype=float)     # writable, contiguous float64
-        best = (np.inf, x[0].copy(), res[0].copy())
-        total = 0
-        restarts = rows - 1
+        best_x, best_res, best_cost = x[0].copy(), res[0].copy(), np.array([np.inf])
+        # iterations, starts taken, next start in pool, row 0's descent ended, checked at
+        counters = np.array([0, 0, 0, 0, -1], dtype=np.int64)
+        found = None
         # The descent from the seed (row 0) always runs to its end (converged, stalled or
         # max_iterations): the answer then never depends on how busy the machine was.
         # The time budget caps what comes after it (restarts).
-        seed_descended = False
-        found = self._pick(x, np.flatnonzero(converged))
-        while found is None:
-            if converged.any():     # converged, but none feasible: retire those rows
-                done |= converged
-                converged[:] = False
-                if done.all():
-                    reason = RESTARTS_EXHAUSTED if restarts_allowed else MAX_ITERATIONS
-                    break
-            if seed_descended and time.perf_counter() >= deadline:
+        while True:
+            if counters[3] and time.perf_counter() >= deadline:
                 reason = TIMEOUT
                 break
             if self.cancel is not None and self.cancel():
                 reason = CANCELLED
                 break
-            outcome, total = kernel.iterate(
-                x, res, jac, cost, lam, born, checkpoint, done, stalled, converged, total,
-                PROGRESS_WINDOW, lower, upper, self.bias, self.has_bias, s.tolerance,
-                s.max_iterations, PROGRESS_WINDOW, restarts_allowed - restarts, floor,
-                problem.blocks, *self.chain, *problem.tables)
+            outcome = kernel.descend(
+                x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, best_res,
+                best_cost, counters, pool, PROGRESS_WINDOW, lower, upper, self.bias,
+                self.has_bias, s.tolerance, s.max_iterations, PROGRESS_WINDOW,
+                restarts_allowed, max(s.initial_damping, floor), floor, problem.blocks,
+                *self.chain, *problem.tables)
             if outcome == kernel.CONVERGED:
                 found = self._pick(x, np.flatnonzero(converged))
-                continue
-            if outcome != kernel.STALLED:
-                continue
-            seed_descended = seed_descended or bool(stalled[0])
-            i = int(np.argmin(np.where(stalled, cost, np.inf)))
-            if cost[i] < best[0]:
-                best = (cost[i], x[i].copy(), res[i].copy())
-            fresh = np.flatnonzero(stalled)[: max(0, restarts_allowed - restarts)]
-            if len(fresh):
-                starts, queue = self._starts(queue, len(fresh))
-                x[fresh] = starts
-                fresh_res, fresh_jac = np.zeros((len(fresh), m)), np.zeros((len(fresh), m, k))
-                fresh_converged = np.zeros(len(fresh), dtype=bool)
-                self.evaluate(np.ascontiguousarray(starts), fresh_res, fresh_jac,
-                              fresh_converged)
-                res[fresh], jac[fresh], converged[fresh] = fresh_res, fresh_jac, fresh_converged
-                cost[fresh] = np.einsum('ij,ij->i', fresh_res, fresh_res)
-                lam[fresh], born[fresh] = max(s.initial_damping, floor), total
-                checkpoint[fresh] = cost[fresh]
-                restarts += len(fresh)
-                stalled[fresh] = False
-                found = self._pick(x, np.flatnonzero(converged))
-            done |= stalled
-            if found is None and done.all():
+                if found is not None:
+                    break
+                born[converged] = -1        # not feasible: these rows start again
+                counters[3] |= int(converged[0])
+            elif outcome == kernel.NEED_STARTS:
+                pool, counters[2] = self._random(START_CHUNK), 0
+            elif outcome == kernel.EXHAUSTED:
                 if restarts_allowed:
                     reason = RESTARTS_EXHAUSTED
                 else:
                     reason = STALLED if (lam > kernel.MAX_DAMPING).any() else MAX_ITERATIONS
                 break
+        total, restarts = int(counters[0]), int(counters[1])
         if found is not None:
             return self.result(x[found].copy(), res[found].copy(), CONVERGED, total, restarts)
         if reason_if_failed is not None:
             reason = reason_if_failed
         i = int(np.argmin(cost))
-        if cost[i] < best[0]:
-            best = (cost[i], x[i].copy(), res[i].copy())
-        return self.result(best[1], best[2], reason, total, restarts)
+        if cost[i] < best_cost[0]:
+            best_x, best_res = x[i].copy(), res[i].copy()
+        return self.result(best_x, best_res, reason, total, restarts)
 
     def _pick(self, x, rows) -> Optional[int]:
         """Among rows of x that meet the tolerance, the feasible one nearest the seed."""
