@@ -51,11 +51,13 @@ def main() -> None:
         res, jac = res8.copy(), jac8.copy()
         kernel.evaluate_batch(x, *chain, *problem.tables, res, jac, True)
         cost = np.einsum('ij,ij->i', res, res)
-        kernel.iterate(x, res, jac, cost, np.full(8, 1e-3), np.zeros(8, dtype=np.int64),
+        kernel.descend(x, res, jac, cost, np.full(8, 1e-3), np.zeros(8, dtype=np.int64),
                        cost.copy(), np.zeros(8, dtype=bool), np.zeros(8, dtype=bool),
-                       np.zeros(8, dtype=bool), 0, 8, np.array(model.lower[idx]),
-                       np.array(model.upper[idx]), np.zeros(len(idx)), False, 1e-12, 100, 8,
-                       0, 1e-9, problem.blocks, *chain, *problem.tables)
+                       x[0].copy(), res[0].copy(), np.array([np.inf]),
+                       np.array([0, 7, 0, 0, -1]), np.zeros((0, len(idx))), 8,
+                       np.array(model.lower[idx]), np.array(model.upper[idx]),
+                       np.zeros(len(idx)), False, 1e-12, 100, 8, 7, 1e-3, 1e-9,
+                       problem.blocks, *chain, *problem.tables)
 
     far = IKObjective.fixed_pose(arm.tip, target[:3, :3], target[:3, 3] * 10)
     rows = [
