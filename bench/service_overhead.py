@@ -9,6 +9,10 @@ solved once by ``solve`` in this process and once by a SolveIK round trip to the
 (started as the README starts it, one client, one request at a time). Prints both
 medians and p95s and the overhead: round trip minus library time, per request.
 
+The node's own work per request (converting it, ``solve``, filling the response), without
+DDS and executors, is timed too: its ``_fill_solve`` called in this process on the same
+requests, minus the library solve.
+
 For scale, the same client also calls the floor: an rclpy node that answers SolveIK with
 an empty response the way the node does (an async callback on a single-threaded executor
 awaiting a worker thread), with no conversion and no solve (``--serve-empty`` runs it).
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 import os
 import subprocess
 import sys
@@ -28,6 +33,7 @@ from ik_interfaces.srv import SolveIK  # noqa: E402
 from ik_service.conversions import pose_target_msg  # noqa: E402
 from ik_service.core import (IKObjective, JointLimits, load_urdf_file, solve,  # noqa: E402
                              SolverSettings)
+from ik_service.node import IKServiceNode  # noqa: E402
 import numpy as np  # noqa: E402
 import rclpy  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
@@ -70,6 +76,29 @@ def floor_latencies(calls: int) -> list[float]:
     return latencies
 
 
+def node_glue(requests: list, library_solves: list) -> float:
+    """
+    Median [s] of the node's request handling in this process minus the library solve.
+
+    Each request is handled by the node's ``_fill_solve`` right after its library solve
+    (``library_solves``: callables), so both run with the same caches.
+    """
+    node = IKServiceNode(cli_args=['--ros-args', '-r', '__ns:=/overhead_glue', '-p',
+                                   f'robot_description_file:={UR5_PATH}'])
+    try:
+        differences = []
+        for request, library_solve in zip(requests, library_solves):
+            started = time.perf_counter()
+            library_solve()
+            solved = time.perf_counter()
+            node._guarded(node._fill_solve, request, SolveIK.Response(), solved, lambda: False)
+            differences.append(time.perf_counter() - 2 * solved + started)
+    finally:
+        node.shutdown()
+        node.destroy_node()
+    return float(np.median(differences))
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--calls', type=int, default=500)
@@ -87,23 +116,28 @@ def main(argv=None) -> None:
     settings = SolverSettings()       # the node's defaults (config/ik_service.yaml)
     node = start_node('/overhead', UR5_PATH)
     rclpy.init()
-    library, service = [], []
+    library, service, requests, library_solves = [], [], [], []
     try:
         caller = Caller('overhead_client', '/overhead/solve_ik')
         for k, (goal, seed) in enumerate(zip(goals, seeds)):
             target = model.forward_kinematics(goal, 'tool0')
+            library_solve = partial(
+                solve, model, [IKObjective.fixed_pose('tool0', target[:3, :3], target[:3, 3])],
+                seed, mode='global', settings=settings, random_seed=k)
             started = time.perf_counter()
-            solve(model, [IKObjective.fixed_pose('tool0', target[:3, :3], target[:3, 3])],
-                  seed, mode='global', settings=settings, random_seed=k)
+            library_solve()
             library.append(time.perf_counter() - started)
+            library_solves.append(library_solve)
             request = SolveIK.Request(pose_targets=[pose_target_msg(target, 'tool0')],
                                       seed=JointState(name=model.joint_names,
                                                       position=seed.tolist()),
                                       random_seed=k)
+            requests.append(request)
             answer, latency = caller.call(request)
             if answer is not None:
                 service.append(latency)
         caller.close()
+        glue = node_glue(requests, library_solves)
         floor = floor_latencies(args.calls)
     finally:
         rclpy.try_shutdown()
@@ -116,6 +150,8 @@ def main(argv=None) -> None:
               f'{np.percentile(values, 95):6.3f} ms')
     print(f'  overhead (round trip p50 - library p50): '
           f'{np.median(service_ms) - np.median(library_ms):.3f} ms')
+    print("  of which the node's own work (request in, response out, no DDS): "
+          f'{glue * 1e3:.3f} ms')
 
 
 if __name__ == '__main__':

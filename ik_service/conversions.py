@@ -7,6 +7,7 @@ on bad input; ``result_code_for`` maps those errors to ResultCode values.
 
 from __future__ import annotations
 
+import array
 import json
 import math
 from typing import Mapping, Sequence
@@ -261,7 +262,17 @@ __all__ = [
     'seconds_to_duration',
     'objective_error_msgs',
     'pose_target_msg',
+    'float64_array',
 ]
+
+
+def float64_array(values) -> array.array:
+    """
+    Return a message's float64[] value from an array of floats (any shape, C order).
+
+    rclpy takes an ``array.array('d')`` as it is, where a list is checked value by value.
+    """
+    return array.array('d', np.ascontiguousarray(values, dtype=float).tobytes())
 
 
 def yaml_mapping(values: Mapping[str, object]) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 import faulthandler
+from functools import lru_cache
 import os
 import signal
 import threading
@@ -108,6 +109,7 @@ class IKServiceNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__('ik_service', **kwargs)
         self._values = self._declare_parameters()
+        self._settings = solver_settings(self._values)     # follows the parameters
         self._model: Optional[RobotModel] = None
         self._model_problem = (
             'no robot model yet: set robot_description or robot_description_file, '
@@ -170,7 +172,7 @@ class IKServiceNode(Node):
         self.create_timer(2.0, self._check_duplicate_nodes, callback_group=topics)
         self._stream = (TargetStream(self, self._values, lambda: self._model,
                                      self._plausible_joint_states,
-                                     lambda: solver_settings(self._values), _STOP)
+                                     lambda: self._settings, _STOP)
                         if self._values['stream.target_topic'] else None)
 
     def _declare_parameters(self) -> dict:
@@ -316,7 +318,7 @@ class IKServiceNode(Node):
         if problem:
             return SetParametersResult(successful=False, reason=problem)
         try:
-            solver_settings(values)          # raises if the combination is invalid
+            settings = solver_settings(values)     # raises if the combination is invalid
         except InvalidSettingsError as e:
             return SetParametersResult(successful=False, reason=str(e))
         if any(p.name in _MODEL_PARAMETERS for p in params):
@@ -327,7 +329,7 @@ class IKServiceNode(Node):
                 return SetParametersResult(successful=False, reason=str(e))
             if model is not None:
                 self._set_model(model, source)
-        self._values = values
+        self._values, self._settings = values, settings
         return SetParametersResult(successful=True)
 
     def _require_model(self) -> RobotModel:
@@ -518,7 +520,7 @@ class IKServiceNode(Node):
             )
         mode = _MODES.get(req.mode, values['mode'])
         timeout = conv.duration_to_seconds(req.timeout)
-        settings = solver_settings(values)
+        settings = self._settings
         settings = replace(
             settings,
             tolerance=req.tolerance if req.tolerance != 0 else settings.tolerance,
@@ -568,10 +570,11 @@ class IKServiceNode(Node):
             }.get(result.stop_reason, ResultCode.NO_IK_SOLUTION)
         )
         res.stop_reason = _STOP[result.stop_reason]
-        res.solution = JointState(name=list(model.joint_names), position=result.q.tolist())
+        res.solution = JointState(name=list(model.joint_names),
+                                  position=conv.float64_array(result.q))
         res.solution.header.stamp = self.get_clock().now().to_msg()
         self._publish_answer(model, objectives, result, res.solution)
-        res.residual = result.residual.tolist()
+        res.residual = conv.float64_array(result.residual)
         res.objective_errors = conv.objective_error_msgs(objectives, result.objective_errors)
         res.joints_at_limit = result.joints_at_limit
         res.iterations = result.iterations
@@ -582,25 +585,11 @@ class IKServiceNode(Node):
             if mode == NEARBY:
                 res.message += (f'; nearby mode: no joint moved more than {max_deviation:g} '
                                 'from it (joints "at a limit" may be at that box)')
-        res.effective_config = conv.yaml_mapping(
-            {
-                'mode': mode,
-                'tolerance': settings.tolerance,
-                'max_iterations': settings.max_iterations,
-                'timeout': settings.timeout,
-                'max_restarts': settings.max_restarts if mode == GLOBAL else 0,
-                'batch_size': settings.batch_size,
-                'initial_damping': settings.initial_damping,
-                'max_deviation': float(max_deviation) if mode == NEARBY else None,
-                'joint_limit_margin': values['joint_limit_margin'],
-                'ignore_joint_limits': bool(req.ignore_joint_limits),
-                'random_seed': int(req.random_seed),
-                'seed_mode': 'random' if req.seed_mode else 'current',
-                'active_joints': result.active_joints,
-                'approximate': settings.approximate,
-                'robot': model.name,
-            }
-        )
+        res.effective_config = _effective_config(
+            mode, settings, float(max_deviation) if mode == NEARBY else None,
+            values['joint_limit_margin'], bool(req.ignore_joint_limits), req.seed_mode,
+            tuple(result.active_joints), model.name
+        ) + f'random_seed: {int(req.random_seed)}\n'
 
     def _publish_answer(self, model: RobotModel, objectives, result, solution: JointState):
         """Publish the markers of an answer, and its solution when it is one."""
@@ -631,7 +620,7 @@ class IKServiceNode(Node):
             except IKError as e:
                 raise type(e)(f'waypoints[{k}]: {e}') from None
         timeout = conv.duration_to_seconds(req.timeout)
-        settings = replace(solver_settings(values),
+        settings = replace(self._settings,
                            tolerance=req.tolerance or values['tolerance'],
                            timeout=timeout or values['timeout'])
         request_limits.check_budget(settings.timeout, 0, values)
@@ -650,8 +639,8 @@ class IKServiceNode(Node):
         res.trajectory = conv.trajectory_msg(model.joint_names, path.q, req.waypoints)
         res.trajectory.header.stamp = self.get_clock().now().to_msg()
         res.waypoint_success = path.success.tolist()
-        res.waypoint_errors = path.max_error.tolist()
-        res.waypoint_steps = path.step.tolist()
+        res.waypoint_errors = conv.float64_array(path.max_error)
+        res.waypoint_steps = conv.float64_array(path.step)
         met, count = int(path.success.sum()), len(waypoints)
         res.success = met == count
         if res.success:
@@ -685,7 +674,7 @@ class IKServiceNode(Node):
         limits = JointLimits.from_model(model)
         q = self._current_configuration(model, req.configuration, 'configuration', limits)
         residual, jac = residual_and_jacobian(model, problem, q)
-        res.residual = residual.tolist()
+        res.residual = conv.float64_array(residual)
         res.objective_errors = conv.objective_error_msgs(
             objectives, problem.objective_errors(residual)
         )
@@ -699,7 +688,7 @@ class IKServiceNode(Node):
                 cols = list(np.flatnonzero(problem.default_active))
             res.jacobian_columns = [model.joint_names[c] for c in cols]
             res.jacobian_rows = problem.num_rows
-            res.jacobian = jac[:, cols].ravel().tolist()
+            res.jacobian = conv.float64_array(jac[:, cols])
         res.success = True
         res.result_code.val = ResultCode.SUCCESS
         res.message = f'{problem.num_rows} residual rows at the given configuration'
@@ -741,6 +730,29 @@ def _describe(result, objectives, settings) -> str:
         f'position {p:.3g} m, rotation {r:.3g} rad)'
         f'{limits}; {result.iterations} iterations from {_starts(result)}, {ms:.2f} ms'
     )
+
+
+@lru_cache(maxsize=64)
+def _effective_config(mode: str, settings, max_deviation: Optional[float],
+                      joint_limit_margin: float, ignore_joint_limits: bool, seed_mode: int,
+                      active_joints: tuple, robot: str) -> str:
+    """YAML of the settings a solve ran with (but its random seed): a few texts, reused."""
+    return conv.yaml_mapping({
+        'mode': mode,
+        'tolerance': settings.tolerance,
+        'max_iterations': settings.max_iterations,
+        'timeout': settings.timeout,
+        'max_restarts': settings.max_restarts if mode == GLOBAL else 0,
+        'batch_size': settings.batch_size,
+        'initial_damping': settings.initial_damping,
+        'max_deviation': max_deviation,
+        'joint_limit_margin': joint_limit_margin,
+        'ignore_joint_limits': ignore_joint_limits,
+        'seed_mode': 'random' if seed_mode else 'current',
+        'active_joints': list(active_joints),
+        'approximate': settings.approximate,
+        'robot': robot,
+    })
 
 
 def main(args=None) -> int:

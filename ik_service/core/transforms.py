@@ -7,6 +7,7 @@ function takes and returns arrays with leading batch dimensions where noted.
 
 from __future__ import annotations
 
+import math
 
 import numpy as np
 
@@ -42,18 +43,21 @@ def quaternion_to_matrix(q, normalize_tolerance: float = 1e-3) -> np.ndarray:
     ``normalize_tolerance`` from 1 (a small deviation, as from float32 round trips,
     is normalised away).
     """
-    q = np.asarray(q, dtype=float)
-    if q.shape != (4,) or not np.all(np.isfinite(q)):
+    try:
+        values = [float(v) for v in q]      # plain floats: 4 numbers, no numpy calls
+    except (TypeError, ValueError):
+        values = []
+    if len(values) != 4 or not all(map(math.isfinite, values)):
         raise InvalidObjectiveError(
-            f'quaternion must be 4 finite numbers (x, y, z, w), got {q.tolist()}'
+            f'quaternion must be 4 finite numbers (x, y, z, w), got {q!r:.200}'
         )
-    n = float(np.linalg.norm(q))
+    n = math.sqrt(sum(v * v for v in values))
     if abs(n - 1.0) > normalize_tolerance:
         raise InvalidObjectiveError(
-            f'quaternion (x, y, z, w) = {q.tolist()} has norm {n:.6g}; it must be a unit '
+            f'quaternion (x, y, z, w) = {values} has norm {n:.6g}; it must be a unit '
             'quaternion (identity is w: 1.0)'
         )
-    x, y, z, w = q / n
+    x, y, z, w = (v / n for v in values)
     return np.array(
         [
             [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
