@@ -12,7 +12,11 @@ the tool axis and a random smooth path; 6-D pose targets. Solvers: ``solve_path`
 answer; Klampt's ``solve_nearby`` (max deviation 0.5 rad) from the previous answer. A
 failed waypoint leaves the previous configuration as the next seed.
 
-Columns: failed = waypoints the solver missed that another solved without a flip; flips =
+``solve_path`` runs twice: as is (no branch change) and with ``allow_branch_change`` (a
+waypoint the box cannot solve is solved again in global mode), which flips like the peers.
+
+Columns: failed = waypoints the solver missed that another solver (not the branching run)
+reached on the start's branch, i.e. with no flip at or before that waypoint; flips =
 steps of a joint over 0.5 rad between consecutive answers; length = the joint-space path length
 (sum of step norms) over the shortest of the three; ms = median time per waypoint.
 """
@@ -33,6 +37,7 @@ import numpy as np  # noqa: E402
 from scipy.spatial.transform import Rotation  # noqa: E402
 
 FLIP = 0.5      # rad: a larger step of one joint between waypoints is a branch flip
+BRANCHING = 'ik_service, branch change allowed'
 
 
 def paths(arm: Arm, start: np.ndarray, count: int, rng) -> dict:
@@ -77,10 +82,11 @@ def _turned(pose, r):
     return out
 
 
-def run_ik_service(arm: Arm, targets, start):
+def run_ik_service(arm: Arm, targets, start, allow_branch_change: bool = False):
     objectives = [[IKObjective.fixed_pose(arm.tip, t[:3, :3], t[:3, 3])] for t in targets]
     started = time.perf_counter()
-    path = solve_path(arm.model, objectives, arm.full(start), active_joints=arm.names)
+    path = solve_path(arm.model, objectives, arm.full(start), active_joints=arm.names,
+                      allow_branch_change=allow_branch_change)
     per = (time.perf_counter() - started) / len(targets)
     return [q[arm.dofs] if ok else None for q, ok in zip(path.q, path.success)], \
         path.q[:, arm.dofs], [per] * len(targets)
@@ -130,7 +136,8 @@ def main(argv=None) -> None:
         start = middle.sample(rng, np.zeros(len(arm.dofs)), 1)[0]
         peers = {'trac_ik': TracIK(arm, 0.005), 'klampt': KlamptNearby(arm, 0.005)}
         for name, targets in paths(arm, start, args.waypoints, rng).items():
-            runs = {'ik_service': run_ik_service(arm, targets, start)}
+            runs = {'ik_service': run_ik_service(arm, targets, start),
+                    BRANCHING: run_ik_service(arm, targets, start, allow_branch_change=True)}
             for peer, solver in peers.items():
                 runs[peer] = run_seeded(arm, solver, targets, start)
             solved = {s: np.array([arm.solved(a, t) for a, t in zip(r[0], targets)])
@@ -139,7 +146,9 @@ def main(argv=None) -> None:
             for s, (_, configurations, _) in runs.items():
                 steps = np.diff(np.vstack([start, configurations]), axis=0)
                 lengths[s] = (np.linalg.norm(steps, axis=1).sum(), np.abs(steps).max(axis=1))
-            smoothly = np.any([solved[s] & (lengths[s][1] <= FLIP) for s in runs], axis=0)
+            # reached on the start's branch: solved, and no flip at or before that waypoint
+            smoothly = np.any([solved[s] & (np.cumsum(lengths[s][1] > FLIP) == 0)
+                               for s in runs if s != BRANCHING], axis=0)
             shortest = min(length for length, _ in lengths.values()) or 1.0
             for s, (_, _, times) in runs.items():
                 length, largest = lengths[s]

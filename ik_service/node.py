@@ -28,8 +28,8 @@ import time
 import traceback
 from typing import Callable, Optional
 
-from ik_interfaces.msg import ResultCode
-from ik_interfaces.srv import ComputeResidual, SolveIK, SolveIKPath
+from ik_interfaces.msg import BatchAnswer, ResultCode
+from ik_interfaces.srv import ComputeResidual, SolveIK, SolveIKBatch, SolveIKPath
 from ik_service import conversions as conv
 from ik_service import request_limits
 from ik_service.core import (
@@ -163,6 +163,9 @@ class IKServiceNode(Node):
             qos_profile=service_qos, callback_group=services)
         self._path_service = self.create_service(
             SolveIKPath, 'solve_ik_path', self._solve_ik_path, qos_profile=service_qos,
+            callback_group=services)
+        self._batch_service = self.create_service(
+            SolveIKBatch, 'solve_ik_batch', self._solve_ik_batch, qos_profile=service_qos,
             callback_group=services)
         # What RViz shows: each answer's targets and achieved frames, and each solution
         # (for a second robot_state_publisher drawing a ghost robot). Built only while
@@ -407,6 +410,9 @@ class IKServiceNode(Node):
     async def _solve_ik_path(self, request, response):
         return await self._queued(self._fill_path, request, response, self._path_service)
 
+    async def _solve_ik_batch(self, request, response):
+        return await self._queued(self._fill_batch, request, response, self._batch_service)
+
     async def _queued(self, fill, request, response, service):
         """Run ``fill`` on a solver thread, or answer SERVICE_BUSY when too many wait."""
         started = time.perf_counter()
@@ -500,33 +506,26 @@ class IKServiceNode(Node):
             response.solve_time = conv.seconds_to_duration(time.perf_counter() - started)
         return response
 
-    def _fill_solve(self, req: SolveIK.Request, res: SolveIK.Response, cancel) -> None:
-        model = self._require_model()
+    def _request_settings(self, model: RobotModel, req) -> tuple:
+        """
+        Return (mode, SolverSettings, max_deviation, JointLimits) of a SolveIK-like request.
+
+        Zeros mean the node's parameters; raises the IKError whose code fits a bad value.
+        """
         values = self._values
-        request_limits.check_objectives(req.pose_targets, req.objectives, values)
-        for what, names in (('active_joints', req.active_joints),
-                            ('joint_limits', [jl.joint for jl in req.joint_limits])):
-            request_limits.check_joint_list(what, names, values)
-        objectives = conv.objectives_from_request(req.pose_targets, req.objectives)
-        problem = ObjectiveSet(model, objectives)
         if req.mode != SolveIK.Request.MODE_DEFAULT and req.mode not in _MODES:
             raise InvalidSettingsError(
                 f'mode {req.mode} is not one of MODE_DEFAULT(0), MODE_LOCAL(1), '
                 'MODE_GLOBAL(2), MODE_NEARBY(3)'
             )
-        if req.seed_mode not in (SolveIK.Request.SEED_CURRENT, SolveIK.Request.SEED_RANDOM):
-            raise InvalidSettingsError(
-                f'seed_mode {req.seed_mode} is not SEED_CURRENT(0) or SEED_RANDOM(1)'
-            )
         mode = _MODES.get(req.mode, values['mode'])
         timeout = conv.duration_to_seconds(req.timeout)
-        settings = self._settings
         settings = replace(
-            settings,
-            tolerance=req.tolerance if req.tolerance != 0 else settings.tolerance,
-            max_iterations=req.max_iterations or settings.max_iterations,
-            timeout=timeout if timeout != 0 else settings.timeout,
-            max_restarts=req.max_restarts or settings.max_restarts,
+            self._settings,
+            tolerance=req.tolerance if req.tolerance != 0 else self._settings.tolerance,
+            max_iterations=req.max_iterations or self._settings.max_iterations,
+            timeout=timeout if timeout != 0 else self._settings.timeout,
+            max_restarts=req.max_restarts or self._settings.max_restarts,
         )
         request_limits.check_budget(settings.timeout, settings.max_restarts, values)
         max_deviation = req.max_deviation if req.max_deviation != 0 else values['max_deviation']
@@ -540,6 +539,22 @@ class IKServiceNode(Node):
             {jl.joint: (jl.lower, jl.upper) for jl in req.joint_limits},
             enabled=not req.ignore_joint_limits,
         )
+        return mode, settings, max_deviation, limits
+
+    def _fill_solve(self, req: SolveIK.Request, res: SolveIK.Response, cancel) -> None:
+        model = self._require_model()
+        values = self._values
+        request_limits.check_objectives(req.pose_targets, req.objectives, values)
+        for what, names in (('active_joints', req.active_joints),
+                            ('joint_limits', [jl.joint for jl in req.joint_limits])):
+            request_limits.check_joint_list(what, names, values)
+        objectives = conv.objectives_from_request(req.pose_targets, req.objectives)
+        problem = ObjectiveSet(model, objectives)
+        if req.seed_mode not in (SolveIK.Request.SEED_CURRENT, SolveIK.Request.SEED_RANDOM):
+            raise InvalidSettingsError(
+                f'seed_mode {req.seed_mode} is not SEED_CURRENT(0) or SEED_RANDOM(1)'
+            )
+        mode, settings, max_deviation, limits = self._request_settings(model, req)
         seed = self._current_configuration(model, req.seed, 'seed', limits)
         bias = None
         if req.bias.name or req.bias.position:
@@ -563,12 +578,7 @@ class IKServiceNode(Node):
         )
 
         res.success = result.success
-        res.result_code.val = (
-            ResultCode.SUCCESS if result.success else {
-                core_solver.TIMEOUT: ResultCode.TIMED_OUT,
-                core_solver.CANCELLED: ResultCode.PREEMPTED,
-            }.get(result.stop_reason, ResultCode.NO_IK_SOLUTION)
-        )
+        res.result_code.val = _result_code(result)
         res.stop_reason = _STOP[result.stop_reason]
         res.solution = JointState(name=list(model.joint_names),
                                   position=conv.float64_array(result.q))
@@ -606,6 +616,66 @@ class IKServiceNode(Node):
                 return
             self.get_logger().error(f'publishing the answer failed: {traceback.format_exc()}',
                                     throttle_duration_sec=10.0)
+
+    def _fill_batch(self, req: SolveIKBatch.Request, res: SolveIKBatch.Response,
+                    cancel) -> None:
+        """
+        Solve independent problems in order, each as SolveIK would with the same settings.
+
+        A problem whose objectives or seed are refused is answered with its own error; the
+        batch stops at limits.max_timeout (the problems left are answered TIMED_OUT).
+        """
+        model = self._require_model()
+        values = self._values
+        request_limits.check_batch(req.problems, values)
+        for what, names in (('active_joints', req.active_joints),
+                            ('joint_limits', [jl.joint for jl in req.joint_limits])):
+            request_limits.check_joint_list(what, names, values)
+        mode, settings, max_deviation, limits = self._request_settings(model, req)
+        active_joints = list(req.active_joints) or None
+        deadline = time.perf_counter() + values['limits.max_timeout']
+        res.joint_names = list(model.joint_names)
+        answers = []
+        for k, p in enumerate(req.problems):
+            answer = BatchAnswer()
+            answers.append(answer)
+            if cancel():
+                answer.result_code.val = ResultCode.PREEMPTED
+                answer.message = 'abandoned: the client left or the node is shutting down'
+                continue
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                answer.result_code.val = ResultCode.TIMED_OUT
+                answer.stop_reason = SolveIK.Response.STOP_TIMEOUT
+                answer.message = (f'not solved: the batch reached limits.max_timeout '
+                                  f'({values["limits.max_timeout"]:g} s)')
+                continue
+            try:
+                objectives = conv.objectives_from_request(p.pose_targets, p.objectives)
+                seed = self._current_configuration(model, p.seed, 'seed', limits)
+                budget = settings if settings.timeout <= left else \
+                    replace(settings, timeout=left)     # the batch ends by its deadline
+                result = solve(model, ObjectiveSet(model, objectives), seed, mode=mode,
+                               settings=budget, limits=limits, active_joints=active_joints,
+                               max_deviation=max_deviation, random_seed=p.random_seed,
+                               cancel=cancel)
+            except IKError as e:
+                answer.result_code.val = conv.result_code_for(e)
+                answer.message = f'problems[{k}]: {e}'[:MAX_MESSAGE_LENGTH]
+                continue
+            answer.success = result.success
+            answer.result_code.val = _result_code(result)
+            answer.stop_reason = _STOP[result.stop_reason]
+            answer.positions = conv.float64_array(result.q)
+            answer.residual = conv.float64_array(result.residual)
+            answer.objective_errors = conv.objective_error_msgs(objectives,
+                                                                result.objective_errors)
+            answer.message = _describe(result, objectives, settings)
+        res.answers = answers
+        solved = sum(a.success for a in answers)
+        res.success = solved == len(answers)
+        res.result_code.val = ResultCode.SUCCESS if res.success else ResultCode.NO_IK_SOLUTION
+        res.message = f'{solved} of {len(answers)} problems solved'
 
     def _fill_path(self, req: SolveIKPath.Request, res: SolveIKPath.Response, cancel) -> None:
         """Solve a path with ``core.solve_path``; the whole path within limits.max_timeout."""
@@ -699,6 +769,15 @@ def _starts(result) -> str:
     if result.restarts == 0:
         return 'the seed'
     return f'the seed and {result.restarts} other starts (seed table, random)'
+
+
+def _result_code(result) -> int:
+    """Return the ResultCode value of a solve's outcome."""
+    if result.success:
+        return ResultCode.SUCCESS
+    return {core_solver.TIMEOUT: ResultCode.TIMED_OUT,
+            core_solver.CANCELLED: ResultCode.PREEMPTED}.get(result.stop_reason,
+                                                             ResultCode.NO_IK_SOLUTION)
 
 
 def _describe(result, objectives, settings) -> str:

@@ -169,6 +169,8 @@ PARAMETERS = (
                   'active_joints, joint_limits, configuration).', 1, 1_000_000),
     ParameterSpec('limits.max_waypoints', 10_000, 'Largest number of waypoints in one path.',
                   1, 1_000_000),
+    ParameterSpec('limits.max_batch_problems', 10_000,
+                  'Largest number of problems in one SolveIKBatch request.', 1, 1_000_000),
     ParameterSpec('limits.max_pending_requests', 256,
                   'Requests waiting for a solver thread; beyond, SERVICE_BUSY at once.',
                   1, 1_000_000),

@@ -54,6 +54,23 @@ def check_waypoints(waypoints, values: dict) -> None:
             raise type(e)(f'waypoints[{k}]: {e}') from None
 
 
+def check_batch(problems, values: dict) -> None:
+    """Refuse no problems, more than limits.max_batch_problems, or one beyond the caps."""
+    if not problems:
+        raise InvalidObjectiveError('the batch has no problems; give at least one')
+    if len(problems) > values['limits.max_batch_problems']:
+        raise InvalidObjectiveError(
+            f'the batch has {len(problems)} problems; the limit is '
+            f'{values["limits.max_batch_problems"]} (parameter limits.max_batch_problems)')
+    for k, p in enumerate(problems):
+        try:
+            check_objectives(p.pose_targets, p.objectives, values)
+            check_joint_list('seed.name', p.seed.name, values, p.seed.position)
+        except (InvalidObjectiveError, InvalidConfigurationError, UnknownLinkError,
+                UnknownJointError) as e:
+            raise type(e)(f'problems[{k}]: {e}') from None
+
+
 def check_joint_list(what: str, names, values: dict, positions=None) -> None:
     """Refuse a joint list longer than limits.max_names, or with absurdly long names."""
     for length in (len(names), len(positions) if positions is not None else 0):
