@@ -5,13 +5,16 @@ from ik_service.core import (
     InvalidObjectiveError,
     JointLimits,
     load_urdf_file,
+    load_urdf_string,
     ObjectiveSet,
+    residual_and_jacobian,
+    solve,
     UnknownFrameError,
     UnknownLinkError,
 )
 import numpy as np
 import pytest
-from robots import ARMS, robot_path
+from robots import ARMS, planar_arm, robot_path
 from scipy.spatial.transform import Rotation
 
 PANDA = load_urdf_file(robot_path(ARMS['panda'][0]))
@@ -268,3 +271,34 @@ def test_batch_residuals_equal_single_residuals():
 def test_a_huge_direction_is_normalised_not_overflowed():
     goal = IKObjective.on_plane('panda_hand', [0, 0, 0], [0.4, 0, 0.5], [1e308, 1e308, 0.0])
     np.testing.assert_allclose(goal.direction, [np.sqrt(0.5), np.sqrt(0.5), 0.0])
+
+
+MOUNTED = load_urdf_string(planar_arm(extra=(
+    '<link name="mount"/><joint name="mount_joint" type="fixed"><parent link="base"/>'
+    '<child link="mount"/><origin xyz="0.3 0.2 0.1" rpy="0.4 0 1.2"/></joint>')))
+
+
+@pytest.mark.parametrize('build', [
+    lambda rel: IKObjective.fixed_pose('tip', rel[:3, :3], rel[:3, 3] + [0.05, -0.02, 0.01],
+                                       ref_link='mount'),
+    lambda rel: IKObjective.hinge('tip', [0, 0, 0], rel[:3, 3] + [0.05, -0.02, 0.01],
+                                  [0, 0, 1], rel[:3, :3] @ [0.0, 0.6, 0.8], ref_link='mount'),
+])
+def test_targets_in_a_link_fixed_off_the_root_are_in_that_links_frame(build):
+    """A base link that no joint moves, away from the root: residual by FK, Jacobian by FD."""
+    q = np.array([0.3, -0.7, 1.1])
+    mount = MOUNTED.forward_kinematics(q, 'mount')
+    tip = MOUNTED.forward_kinematics(q, 'tip')
+    objective = build(np.linalg.inv(mount) @ tip)
+    residual, jacobian = residual_and_jacobian(MOUNTED, [objective], q)
+    in_mount = (np.linalg.inv(mount) @ tip)[:3, 3]
+    np.testing.assert_allclose(residual[:3], in_mount - objective.target_points[0], atol=1e-12)
+    numeric = np.column_stack([
+        (residual_and_jacobian(MOUNTED, [objective], q + d)[0]
+         - residual_and_jacobian(MOUNTED, [objective], q - d)[0]) / 2e-6
+        for d in np.eye(3) * 1e-6])
+    np.testing.assert_allclose(jacobian, numeric, atol=1e-7)
+    solved = solve(MOUNTED, [objective], q, mode='global')
+    reached = np.linalg.inv(mount) @ MOUNTED.forward_kinematics(solved.q, 'tip')
+    error = np.linalg.norm(reached[:3, 3] - objective.target_points[0])
+    assert solved.objective_errors[0][0] == pytest.approx(error, abs=1e-12)

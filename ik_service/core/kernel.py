@@ -15,9 +15,9 @@ joint axis is the local z axis: column 2 of a world frame transform is the joint
 column 3 its origin. Lengths in metres, angles in radians.
 
 Objective tables (one row per objective; ``ObjectiveSet`` builds them):
-  ints (O, 7): link slot, ref slot (-1: root), position kind, rotation kind, first
-      point, point count, first residual row. A slot is a frame index, or -1 for a
-      link no joint of the chain moves (its offset is then its world pose).
+  ints (O, 7): link slot, ref slot (NO_REF: the root), position kind, rotation kind,
+      first point, point count, first residual row. A slot is a frame index, or -1 for
+      a link no joint of the chain moves (its offset is then its world pose).
   offsets (O, 2, 4, 4): the link's and the reference link's pose in their frame.
   vectors (O, 7, 3): plane normal / line direction, local axis, target axis, two rows
       orthogonal to the line direction, two rows orthogonal to the target axis.
@@ -37,6 +37,7 @@ from numba import njit
 import numpy as np
 
 POS_NONE, POS_PLANAR, POS_LINEAR, POS_FIXED = 0, 1, 2, 3
+NO_REF = -2             # the ref slot of an objective whose targets are in the root frame
 ROT_NONE, ROT_AXIAL, ROT_FIXED = 0, 1, 2
 POSITION_ROWS = (0, 1, 2, 3)
 ROTATION_ROWS = (0, 2, 3)
@@ -318,7 +319,7 @@ def residual_rows(x, a_map, c, basis, parent, prismatic, ints, offsets, vectors,
         link_slot, ref_slot, pos_kind, rot_kind = ints[o, 0], ints[o, 1], ints[o, 2], ints[o, 3]
         first, count, row = ints[o, 4], ints[o, 5], ints[o, 6]
         _pose(world, link_slot, offsets[o, 0], link)
-        has_ref = ref_slot >= 0
+        has_ref = ref_slot != NO_REF
         if has_ref:
             _pose(world, ref_slot, offsets[o, 1], ref)
         # rotation of the link in the reference frame

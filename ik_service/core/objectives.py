@@ -406,7 +406,7 @@ class _Layout:
         for k, (o, link, ref, row) in enumerate(zip(objectives, links, refs, rows)):
             npts = len(o.local_points) if o.position != 'none' else 0
             slot, offsets[k, 0] = kin.frame_of(link)
-            ints[k] = (slot, -1, POSITION_TYPES.index(o.position),
+            ints[k] = (slot, kernel.NO_REF, POSITION_TYPES.index(o.position),
                        ROTATION_TYPES.index(o.rotation), first_point, npts, row)
             ancestors[k, 0] = kin.ancestor_mask(link)
             if ref is not None:
