@@ -53,6 +53,7 @@ setup(
         'console_scripts': [
             'ik_service_node = ik_service.node:main',
             'ik_service_demo = ik_service.demo:main',
+            'ik_service = ik_service.relabel.cli:main',
         ],
     },
 )

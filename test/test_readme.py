@@ -5,6 +5,7 @@ Its Python blocks run as scripts; its service calls go to the node started the w
 README starts it, on a fresh node (no /joint_states), and must succeed.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -133,3 +134,20 @@ def test_the_teleoperation_parameter_file_starts_the_stream(ros, tmp_path):
         ros.destroy_client(client)
     finally:
         assert proc.stop() == 0, proc.output()
+
+
+def test_the_relabelling_commands_run_as_written_and_the_provenance_is_what_they_write(
+        tmp_path):
+    block, = [b for kind, b in BLOCKS if kind == 'bash' and 'ik_service.relabel' in b]
+    script = block.replace('.venv/bin/python', sys.executable).replace('/tmp/', f'{tmp_path}/')
+    done = subprocess.run(['bash', '-ec', script], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    shown, = [b for kind, b in BLOCKS if kind == 'json' and 'ik_provenance' in b]
+    written = json.loads((tmp_path / 'joint_dataset' / 'meta' / 'info.json').read_text())
+    record = written['ik_provenance']
+    shown = json.loads('{' + shown.replace('...', '') + '}')['ik_provenance']
+    assert shown['config'] == record['config'] and shown['columns'] == record['columns']
+    assert sorted(shown) == sorted(record)
+    assert record['urdf_sha256'].startswith(shown['urdf_sha256'])
+    assert record['input_sha256'].startswith(shown['input_sha256'])     # the same bytes

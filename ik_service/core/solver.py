@@ -304,7 +304,7 @@ class _Descent:
         cost = np.einsum('ij,ij->i', res, res)
         # Damping never drops below 1e-12 of the scale of J^T J (at the seed), so that
         # J^T J + lambda I stays invertible on badly scaled robots (links kilometres long).
-        floor = max(1e-9, 1e-12 * float(np.sum(jac[0] * jac[0])))
+        floor = max(1e-9, 1e-12 * float(np.vdot(jac[0], jac[0])))
         lam = np.full(rows, max(s.initial_damping, floor))
         born = np.full(rows, -1, dtype=np.int64)      # iteration each row (re)started at
         born[0] = 0
