@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 import tempfile
 
-from ik_service.relabel import Columns, RelabelConfig, relabel_lerobot
+from ik_service.relabel import Columns, relabel_lerobot, RelabelConfig
 from ik_service.relabel.example import BASE_LINK, LINK, write_example_dataset
 from ik_service.relabel.lerobot import checksum
 from ik_service.resources import bundled_urdf_path

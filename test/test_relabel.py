@@ -7,12 +7,12 @@ import subprocess
 import sys
 
 from ik_service.core import load_urdf_file, UnknownLinkError
-from ik_service.relabel import (BAD_POSE, Columns, DatasetError, RelabelConfig,
-                                relabel_lerobot, SOLVED, verify_lerobot)
+from ik_service.core.transforms import rotation_angle
+from ik_service.relabel import (BAD_POSE, Columns, DatasetError, relabel_lerobot,
+                                RelabelConfig, SOLVED, verify_lerobot)
 from ik_service.relabel.example import BASE_LINK, LINK, write_example_dataset
 from ik_service.relabel.lerobot import checksum
-from ik_service.relabel.poses import pose_matrices
-from ik_service.core.transforms import rotation_angle
+from ik_service.relabel.poses import pose_matrices, pose_numbers
 from ik_service.resources import bundled_urdf_path
 import numpy as np
 import pyarrow as pa
@@ -202,3 +202,19 @@ def test_the_command_line_labels_a_dataset_and_says_what_is_wrong(dataset, tmp_p
                           text=True, timeout=120)
     assert done.returncode == 2 and "no column 'ee'" in done.stderr
     assert 'Traceback' not in done.stderr
+
+
+@pytest.mark.parametrize('pose_format', ['xyz_xyzw', 'xyz_wxyz', 'xyz_rpy', 'matrix'])
+def test_every_pose_format_reads_back_what_was_written_and_refuses_non_rigid_numbers(
+        pose_format):
+    rng = np.random.default_rng(4)
+    q = rng.uniform(-1, 1, (20, 6))
+    poses = _reached(q)
+    numbers = pose_numbers(poses, pose_format)
+    read, valid = pose_matrices(numbers, pose_format)
+    assert valid.all() and np.abs(read - poses).max() < 1e-12
+    numbers[3, 0] = np.inf
+    numbers[7, 3:] *= 2.0       # a quaternion of norm 2, rpy angles (still a rotation), a
+    read, valid = pose_matrices(numbers, pose_format)      # scaled matrix
+    assert not valid[3] and valid[7] == (pose_format == 'xyz_rpy')
+    assert valid.sum() == 18 + (pose_format == 'xyz_rpy')

@@ -1,4 +1,4 @@
-"""
+r"""
 ``ik_service relabel``: label a LeRobot v3 dataset's end-effector poses with joint positions.
 
     ik_service relabel SOURCE DESTINATION --urdf robot.urdf --link tool0 \\

@@ -63,8 +63,12 @@ class RelabelConfig:
 
 @dataclass
 class EpisodeLabels:
-    """Labels of an episode's N frames: joints (N, k) (NaN where BAD_POSE), status (N,) int8,
-    position_error (N,) [m], rotation_error (N,) [rad] (NaN where BAD_POSE)."""
+    """
+    Labels of an episode's N frames.
+
+    joints (N, k) (NaN where BAD_POSE), status (N,) int8, position_error (N,) [m],
+    rotation_error (N,) [rad] (NaN where BAD_POSE).
+    """
 
     joints: np.ndarray
     status: np.ndarray
@@ -150,7 +154,6 @@ class Labeller:
         errors = np.array([r.objective_errors[0] for r in path.results]).reshape(-1, 2)
         labels.position_error[frames], labels.rotation_error[frames] = errors.T
         return labels
-
 
     def _first_frame_solutions(self, objectives: list) -> list:
         """

@@ -53,8 +53,12 @@ class DatasetError(ValueError):
 
 @dataclass(frozen=True)
 class Columns:
-    """Where the poses are and what to write: pose column, format and offset in its vector;
-    the recorded joint column (optional: it seeds episodes); the output prefix."""
+    """
+    Where the poses are and what to write.
+
+    The pose column, its format and offset in the column's vector; the recorded joint
+    column (optional: it seeds episodes); the prefix of the added columns.
+    """
 
     pose: str
     pose_format: str = 'xyz_xyzw'
@@ -171,8 +175,12 @@ def relabel_lerobot(source: str | Path, destination: str | Path, urdf: str,
     total_frames = sum(pq.read_metadata(source / f).num_rows for f in files)
     pool = None
     if workers > 1:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'),
-                                   initializer=_worker_start, initargs=(urdf, config))
+        # forked workers start at once and need no importable __main__ (a script read
+        # from stdin, a notebook); they only run numpy and the compiled kernel
+        context = multiprocessing.get_context(
+            'fork' if 'fork' in multiprocessing.get_all_start_methods() else 'spawn')
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start,
+                                   initargs=(urdf, config))
     in_flight: deque = deque()     # files read, their episodes labelled by the workers
 
     def finish(name: str, table: pa.Table, rows: list, results: list) -> None:

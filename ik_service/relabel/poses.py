@@ -40,10 +40,10 @@ def pose_matrices(values: np.ndarray, pose_format: str) -> tuple[np.ndarray, np.
     if pose_format == 'matrix':
         m = values.reshape(count, 4, 4)
         r = m[:, :3, :3]
-        rigid = (np.abs(np.einsum('nij,nkj->nik', r, r) - np.eye(3)).max(axis=(1, 2),
-                                                                        initial=0.0)
-                 <= MATRIX_TOLERANCE) & (np.linalg.det(np.where(valid[:, None, None], r,
-                                                                 np.eye(3))) > 0)
+        orthonormal = np.abs(np.einsum('nij,nkj->nik', r, r) - np.eye(3)).max(
+            axis=(1, 2), initial=0.0) <= MATRIX_TOLERANCE
+        turning = np.linalg.det(np.where(valid[:, None, None], r, np.eye(3))) > 0
+        rigid = orthonormal & turning
         valid &= rigid & (np.abs(m[:, 3] - [0, 0, 0, 1]).max(axis=1, initial=0.0) == 0)
         poses[valid] = m[valid]
         return poses, valid
