@@ -218,3 +218,100 @@ def test_every_pose_format_reads_back_what_was_written_and_refuses_non_rigid_num
     read, valid = pose_matrices(numbers, pose_format)      # scaled matrix
     assert not valid[3] and valid[7] == (pose_format == 'xyz_rpy')
     assert valid.sum() == 18 + (pose_format == 'xyz_rpy')
+
+
+def _write_bag(path: Path, storage, tf: bool = False, description: bool = True,
+               frames: int = 120) -> np.ndarray:
+    """Record a known UR5e motion: poses (PoseStamped or /tf), joint states, description."""
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.typesys import get_typestore, Stores
+    from ik_service.relabel.example import joint_motion
+
+    store = get_typestore(Stores.ROS2_KILTED)
+    types = {name: store.types[name] for name in (
+        'geometry_msgs/msg/PoseStamped', 'geometry_msgs/msg/Pose', 'geometry_msgs/msg/Point',
+        'geometry_msgs/msg/Quaternion', 'std_msgs/msg/Header', 'builtin_interfaces/msg/Time',
+        'sensor_msgs/msg/JointState', 'std_msgs/msg/String', 'tf2_msgs/msg/TFMessage',
+        'geometry_msgs/msg/TransformStamped', 'geometry_msgs/msg/Transform',
+        'geometry_msgs/msg/Vector3')}
+    q = joint_motion(MODEL, frames, np.random.default_rng(7))
+    poses = pose_numbers(_reached(q), 'xyz_xyzw')
+    with Writer(path, version=9, storage_plugin=getattr(StoragePlugin, storage)) as writer:
+        pose_topic = writer.add_connection(
+            '/tf' if tf else '/ee_pose',
+            'tf2_msgs/msg/TFMessage' if tf else 'geometry_msgs/msg/PoseStamped', typestore=store)
+        joints = writer.add_connection('/joint_states', 'sensor_msgs/msg/JointState',
+                                       typestore=store)
+        if description:
+            text = writer.add_connection('/robot_description', 'std_msgs/msg/String',
+                                         typestore=store)
+            writer.write(text, 1, store.serialize_cdr(types['std_msgs/msg/String'](data=URDF),
+                                                      'std_msgs/msg/String'))
+        for k, (row, pose) in enumerate(zip(q, poses)):
+            ns = 1_000_000 + k * 10_000_000
+            header = types['std_msgs/msg/Header'](
+                stamp=types['builtin_interfaces/msg/Time'](sec=ns // 10**9, nanosec=ns % 10**9),
+                frame_id=BASE_LINK)
+            state = types['sensor_msgs/msg/JointState'](
+                header=header, name=list(MODEL.joint_names), position=row, velocity=np.zeros(0),
+                effort=np.zeros(0))
+            writer.write(joints, ns - 1, store.serialize_cdr(state, 'sensor_msgs/msg/JointState'))
+            point = types['geometry_msgs/msg/Point'](x=pose[0], y=pose[1], z=pose[2])
+            turn = types['geometry_msgs/msg/Quaternion'](x=pose[3], y=pose[4], z=pose[5],
+                                                         w=pose[6])
+            if tf:
+                move = types['geometry_msgs/msg/Transform'](
+                    translation=types['geometry_msgs/msg/Vector3'](x=pose[0], y=pose[1],
+                                                                   z=pose[2]), rotation=turn)
+                other = types['geometry_msgs/msg/TransformStamped'](
+                    header=header, child_frame_id='camera', transform=move)
+                mine = types['geometry_msgs/msg/TransformStamped'](
+                    header=header, child_frame_id=LINK, transform=move)
+                msg, kind = types['tf2_msgs/msg/TFMessage'](transforms=[other, mine]), \
+                    'tf2_msgs/msg/TFMessage'
+            else:
+                msg = types['geometry_msgs/msg/PoseStamped'](
+                    header=header, pose=types['geometry_msgs/msg/Pose'](position=point,
+                                                                        orientation=turn))
+                kind = 'geometry_msgs/msg/PoseStamped'
+            writer.write(pose_topic, ns, store.serialize_cdr(msg, kind))
+    return q
+
+
+@pytest.mark.parametrize('storage, tf', [('SQLITE3', False), ('MCAP', False), ('MCAP', True)])
+def test_a_bag_is_labelled_from_its_poses_joint_states_and_description(tmp_path, storage, tf):
+    from ik_service.relabel.bags import relabel_bag
+
+    motion = _write_bag(tmp_path / 'bag', storage, tf=tf)
+    summary = relabel_bag(tmp_path / 'bag', tmp_path / 'out', '', RelabelConfig(link=LINK),
+                          '/tf' if tf else '/ee_pose', tf_child=LINK)
+    assert summary['frames'] == summary['solved'] == 120
+    table, = _frames(tmp_path / 'out').values()
+    joints = _vectors(table, 'ik.joint_positions')
+    np.testing.assert_allclose(joints, motion, atol=1e-3)      # the recorded branch, by FK:
+    poses, _ = pose_matrices(_vectors(table, 'observation.ee_pose'), 'xyz_xyzw')
+    assert np.abs(_reached(joints)[:, :3, 3] - poses[:, :3, 3]).max() < 1e-6
+    np.testing.assert_allclose(table.column('timestamp').to_numpy(), np.arange(120) * 0.01)
+    record = json.loads((tmp_path / 'out' / 'meta' / 'info.json').read_text())['ik_provenance']
+    assert record['origin']['bag_sha256'] == checksum(tmp_path / 'bag')
+    assert record['origin']['urdf_from'] == '/robot_description'
+    assert record['config']['base_link'] == BASE_LINK
+
+
+def test_bag_mistakes_are_named(tmp_path):
+    from ik_service.relabel.bags import relabel_bag
+
+    _write_bag(tmp_path / 'bag', 'MCAP', description=False, frames=5)
+    with pytest.raises(DatasetError, match="no PoseStamped or TFMessage topic '/pose'.*"
+                                           '/ee_pose'):
+        relabel_bag(tmp_path / 'bag', tmp_path / 'out', URDF, CONFIG, '/pose')
+    with pytest.raises(DatasetError, match='no --urdf given and no /robot_description'):
+        relabel_bag(tmp_path / 'bag', tmp_path / 'out', '', CONFIG, '/ee_pose')
+    with pytest.raises(DatasetError, match="in 'base_link', not in the base link 'world'"):
+        relabel_bag(tmp_path / 'bag', tmp_path / 'out', URDF,
+                    RelabelConfig(link=LINK, base_link='world'), '/ee_pose')
+    done = subprocess.run(
+        [sys.executable, '-m', 'ik_service.relabel', str(tmp_path / 'bag'),
+         str(tmp_path / 'cli'), '--urdf', bundled_urdf_path(), '--link', LINK,
+         '--pose-topic', '/ee_pose'], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and '5 frames: 5 solved' in done.stdout, done.stderr

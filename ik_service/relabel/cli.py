@@ -1,8 +1,10 @@
 r"""
-``ik_service relabel``: label a LeRobot v3 dataset's end-effector poses with joint positions.
+``ik_service relabel``: label recorded end-effector poses with joint positions.
 
-    ik_service relabel SOURCE DESTINATION --urdf robot.urdf --link tool0 \\
+    ik_service relabel DATASET DESTINATION --urdf robot.urdf --link tool0 \\
         --pose-column observation.ee_pose [--base-link base_link] [--workers 2]
+    ik_service relabel BAG DESTINATION --link tool0 --pose-topic /ee_pose \\
+        [--urdf robot.urdf] [--joint-topic /joint_states] [--tf-child tool0]
     ik_service relabel SOURCE --verify --urdf robot.urdf --link tool0 \\
         --pose-column observation.ee_pose --joint-column observation.state
 
@@ -16,6 +18,7 @@ import argparse
 import sys
 import time
 
+from .bags import is_bag, relabel_bag
 from .episode import RelabelConfig
 from .lerobot import Columns, DatasetError, relabel_lerobot, verify_lerobot
 from .poses import POSE_FORMATS
@@ -28,12 +31,19 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest='command', required=True)
     p = commands.add_parser('relabel', help=__doc__.strip().splitlines()[0],
                             description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument('source', help='the LeRobot v3 dataset (a directory; only read)')
+    p.add_argument('source', help='a LeRobot v3 dataset or a rosbag2 recording (a directory '
+                   'with metadata.yaml); only read')
     p.add_argument('destination', nargs='?', help='the labelled copy (a new directory)')
-    p.add_argument('--urdf', required=True, help='robot description (.urdf or .xacro)')
+    p.add_argument('--urdf', default='', help='robot description (.urdf or .xacro); a bag '
+                   'may give its /robot_description instead')
     p.add_argument('--link', required=True, help='the end-effector link the poses are of')
     p.add_argument('--base-link', default='', help='the frame of the poses (default: root)')
-    p.add_argument('--pose-column', required=True)
+    p.add_argument('--pose-column', default='', help='dataset: the column of the poses')
+    p.add_argument('--pose-topic', default='', help='bag: PoseStamped or TFMessage topic')
+    p.add_argument('--joint-topic', default='/joint_states',
+                   help='bag: the JointState topic whose values seed the path')
+    p.add_argument('--tf-child', default='', help='bag: with a TFMessage topic, the child '
+                   'frame of the transforms to take (default: --link)')
     p.add_argument('--pose-format', default='xyz_xyzw', choices=sorted(POSE_FORMATS))
     p.add_argument('--pose-offset', type=int, default=0,
                    help='first index of the pose in the column vector')
@@ -71,7 +81,7 @@ def main(argv=None) -> int:
     columns = Columns(args.pose_column, args.pose_format, args.pose_offset, args.joint_column,
                       args.prefix)
     try:
-        urdf = read_description(args.urdf).decode()
+        urdf = read_description(args.urdf).decode() if args.urdf else ''
         if args.verify:
             return _verify(args, urdf, columns)
         if not args.destination:
@@ -81,8 +91,19 @@ def main(argv=None) -> int:
             joints=tuple(j for j in args.joints.split(',') if j),
             seed=tuple(float(v) for v in args.seed.split(',') if v),
             tolerance=args.tolerance, max_step=args.max_step)
-        summary = relabel_lerobot(args.source, args.destination, urdf, config, columns,
-                                  args.workers, _progress(time.perf_counter()))
+        progress = _progress(time.perf_counter())
+        if is_bag(args.source):
+            if not args.pose_topic:
+                raise DatasetError('a bag needs --pose-topic')
+            summary = relabel_bag(args.source, args.destination, urdf, config,
+                                  args.pose_topic, args.joint_topic,
+                                  args.tf_child or args.link,
+                                  args.workers, progress, args.prefix)
+        else:
+            if not args.pose_column or not urdf:
+                raise DatasetError('a dataset needs --pose-column and --urdf')
+            summary = relabel_lerobot(args.source, args.destination, urdf, config, columns,
+                                      args.workers, progress)
     except (DatasetError, IKError, ValueError, OSError) as e:
         print(f'ik_service relabel: {e}', file=sys.stderr)
         return 2

@@ -144,14 +144,16 @@ def _label(task: tuple) -> EpisodeLabels:
 # ---------------------------------------------------------------------------- relabelling
 def relabel_lerobot(source: str | Path, destination: str | Path, urdf: str,
                     config: RelabelConfig, columns: Columns, workers: int = 1,
-                    progress: Optional[Callable[[int, int], None]] = None) -> dict:
+                    progress: Optional[Callable[[int, int], None]] = None,
+                    origin: Optional[dict] = None) -> dict:
     """
     Write ``destination``: the dataset at ``source`` with joint labels (module docstring).
 
     urdf: the robot description text. workers: processes labelling episodes in parallel
     (the output is byte-identical for any count). progress(frames done, frames total) is
-    called after each data file. Returns a summary: frames, solved, not_met, bad_pose,
-    files written and skipped, seconds.
+    called after each data file. origin: what the dataset was made from (a bag; recorded
+    in the provenance). Returns a summary: frames, solved, not_met, bad_pose, files written and
+    skipped, seconds.
     """
     source, destination = Path(source), Path(destination)
     started = time.perf_counter()
@@ -168,6 +170,8 @@ def relabel_lerobot(source: str | Path, destination: str | Path, urdf: str,
                     'recorded_joints': columns.recorded_joints, 'prefix': columns.prefix},
         'joint_names': labeller.joint_names,
     }
+    if origin:
+        provenance['origin'] = origin
     done = _prepare_destination(source, destination, provenance)
     recorded = _recorded_joint_index(info, columns, labeller)
     totals = {'frames': 0, 'solved': 0, 'not_met': 0, 'bad_pose': 0, 'written': 0,
