@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 from pathlib import Path
 import subprocess
 import sys
@@ -315,3 +316,16 @@ def test_bag_mistakes_are_named(tmp_path):
          str(tmp_path / 'cli'), '--urdf', bundled_urdf_path(), '--link', LINK,
          '--pose-topic', '/ee_pose'], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and '5 frames: 5 solved' in done.stdout, done.stderr
+
+
+def test_episodes_as_ray_tasks_give_the_same_bytes(dataset, tmp_path):
+    source, _ = dataset
+    relabel_lerobot(source, tmp_path / 'here', URDF, CONFIG, RECORDED)
+    done = subprocess.run(
+        [sys.executable, '-m', 'ik_service.relabel', str(source), str(tmp_path / 'ray'),
+         '--urdf', bundled_urdf_path(), '--link', LINK, '--base-link', BASE_LINK,
+         '--pose-column', 'observation.ee_pose', '--joint-column', 'observation.state',
+         '--ray', 'local'], capture_output=True, text=True, timeout=300,
+        env={**os.environ, 'RAY_AUTH_MODE': 'disabled'})
+    assert done.returncode == 0, done.stderr
+    assert checksum(tmp_path / 'ray') == checksum(tmp_path / 'here')

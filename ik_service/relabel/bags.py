@@ -167,7 +167,7 @@ def bag_to_lerobot(frames: BagFrames, root: str | Path) -> None:
 def relabel_bag(bag: str | Path, destination: str | Path, urdf: str, config: RelabelConfig,
                 pose_topic: str, joint_topic: str = '/joint_states', tf_child: str = '',
                 workers: int = 1, progress: Optional[Callable[[int, int], None]] = None,
-                prefix: str = 'ik') -> dict:
+                prefix: str = 'ik', ray_address: str = '') -> dict:
     """
     Write ``destination``: a bag's poses as a labelled one-episode LeRobot v3 dataset.
 
@@ -192,4 +192,4 @@ def relabel_bag(bag: str | Path, destination: str | Path, urdf: str, config: Rel
     with tempfile.TemporaryDirectory(prefix='ik_relabel_bag_') as converted:
         bag_to_lerobot(frames, converted)
         return relabel_lerobot(converted, destination, urdf, config, columns, workers,
-                               progress, origin=record)
+                               progress, origin=record, ray_address=ray_address)

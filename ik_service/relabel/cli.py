@@ -59,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
                    help='largest joint change between frames [rad or m]')
     p.add_argument('--prefix', default='ik', help='prefix of the added columns')
     p.add_argument('--workers', type=int, default=1, help='processes labelling episodes')
+    p.add_argument('--ray', default='', metavar='ADDRESS',
+                   help="run episodes as tasks on a Ray cluster ('local': a local instance)")
     p.add_argument('--verify', action='store_true',
                    help='check --joint-column against the poses by forward kinematics')
     p.add_argument('--verify-tolerance', type=float, default=1e-4,
@@ -98,12 +100,12 @@ def main(argv=None) -> int:
             summary = relabel_bag(args.source, args.destination, urdf, config,
                                   args.pose_topic, args.joint_topic,
                                   args.tf_child or args.link,
-                                  args.workers, progress, args.prefix)
+                                  args.workers, progress, args.prefix, args.ray)
         else:
             if not args.pose_column or not urdf:
                 raise DatasetError('a dataset needs --pose-column and --urdf')
             summary = relabel_lerobot(args.source, args.destination, urdf, config, columns,
-                                      args.workers, progress)
+                                      args.workers, progress, ray_address=args.ray)
     except (DatasetError, IKError, ValueError, OSError) as e:
         print(f'ik_service relabel: {e}', file=sys.stderr)
         return 2

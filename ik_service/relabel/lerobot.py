@@ -141,19 +141,71 @@ def _label(task: tuple) -> EpisodeLabels:
     return _WORKER['labeller'].label(poses, valid, start)
 
 
+def _label_with(urdf: str, config: RelabelConfig, task: tuple) -> EpisodeLabels:
+    """Label one episode in a Ray worker (the labeller of the last run is kept)."""
+    key = (hashlib.sha256(urdf.encode()).hexdigest(), config)
+    if _WORKER.get('key') != key:
+        _worker_start(urdf, config)
+        _WORKER['key'] = key
+    return _label(task)
+
+
+class RayPool:
+    """
+    Episodes as Ray tasks on a running cluster (``address``) or a local instance ('local').
+
+    The cluster's workers need ik_service installed, like this process. Labels are the
+    same as in-process ones: a task depends only on its episode and the configuration.
+    """
+
+    def __init__(self, address: str, urdf: str, config: RelabelConfig):
+        try:
+            import ray
+        except ImportError:
+            raise DatasetError('--ray needs the ray package (pip install ray)') from None
+        self._ray = ray
+        self._started = not ray.is_initialized()
+        if self._started:
+            ray.init(address=None if address == 'local' else address,
+                     include_dashboard=False, log_to_driver=False)
+        self._urdf = ray.put(urdf)
+        self._config = config
+        self._remote = ray.remote(_label_with)
+
+    def submit(self, function, task: tuple):
+        """Start labelling an episode; the returned object's result() waits for it."""
+        ref = self._remote.remote(self._urdf, self._config, task)
+        return _RayResult(self._ray, ref)
+
+    def shutdown(self, cancel_futures: bool = False) -> None:
+        """Leave the cluster if this pool joined it."""
+        if self._started:
+            self._ray.shutdown()
+
+
+@dataclass
+class _RayResult:
+    ray: object
+    ref: object
+
+    def result(self) -> EpisodeLabels:
+        return self.ray.get(self.ref)
+
+
 # ---------------------------------------------------------------------------- relabelling
 def relabel_lerobot(source: str | Path, destination: str | Path, urdf: str,
                     config: RelabelConfig, columns: Columns, workers: int = 1,
                     progress: Optional[Callable[[int, int], None]] = None,
-                    origin: Optional[dict] = None) -> dict:
+                    origin: Optional[dict] = None, ray_address: str = '') -> dict:
     """
     Write ``destination``: the dataset at ``source`` with joint labels (module docstring).
 
     urdf: the robot description text. workers: processes labelling episodes in parallel
     (the output is byte-identical for any count). progress(frames done, frames total) is
     called after each data file. origin: what the dataset was made from (a bag; recorded
-    in the provenance). Returns a summary: frames, solved, not_met, bad_pose, files written and
-    skipped, seconds.
+    in the provenance). ray_address: run the episodes as Ray tasks instead ('local'
+    starts a local instance; ``RayPool``); the output is the same. Returns a summary:
+    frames, solved, not_met, bad_pose, files written and skipped, seconds.
     """
     source, destination = Path(source), Path(destination)
     started = time.perf_counter()
@@ -178,7 +230,9 @@ def relabel_lerobot(source: str | Path, destination: str | Path, urdf: str,
               'skipped': 0}
     total_frames = sum(pq.read_metadata(source / f).num_rows for f in files)
     pool = None
-    if workers > 1:
+    if ray_address:
+        pool = RayPool(ray_address, urdf, config)
+    elif workers > 1:
         # forked workers start at once and need no importable __main__ (a script read
         # from stdin, a notebook); they only run numpy and the compiled kernel
         context = multiprocessing.get_context(
