@@ -48,6 +48,7 @@ from ik_service.core import (
     URDFError,
 )
 from ik_service.core import kernel_warm_up, solver as core_solver
+from ik_service.core.closed_form import all_solutions
 from ik_service.core.errors import MAX_MAGNITUDE
 from ik_service.core.paths import DEFAULT_MAX_STEP, solve_path
 from ik_service.core.seed_table import SeedTable
@@ -582,6 +583,9 @@ class IKServiceNode(Node):
         res.stop_reason = _STOP[result.stop_reason]
         res.solution = JointState(name=list(model.joint_names),
                                   position=conv.float64_array(result.q))
+        if req.all_solutions:
+            res.all_solutions, note = self._all_solutions(model, problem, seed, limits,
+                                                          req.active_joints, settings)
         res.solution.header.stamp = self.get_clock().now().to_msg()
         self._publish_answer(model, objectives, result, res.solution)
         res.residual = conv.float64_array(result.residual)
@@ -590,6 +594,8 @@ class IKServiceNode(Node):
         res.iterations = result.iterations
         res.restarts = result.restarts
         res.message = _describe(result, objectives, settings)
+        if req.all_solutions:
+            res.message += f'; {note}'
         if not result.success:
             res.message += f'; seed from {self._seed_source(model, req.seed)}'
             if mode == NEARBY:
@@ -600,6 +606,25 @@ class IKServiceNode(Node):
             values['joint_limit_margin'], bool(req.ignore_joint_limits), req.seed_mode,
             tuple(result.active_joints), model.name
         ) + f'random_seed: {int(req.random_seed)}\n'
+
+    @staticmethod
+    def _all_solutions(model: RobotModel, problem: ObjectiveSet, seed: np.ndarray,
+                       limits: JointLimits, active_joints, settings) -> tuple[list, str]:
+        """Return (JointState per closed-form solution, a note for the message)."""
+        if len(problem.objectives) != 1:
+            return [], 'all_solutions: only for one pose target'
+        active = problem.default_active
+        if active_joints:
+            active = np.zeros(model.num_dofs, dtype=bool)
+            active[[model.joint_id(j) for j in active_joints]] = True
+        rows = all_solutions(model, problem.objectives[0], seed, limits, active,
+                             settings.tolerance)
+        if rows is None:
+            return [], ('all_solutions: no closed form for this target and chain (6R chains '
+                        'with a known decomposition, a pose target on their last link)')
+        names = list(model.joint_names)
+        return ([JointState(name=names, position=conv.float64_array(r)) for r in rows],
+                f'all_solutions: {len(rows)} inside the limits')
 
     def _publish_answer(self, model: RobotModel, objectives, result, solution: JointState):
         """Publish the markers of an answer, and its solution when it is one."""

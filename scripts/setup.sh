@@ -73,6 +73,7 @@ pip_quiet() {   # pip, without the warnings some machines' index settings print 
 log "installing pinned wheels (ROS 2 Kilted, numpy, scipy, ...)"
 pip_quiet install -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/build.txt" \
   -r "$ROOT/requirements/test.txt"
+pip_quiet install --no-deps -r "$ROOT/requirements/without-dependencies.txt"
 
 # The message wheels' exported CMake targets name include folders of the machine that
 # built them; point them at this venv's Python and numpy headers instead. Reinstalling a

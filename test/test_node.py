@@ -489,3 +489,27 @@ def test_model_from_the_robot_description_topic_and_replaced_at_run_time(ros):
         ros.destroy_publisher(publisher)
     finally:
         assert proc.stop() == 0, proc.output()
+
+
+def test_all_solutions_of_a_ur5_pose_come_back_each_reaching_it(ros, server):
+    solve, _ = server
+    goal = np.array([0.4, -1.1, 1.3, -1.7, -1.4, 0.6])
+    base = UR5.forward_kinematics(np.zeros(6), 'base_link')
+    pose = np.linalg.inv(base) @ UR5.forward_kinematics(goal, 'tool0')
+    seed = JointState(name=UR5.joint_names, position=(goal + 0.3).tolist())
+    answer = call(ros, solve, SolveIK.Request(
+        pose_targets=[pose_target(pose, frame='base_link')], seed=seed, all_solutions=True))
+    assert answer.success, answer.message
+    assert 'all_solutions: ' in answer.message and len(answer.all_solutions) > 8
+    configurations = np.array([q_of(s) for s in answer.all_solutions])
+    for q in configurations:        # each by FK, in the base link, inside the limits
+        reached = np.linalg.inv(base) @ UR5.forward_kinematics(q, 'tool0')
+        assert np.abs(reached - pose).max() < 1e-9
+        assert (q >= UR5.lower - 1e-12).all() and (q <= UR5.upper + 1e-12).all()
+    np.testing.assert_allclose(configurations[0], q_of(answer.solution), atol=1e-9)
+    assert np.abs(configurations[0] - goal).max() < 1e-6        # the seed's branch first
+    point = call(ros, solve, SolveIK.Request(objectives=[IKObjectiveMsg(
+        link='tool0', position_type='fixed', local_points=[Point()],
+        target_points=[Point(x=0.3, y=0.2, z=0.4)])], all_solutions=True))
+    assert point.success and not point.all_solutions
+    assert 'no closed form' in point.message

@@ -516,7 +516,8 @@ def test_the_descent_from_the_seed_does_not_depend_on_the_clock(mode):
     seed = goal_q + np.array([0.05, -0.04, 0.03, 0.02, -0.05, 0.04])
     answers = [solve(UR5E, objective, seed, mode=mode, max_deviation=0.2,
                      settings=SolverSettings(timeout=timeout)) for timeout in (1e-9, 1.0)]
-    assert all(a.success and a.iterations > 0 for a in answers)
+    # (global mode on this arm starts from its closed-form solutions: 0 iterations)
+    assert all(a.success and (a.iterations > 0 or mode == 'global') for a in answers)
     assert np.array_equal(answers[0].q, answers[1].q)
     assert answers[0].iterations == answers[1].iterations
 

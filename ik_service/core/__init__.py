@@ -8,6 +8,7 @@ result = solve(model, [goal], seed, mode='global')
 """
 
 from . import kernel
+from .closed_form import all_solutions, ClosedForm
 from .errors import (
     IKError,
     InvalidConfigurationError,
@@ -45,6 +46,8 @@ __all__ = [
     'UnknownLinkError',
     'URDFError',
     'kernel',
+    'all_solutions',
+    'ClosedForm',
     'JointLimits',
     'JointSpec',
     'RobotModel',

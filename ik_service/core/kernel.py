@@ -567,8 +567,8 @@ def descend(x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, b
                 if counters[1] >= restarts_allowed:
                     done[i] = True
                     continue
-                if counters[2] >= starts.shape[0]:
-                    return NEED_STARTS
+                if counters[2] >= starts.shape[0]:      # the rows started so far first
+                    return CONVERGED if any_converged else NEED_STARTS
                 converged[i] = _start_row(
                     i, starts[counters[2]], x, res, jac, cost, lam, born, checkpoint, total,
                     damping, blocks, tolerance, a_map, c, basis, parent, prismatic, ints,

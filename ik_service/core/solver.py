@@ -23,6 +23,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from . import kernel
+from .closed_form import ClosedForm
 from .errors import (InvalidConfigurationError, InvalidSettingsError, MAX_MAGNITUDE,
                      within_magnitude)
 from .limits import JointLimits
@@ -187,13 +188,44 @@ def solve(
         table = SeedTable.of(model)
         # Preparing a link's table entries is one-time model work, not charged to the budget.
         descent.start += table.prepare(problem.constrained_links)
-        result = descent.run(seed[idx][None],
-                             lambda: table.starts(problem, 4 * settings.batch_size, idx),
-                             settings.max_restarts, rows=rows, reason_if_failed=failed_because)
+
+        def first_starts():
+            exact = closed_form_starts(problem, active, seed, limits, idx)
+            return exact if exact is not None else \
+                table.starts(problem, 4 * settings.batch_size, idx)
+
+        result = descent.run(seed[idx][None], first_starts, settings.max_restarts, rows=rows,
+                             reason_if_failed=failed_because)
     if turned:          # residual rows in the frames they were asked in
         result.residual = requested.evaluate(result.q[None], jacobian=False)[0][0]
         result.objective_errors = requested.objective_errors(result.residual)
     return result
+
+
+def closed_form_starts(problem: ObjectiveSet, active: np.ndarray, seed: np.ndarray,
+                       limits: JointLimits, idx: np.ndarray) -> Optional[np.ndarray]:
+    """
+    Return the closed-form solutions of a one-pose problem as starts (N, k), or None.
+
+    Applies to a single objective fixing a link's pose (targets in the root frame or a
+    still link), when the active dofs moving that link have a closed form
+    (``closed_form.ClosedForm``): each exact solution, nearest the seed first. They meet
+    the tolerance at once, so the descent only checks them.
+    """
+    if len(problem.objectives) != 1:
+        return None
+    o = problem.objectives[0]
+    if o.position != 'fixed' or o.rotation != 'fixed' or len(o.local_points) != 1:
+        return None
+    in_root = targets_in_root(problem.model, o)
+    form = ClosedForm.of(problem.model, o.link, active) if in_root is not None else None
+    if form is None:
+        return None
+    points, rotation = in_root
+    pose = np.eye(4)
+    pose[:3, :3] = rotation
+    pose[:3, 3] = points[0] - rotation @ o.local_points[0]
+    return form.starts(pose, seed, limits, idx)
 
 
 def problem_is_unreachable(model: RobotModel, problem: ObjectiveSet, tolerance: float) -> bool:

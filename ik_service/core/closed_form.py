@@ -1,0 +1,218 @@
+"""
+Closed-form IK: every exact solution of a 6R chain whose geometry has an analytic solution.
+
+The analytic part is EAIK (the ``eaik`` package: inverse kinematics by subproblem
+decomposition, derived from a chain's joint axes and origins; Ostermeier et al.). It
+covers the 6R families with a known decomposition, among them UR-style arms (three
+parallel inner axes: UR3/5/10, Z1) and spherical wrists (Kinova, PUMA-like arms), and
+solves a pose in a few microseconds. This module says which chains qualify and turns
+EAIK's solutions into configurations of the model:
+
+A chain qualifies when the dofs the solve may move that move the link are exactly six
+revolute or continuous joints, none a mimic, with no other joint between them, and EAIK
+knows a decomposition of their geometry. Its base is the first of them at its zero
+value: a frame fixed to the link the chain hangs from, so joints above the chain (a
+torso held still) only move where the base is.
+
+``solutions`` returns the exact solutions of a pose; ``within_limits`` the configurations
+each one stands for inside the joint limits (angles a turn apart, for joints whose range
+is wider than a turn); ``starts`` gives the solver one of each, nearest the seed first.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+import weakref
+
+import numpy as np
+
+from .limits import JointLimits
+from .model import RobotModel
+
+# Solutions a pose may stand for once turns are enumerated: more are not returned.
+MAX_CONFIGURATIONS = 4096
+TWO_PI = 2.0 * math.pi
+
+_CACHE: 'weakref.WeakKeyDictionary[RobotModel, dict]' = weakref.WeakKeyDictionary()
+
+
+class ClosedForm:
+    """The analytic IK of one link over six dofs of a model (see the module docstring)."""
+
+    def __init__(self, model: RobotModel, link_id: int, dofs: np.ndarray, frames: list,
+                 robot):
+        self.model, self.link_id, self.dofs = model, link_id, dofs
+        self._frames, self._robot = frames, robot
+        self._kin = model.kinematics([link_id])
+        # the base's inverse pose, when no joint above the chain moves it
+        self._to_base = np.linalg.inv(self.base_pose(np.zeros(model.num_dofs))) \
+            if frames[0] == 0 else None
+
+    @classmethod
+    def of(cls, model: RobotModel, link: str, active: np.ndarray) -> Optional['ClosedForm']:
+        """Return the closed form of ``link`` moved by the ``active`` dofs (n,), or None."""
+        link_id = model.link_id(link)
+        moving = model.dofs_moving_links([link_id]) & active
+        key = (link_id, tuple(np.flatnonzero(moving).tolist()))
+        per_model = _CACHE.setdefault(model, {})
+        if key not in per_model:
+            if len(per_model) > 256:
+                per_model.clear()
+            per_model[key] = cls._make(model, link_id, moving)
+        return per_model[key]
+
+    @classmethod
+    def _make(cls, model: RobotModel, link_id: int, moving: np.ndarray):
+        kin = model.kinematics([link_id])
+        dofs = kin.frame_dofs
+        if moving.sum() != 6 or dofs is None or kin.prismatic.any():
+            return None
+        frames = [i for i, d in enumerate(dofs.tolist()) if moving[d]]
+        # the six frames are the last ones of the chain, in order: no joint between them
+        if frames != list(range(kin.num_frames - 6, kin.num_frames)) or \
+                any(kin.parent[f] != f - 1 for f in frames[1:]):
+            return None
+        try:
+            from eaik.IK_Homogeneous import HomogeneousRobot
+        except ImportError:         # the closed form is a speed-up: without it, the solver
+            return None
+        zero = np.zeros(model.num_dofs)
+        world = kin.transforms(zero[None])[:, 0]
+        base = world[frames[0]]
+        trafos = np.linalg.inv(base) @ np.concatenate(
+            [world[frames], kin.link_pose(world[:, None], link_id)])
+        try:
+            robot = HomogeneousRobot(trafos)
+        except Exception:        # a geometry EAIK cannot parametrise
+            return None
+        if not robot.hasKnownDecomposition():
+            return None
+        return cls(model, link_id, dofs[frames], frames, robot)
+
+    def base_pose(self, q: np.ndarray) -> np.ndarray:
+        """World pose (4, 4) of the chain's base at configuration q (n,)."""
+        zeroed = np.array(q, dtype=float)
+        zeroed[self.dofs] = 0.0
+        return self._kin.transforms(zeroed[None])[self._frames[0], 0]
+
+    def solutions(self, pose: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """
+        Return every exact solution, (S, 6), of a world pose (4, 4) of the link.
+
+        Values of ``dofs`` in (-pi, pi]; q (n,) gives the joints above the chain. Empty
+        when the pose is out of reach or EAIK finds no exact solution.
+        """
+        to_base = self._to_base if self._to_base is not None else \
+            np.linalg.inv(self.base_pose(q))
+        target = to_base @ pose
+        found = self._robot.IK(target)
+        exact = [row for row, ls in zip(np.asarray(found.Q).reshape(-1, 6),
+                                        np.asarray(found.is_LS).reshape(-1)) if not ls]
+        return np.array(exact).reshape(-1, 6)
+
+    def within_limits(self, solutions: np.ndarray, limits: JointLimits,
+                      seed: np.ndarray) -> list:
+        """
+        Return every configuration (6,) the solutions stand for inside the limits.
+
+        Each angle takes every value a whole number of turns away that the joint's range
+        holds (a continuous joint: the one nearest the seed's value); each solution's
+        configurations come nearest the seed first. At most MAX_CONFIGURATIONS.
+        """
+        lower, upper = limits.lower[self.dofs], limits.upper[self.dofs]
+        near = seed[self.dofs]
+        out = []
+        for solution in solutions:
+            choices = []
+            for value, lo, hi, s in zip(solution.tolist(), lower.tolist(), upper.tolist(),
+                                        near.tolist()):
+                if not (math.isfinite(lo) and math.isfinite(hi)):
+                    choices.append([value + TWO_PI * round((s - value) / TWO_PI)])
+                    continue
+                first = value + TWO_PI * math.ceil((lo - value) / TWO_PI - 1e-12)
+                values = [first + k * TWO_PI for k in range(8) if first + k * TWO_PI <= hi]
+                choices.append(sorted(values, key=lambda v: abs(v - s)))
+            if any(not c for c in choices):
+                continue
+            grid = np.array(np.meshgrid(*choices, indexing='ij')).reshape(6, -1).T
+            order = np.argsort(np.abs(grid - near).max(axis=1), kind='stable')
+            out.extend(grid[order])
+            if len(out) >= MAX_CONFIGURATIONS:
+                return out[:MAX_CONFIGURATIONS]
+        return out
+
+    def starts(self, pose: np.ndarray, seed: np.ndarray, limits: JointLimits,
+               idx: np.ndarray) -> Optional[np.ndarray]:
+        """
+        Return the solver's first rows, (N, k) over the active dofs idx: one per solution.
+
+        One configuration per exact solution (each angle the value a whole number of
+        turns away nearest the seed's, or a turn from it back inside the limits), sorted
+        by distance to the seed; the other dofs keep the seed's values. None when no
+        solution lies inside the limits.
+        """
+        found = []                  # plain floats: a few dozen numbers, no numpy calls
+        lo, hi, near = (a[self.dofs].tolist() for a in (limits.lower, limits.upper, seed))
+        for solution in self.solutions(pose, seed).tolist():
+            row = [_nearest_turn(v, s, l, h) for v, s, l, h in zip(solution, near, lo, hi)]
+            if None not in row:
+                found.append((max(abs(v - s) for v, s in zip(row, near)), row))
+        if not found:
+            return None
+        found.sort(key=lambda item: item[0])          # stable: ties keep EAIK's order
+        rows = np.tile(seed, (len(found), 1))
+        rows[:, self.dofs] = [row for _, row in found]
+        return rows[:, idx]
+
+
+def _nearest_turn(value: float, seed: float, lower: float, upper: float) -> Optional[float]:
+    """Return value plus the whole turns that bring it nearest seed within [lower, upper]."""
+    best = value + TWO_PI * round((seed - value) / TWO_PI)
+    if best < lower:
+        best += TWO_PI
+    elif best > upper:
+        best -= TWO_PI
+    return best if lower <= best <= upper else None
+
+
+def all_solutions(model: RobotModel, objective, seed: np.ndarray,
+                  limits: Optional[JointLimits] = None,
+                  active: Optional[np.ndarray] = None,
+                  tolerance: float = 1e-9) -> Optional[np.ndarray]:
+    """
+    Return every configuration (S, n) that puts a link at a pose, or None without a closed form.
+
+    objective: an ``IKObjective`` fixing the link's pose (position of one point and
+    rotation), its reference link posed at ``seed`` (n,). Every exact solution, with
+    each angle at every value a whole number of turns away inside ``limits`` (a
+    continuous joint: the one nearest the seed), the other dofs at the seed's values,
+    sorted by distance to the seed (largest joint difference); each verified by forward
+    kinematics to ``tolerance`` (m and rad). active (n,) bool: the dofs that may move
+    (default: those that move the link).
+    """
+    from .objectives import objective_in_root_frame, ObjectiveSet
+
+    if objective.position != 'fixed' or objective.rotation != 'fixed' or \
+            len(objective.local_points) != 1:
+        return None
+    seed = np.asarray(seed, dtype=float)
+    limits = limits or JointLimits.from_model(model)
+    if active is None:
+        active = model.dofs_moving_links([model.link_id(objective.link)])
+    form = ClosedForm.of(model, objective.link, active)
+    if form is None:
+        return None
+    o = objective_in_root_frame(model, objective, seed)
+    pose = np.eye(4)
+    pose[:3, :3] = o.target_rotation
+    pose[:3, 3] = o.target_points[0] - o.target_rotation @ o.local_points[0]
+    inside = form.within_limits(form.solutions(pose, seed), limits, seed)
+    if not inside:
+        return np.zeros((0, model.num_dofs))
+    rows = np.tile(seed, (len(inside), 1))
+    rows[:, form.dofs] = inside
+    problem = ObjectiveSet(model, [objective])
+    errors = problem.max_error(problem.evaluate(rows, jacobian=False)[0])
+    rows = rows[errors <= tolerance]
+    return rows[np.argsort(np.abs(rows - seed).max(axis=1), kind='stable')]

@@ -1,0 +1,88 @@
+"""Closed-form IK (EAIK through our kinematics): every solution, checked by FK and by search."""
+
+from ik_service.core import (all_solutions, ClosedForm, IKObjective, JointLimits,
+                             load_urdf_file, solve, SolverSettings)
+import numpy as np
+import pytest
+from robots import ARMS, robot_path
+
+UR5 = load_urdf_file(robot_path(ARMS['ur5'][0]))
+KINOVA = load_urdf_file(robot_path('kinova_description/robots/kinova.urdf'))
+CASES = {       # model, base link, tip, the arm's joints
+    'ur5': (UR5, 'base_link', 'tool0', list(UR5.joint_names)),
+    'kinova': (KINOVA, 'j2s6s200_link_base', 'j2s6s200_end_effector',
+               [f'j2s6s200_joint_{i}' for i in range(1, 7)]),
+}
+
+
+def _arm(key):
+    model, base, tip, joints = CASES[key]
+    active = np.zeros(model.num_dofs, dtype=bool)
+    active[[model.joint_id(j) for j in joints]] = True
+    return model, base, tip, active
+
+
+def _target(model, base, tip, q):
+    pose = np.linalg.inv(model.forward_kinematics(q, base)) @ model.forward_kinematics(q, tip)
+    return pose, IKObjective.fixed_pose(tip, pose[:3, :3], pose[:3, 3], ref_link=base)
+
+
+@pytest.mark.parametrize('key', sorted(CASES))
+def test_every_solution_reaches_the_pose_inside_the_limits(key):
+    model, base, tip, active = _arm(key)
+    limits = JointLimits.from_model(model)
+    rng = np.random.default_rng(0)
+    for q in limits.sample(rng, np.zeros(model.num_dofs), 20):
+        q = np.where(active, q, 0.0)
+        pose, objective = _target(model, base, tip, q)
+        found = all_solutions(model, objective, q, active=active)
+        assert len(found) >= 1 and np.abs(found[0] - q).max() < 1e-6     # the seed's own
+        for row in found:
+            reached = np.linalg.inv(model.forward_kinematics(row, base)) @ \
+                model.forward_kinematics(row, tip)
+            assert np.abs(reached - pose).max() < 1e-9
+            assert limits.contains(row, 0.0) and np.array_equal(row[~active], q[~active])
+        distance = np.abs(found - q).max(axis=1)
+        assert (np.diff(distance) >= 0).all()                       # nearest the seed first
+        assert len({tuple(np.round(r, 6)) for r in found}) == len(found)
+
+
+def test_no_solution_escapes_a_dense_numerical_search():
+    """Local descents from 300 random starts find no UR5 solution the closed form lacks."""
+    model, base, tip, active = _arm('ur5')
+    q = np.array([0.4, -1.1, 1.3, -1.7, -1.4, 0.6])
+    _, objective = _target(model, base, tip, q)
+    found = all_solutions(model, objective, q, active=active)
+    settings = SolverSettings(tolerance=1e-10, max_iterations=200)
+    searched = 0
+    for k in range(300):
+        r = solve(model, [objective], q, mode='local', random_start=True, random_seed=k,
+                  settings=settings)
+        if r.success:
+            searched += 1
+            assert np.abs(found - r.q).max(axis=1).min() < 1e-6, r.q
+    assert searched > 50 and len(found) > 8     # 8 branches, angles a turn apart
+
+
+def test_chains_without_a_closed_form_say_so():
+    panda = load_urdf_file(robot_path(ARMS['panda'][0]))
+    pose = panda.forward_kinematics(np.full(panda.num_dofs, 0.3), 'panda_hand')
+    objective = IKObjective.fixed_pose('panda_hand', pose[:3, :3], pose[:3, 3])
+    assert all_solutions(panda, objective, np.zeros(panda.num_dofs)) is None    # 7 joints
+    model, base, tip, active = _arm('ur5')
+    point = IKObjective.point(tip, [0, 0, 0], [0.3, 0.2, 0.4])
+    assert all_solutions(model, point, np.zeros(6)) is None             # not a pose
+    fewer = active.copy()
+    fewer[0] = False
+    assert ClosedForm.of(model, tip, fewer) is None                     # 5 active joints
+
+
+def test_the_global_answer_is_the_exact_solution_nearest_the_seed():
+    model, base, tip, active = _arm('ur5')
+    q = np.array([0.4, -1.1, 1.3, -1.7, -1.4, 0.6])
+    _, objective = _target(model, base, tip, q)
+    seed = q + np.array([2.5, 0.4, -2.6, 0.3, 2.8, -0.2])       # nearer another branch
+    found = all_solutions(model, objective, seed, active=active)
+    result = solve(model, [objective], seed, mode='global', random_seed=3)
+    assert result.success and result.iterations == 0
+    np.testing.assert_allclose(result.q, found[0], atol=1e-9)
