@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ik_service.core import (InvalidConfigurationError, InvalidObjectiveError,
+from ik_service.core import (IKError, InvalidConfigurationError, InvalidObjectiveError,
                              InvalidSettingsError, UnknownJointError, UnknownLinkError)
 
 # Link and joint names longer than this are no robot's (URDF names are short).
@@ -43,32 +43,33 @@ def check_objectives(pose_targets, objectives, values: dict) -> None:
 
 def check_waypoints(waypoints, values: dict) -> None:
     """Refuse more than limits.max_waypoints waypoints, or a waypoint beyond the other caps."""
-    if len(waypoints) > values['limits.max_waypoints']:
-        raise InvalidObjectiveError(
-            f'the path has {len(waypoints)} waypoints; the limit is '
-            f'{values["limits.max_waypoints"]} (parameter limits.max_waypoints)')
-    for k, w in enumerate(waypoints):
-        try:
-            check_objectives(w.pose_targets, w.objectives, values)
-        except (InvalidObjectiveError, UnknownLinkError) as e:
-            raise type(e)(f'waypoints[{k}]: {e}') from None
+    _check_each(waypoints, 'path', 'waypoints', 'limits.max_waypoints', values,
+                lambda w: check_objectives(w.pose_targets, w.objectives, values))
 
 
 def check_batch(problems, values: dict) -> None:
     """Refuse no problems, more than limits.max_batch_problems, or one beyond the caps."""
     if not problems:
         raise InvalidObjectiveError('the batch has no problems; give at least one')
-    if len(problems) > values['limits.max_batch_problems']:
+
+    def check(p) -> None:
+        check_objectives(p.pose_targets, p.objectives, values)
+        check_joint_list('seed.name', p.seed.name, values, p.seed.position)
+
+    _check_each(problems, 'batch', 'problems', 'limits.max_batch_problems', values, check)
+
+
+def _check_each(items, whole: str, what: str, limit: str, values: dict, check) -> None:
+    """Refuse more ``items`` than the ``limit`` parameter, then ``check`` each by index."""
+    if len(items) > values[limit]:
         raise InvalidObjectiveError(
-            f'the batch has {len(problems)} problems; the limit is '
-            f'{values["limits.max_batch_problems"]} (parameter limits.max_batch_problems)')
-    for k, p in enumerate(problems):
+            f'the {whole} has {len(items)} {what}; the limit is {values[limit]} '
+            f'(parameter {limit})')
+    for k, item in enumerate(items):
         try:
-            check_objectives(p.pose_targets, p.objectives, values)
-            check_joint_list('seed.name', p.seed.name, values, p.seed.position)
-        except (InvalidObjectiveError, InvalidConfigurationError, UnknownLinkError,
-                UnknownJointError) as e:
-            raise type(e)(f'problems[{k}]: {e}') from None
+            check(item)
+        except IKError as e:
+            raise type(e)(f'{what}[{k}]: {e}') from None
 
 
 def check_joint_list(what: str, names, values: dict, positions=None) -> None:

@@ -13,7 +13,7 @@ import sys
 
 import ik_interfaces.srv
 import pytest
-from ros_helpers import call, NodeProcess
+from ros_helpers import call, NodeProcess, wait_for
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -127,10 +127,16 @@ def test_the_teleoperation_parameter_file_starts_the_stream(ros, tmp_path):
     try:
         client = ros.create_client(ik_interfaces.srv.SolveIK, '/readme_teleop/solve_ik')
         assert client.wait_for_service(timeout_sec=30.0), proc.output()
-        topics = dict(ros.get_topic_names_and_types())
-        assert topics.get('/readme_teleop/ik_service/joint_command') == \
+        expected = ('/readme_teleop/ik_service/joint_command', '/hand_pose',
+                    '/arm_controller/joint_trajectory')
+
+        def all_discovered():       # discovery tells of a node's topics in no set order
+            topics = dict(ros.get_topic_names_and_types())
+            return topics if all(e in topics for e in expected) else None
+
+        topics = wait_for(all_discovered)
+        assert topics['/readme_teleop/ik_service/joint_command'] == \
             ['sensor_msgs/msg/JointState'], topics
-        assert '/hand_pose' in topics and '/arm_controller/joint_trajectory' in topics
         ros.destroy_client(client)
     finally:
         assert proc.stop() == 0, proc.output()
