@@ -22,6 +22,7 @@ from ik_service.core import (
     InvalidConfigurationError,
     InvalidObjectiveError,
     InvalidSettingsError,
+    NoSolutionError,
     RobotModel,
     UnknownFrameError,
     UnknownJointError,
@@ -56,6 +57,7 @@ def result_code_for(error: Exception) -> int:
         (InvalidConfigurationError, ResultCode.INVALID_ROBOT_STATE),
         (InvalidSettingsError, ResultCode.INVALID_SOLVER_SETTINGS),
         (URDFError, ResultCode.NO_ROBOT_MODEL),
+        (NoSolutionError, ResultCode.NO_IK_SOLUTION),
     ):
         if isinstance(error, cls):
             return code

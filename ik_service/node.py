@@ -41,6 +41,7 @@ from ik_service.core import (
     load_urdf_string,
     LOCAL,
     NEARBY,
+    NoSolutionError,
     ObjectiveSet,
     residual_and_jacobian,
     RobotModel,
@@ -48,7 +49,7 @@ from ik_service.core import (
     URDFError,
 )
 from ik_service.core import kernel_warm_up, solver as core_solver
-from ik_service.core.closed_form import all_solutions
+from ik_service.core.closed_form import all_solutions, ClosedForm
 from ik_service.core.errors import MAX_MAGNITUDE
 from ik_service.core.paths import DEFAULT_MAX_STEP, solve_path
 from ik_service.core.seed_table import SeedTable
@@ -563,6 +564,7 @@ class IKServiceNode(Node):
             bias = conv.configuration(
                 model, seed, conv.joint_values(model, req.bias.name, req.bias.position, 'bias')
             )
+        active_joints = list(req.active_joints) or None
         result = solve(
             model,
             problem,
@@ -570,22 +572,40 @@ class IKServiceNode(Node):
             mode=mode,
             settings=settings,
             limits=limits,
-            active_joints=list(req.active_joints) or None,
+            active_joints=active_joints,
             bias=bias,
             max_deviation=max_deviation,
             random_seed=req.random_seed,
             random_start=req.seed_mode == SolveIK.Request.SEED_RANDOM,
             cancel=cancel,
         )
+        closed = self._closed_form(model, problem, active_joints)
+        every = None
+        if req.all_solutions or req.branch:
+            every = closed and all_solutions(model, problem.objectives[0], seed, limits,
+                                             closed[1], settings.tolerance)
+        if req.branch:
+            result = self._on_branch(model, problem, closed, every, req.branch, limits,
+                                     active_joints, settings) or result
 
         res.success = result.success
         res.result_code.val = _result_code(result)
         res.stop_reason = _STOP[result.stop_reason]
         res.solution = JointState(name=list(model.joint_names),
                                   position=conv.float64_array(result.q))
+        if closed is not None:
+            res.branch, = closed[0].branches(result.q)
+        note = ''
         if req.all_solutions:
-            res.all_solutions, note = self._all_solutions(model, problem, seed, limits,
-                                                          req.active_joints, settings)
+            if every is None:
+                note = ('; all_solutions: no closed form for this target and chain (6R '
+                        'chains with a known decomposition, one pose target on their link)')
+            else:
+                names = list(model.joint_names)
+                res.all_solutions = [JointState(name=names, position=conv.float64_array(r))
+                                     for r in every]
+                res.all_solution_branches = closed[0].branches(every) if len(every) else []
+                note = f'; all_solutions: {len(every)} inside the limits'
         res.solution.header.stamp = self.get_clock().now().to_msg()
         self._publish_answer(model, objectives, result, res.solution)
         res.residual = conv.float64_array(result.residual)
@@ -593,9 +613,7 @@ class IKServiceNode(Node):
         res.joints_at_limit = result.joints_at_limit
         res.iterations = result.iterations
         res.restarts = result.restarts
-        res.message = _describe(result, objectives, settings)
-        if req.all_solutions:
-            res.message += f'; {note}'
+        res.message = _describe(result, objectives, settings) + note
         if not result.success:
             res.message += f'; seed from {self._seed_source(model, req.seed)}'
             if mode == NEARBY:
@@ -608,23 +626,35 @@ class IKServiceNode(Node):
         ) + f'random_seed: {int(req.random_seed)}\n'
 
     @staticmethod
-    def _all_solutions(model: RobotModel, problem: ObjectiveSet, seed: np.ndarray,
-                       limits: JointLimits, active_joints, settings) -> tuple[list, str]:
-        """Return (JointState per closed-form solution, a note for the message)."""
+    def _closed_form(model: RobotModel, problem: ObjectiveSet, active_joints) -> Optional[tuple]:
+        """Return (ClosedForm, active dofs (n,)) of a one-pose problem's chain, or None."""
         if len(problem.objectives) != 1:
-            return [], 'all_solutions: only for one pose target'
+            return None
+        o = problem.objectives[0]
+        if o.position != 'fixed' or o.rotation != 'fixed' or len(o.local_points) != 1:
+            return None
         active = problem.default_active
         if active_joints:
             active = np.zeros(model.num_dofs, dtype=bool)
             active[[model.joint_id(j) for j in active_joints]] = True
-        rows = all_solutions(model, problem.objectives[0], seed, limits, active,
-                             settings.tolerance)
-        if rows is None:
-            return [], ('all_solutions: no closed form for this target and chain (6R chains '
-                        'with a known decomposition, a pose target on their last link)')
-        names = list(model.joint_names)
-        return ([JointState(name=names, position=conv.float64_array(r)) for r in rows],
-                f'all_solutions: {len(rows)} inside the limits')
+        form = ClosedForm.of(model, o.link, active)
+        return None if form is None else (form, active)
+
+    @staticmethod
+    def _on_branch(model: RobotModel, problem: ObjectiveSet, closed, every, branch: str,
+                   limits: JointLimits, active_joints, settings):
+        """Return the answer on ``branch``: its solution nearest the seed, checked by a solve."""
+        if closed is None:
+            raise InvalidSettingsError(
+                f'branch {branch!r}: branches are known only for one pose target on a chain '
+                'with a closed form (6R arms such as UR or spherical wrists)')
+        labels = closed[0].branches(every) if len(every) else []
+        rows = [r for r, label in zip(every, labels) if label == branch]
+        if not rows:
+            found = ', '.join(sorted(set(labels))) or 'none inside the limits'
+            raise NoSolutionError(f'no solution on branch {branch!r}; this pose has: {found}')
+        return solve(model, problem, rows[0], mode=LOCAL, settings=settings, limits=limits,
+                     active_joints=active_joints)
 
     def _publish_answer(self, model: RobotModel, objectives, result, solution: JointState):
         """Publish the markers of an answer, and its solution when it is one."""

@@ -86,3 +86,34 @@ def test_the_global_answer_is_the_exact_solution_nearest_the_seed():
     result = solve(model, [objective], seed, mode='global', random_seed=3)
     assert result.success and result.iterations == 0
     np.testing.assert_allclose(result.q, found[0], atol=1e-9)
+
+
+@pytest.mark.parametrize('key', sorted(CASES))
+def test_branch_labels_tell_the_exact_solutions_apart_and_hold_along_a_motion(key):
+    model, base, tip, active = _arm(key)
+    form = ClosedForm.of(model, tip, active)
+    rng = np.random.default_rng(2)
+    limits = JointLimits.from_model(model)
+    for q in limits.sample(rng, np.zeros(model.num_dofs), 10):
+        q = np.where(active, q, 0.0)
+        exact = np.tile(q, (8, 1))
+        solutions = form.solutions(model.forward_kinematics(q, tip), q)
+        exact = exact[:len(solutions)]
+        exact[:, form.dofs] = solutions
+        labels = form.branches(exact)
+        assert len(set(labels)) == len(labels) == len(solutions)
+        step = rng.normal(0, 0.03, model.num_dofs) * active
+        path = q + np.linspace(0, 1, 200)[:, None] * step
+        assert len(set(form.branches(path))) == 1                   # no singularity that close
+
+
+def test_ur5_branch_signs_are_those_of_its_analytic_solution():
+    """Elbow: sin(elbow_joint), 0 when stretched; wrist: sin(wrist_2_joint), 0 when aligned."""
+    model, base, tip, active = _arm('ur5')
+    form = ClosedForm.of(model, tip, active)
+    q = JointLimits.from_model(model).sample(np.random.default_rng(3), np.zeros(6), 200)
+    signs = [label.split() for label in form.branches(q)]
+    elbow = np.array([s[1][-1] == '+' for s in signs])
+    wrist = np.array([s[2][-1] == '+' for s in signs])
+    assert len(set(elbow == (np.sin(q[:, 2]) > 0))) == 1      # the same sign, or its opposite
+    assert len(set(wrist == (np.sin(q[:, 4]) > 0))) == 1

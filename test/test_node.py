@@ -513,3 +513,24 @@ def test_all_solutions_of_a_ur5_pose_come_back_each_reaching_it(ros, server):
         target_points=[Point(x=0.3, y=0.2, z=0.4)])], all_solutions=True))
     assert point.success and not point.all_solutions
     assert 'no closed form' in point.message
+
+
+def test_a_named_branch_is_answered_and_a_missing_one_is_refused(ros, server):
+    solve, _ = server
+    goal = np.array([0.4, -1.1, 1.3, -1.7, -1.4, 0.6])
+    pose = UR5.forward_kinematics(goal, 'tool0')
+    nearest = call(ros, solve, SolveIK.Request(pose_targets=[pose_target(pose)],
+                                               seed=JointState(name=UR5.joint_names,
+                                                               position=goal.tolist()),
+                                               all_solutions=True))
+    assert nearest.branch == nearest.all_solution_branches[0] and nearest.branch
+    other = next(b for b in nearest.all_solution_branches if b != nearest.branch)
+    answer = call(ros, solve, SolveIK.Request(pose_targets=[pose_target(pose)],
+                                              seed=nearest.solution, branch=other))
+    assert answer.success and answer.branch == other, answer.message
+    reached = UR5.forward_kinematics(q_of(answer.solution), 'tool0')
+    assert np.abs(reached - pose).max() < 1e-9
+    missing = call(ros, solve, SolveIK.Request(pose_targets=[pose_target(pose)],
+                                               branch='shoulder0 elbow0 wrist0'))
+    assert not missing.success and missing.result_code.val == ResultCode.NO_IK_SOLUTION
+    assert 'this pose has: shoulder' in missing.message

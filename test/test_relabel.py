@@ -7,7 +7,7 @@ from pathlib import Path
 import subprocess
 import sys
 
-from ik_service.core import load_urdf_file, UnknownLinkError
+from ik_service.core import ClosedForm, load_urdf_file, UnknownLinkError
 from ik_service.core.transforms import rotation_angle
 from ik_service.relabel import (BAD_POSE, Columns, DatasetError, relabel_lerobot,
                                 RelabelConfig, SOLVED, verify_lerobot)
@@ -23,6 +23,7 @@ import pytest
 URDF = Path(bundled_urdf_path()).read_text()
 MODEL = load_urdf_file(bundled_urdf_path())
 CONFIG = RelabelConfig(link=LINK, base_link=BASE_LINK)
+FORM = ClosedForm.of(MODEL, LINK, np.ones(MODEL.num_dofs, dtype=bool))
 RECORDED = Columns('observation.ee_pose', recorded_joints='observation.state')
 
 
@@ -70,10 +71,15 @@ def test_labels_reproduce_the_poses_without_flips_and_any_worker_count_gives_the
         assert rotation_angle(turn).max() < 1e-6
         assert (table.column('ik.status').to_numpy() == SOLVED).all()
         episodes = table.column('episode_index').to_numpy()
+        branches = np.array(table.column('ik.branch').to_pylist())
         for e in np.unique(episodes):
             q = joints[episodes == e]
             np.testing.assert_allclose(q, motions[e], atol=1e-3)      # the recorded branch
             assert np.abs(np.diff(q, axis=0)).max() < 0.1           # no flips
+            # the branch of the recorded motion, frame by frame (it changes where the motion
+            # crosses a singular configuration; frames right at one may differ)
+            truth = FORM.branches(motions[e])
+            assert np.mean(branches[episodes == e] == np.array(truth)) > 0.98
 
 
 def test_the_output_records_its_provenance_and_columns(dataset, tmp_path):

@@ -34,6 +34,10 @@ from .model import RobotModel
 MAX_CONFIGURATIONS = 4096
 TWO_PI = 2.0 * math.pi
 
+# A label's factor this close to 0 [m^2, 1 or m^3] is a singular configuration: sign 0.
+SINGULAR = 1e-9
+_SIGN = {1: '+', -1: '-', 0: '0'}
+
 _CACHE: 'weakref.WeakKeyDictionary[RobotModel, dict]' = weakref.WeakKeyDictionary()
 
 
@@ -89,6 +93,40 @@ class ClosedForm:
         if not robot.hasKnownDecomposition():
             return None
         return cls(model, link_id, dofs[frames], frames, robot)
+
+    def branches(self, q: np.ndarray) -> list:
+        """
+        Return the branch label of each configuration (B, n), e.g. 'shoulder+ elbow- wrist+'.
+
+        Three signs, each of a quantity of the chain's joint axes (z_i) and origins (o_i)
+        at q that is zero exactly on one kind of singular configuration:
+          elbow: ((o3 - o2) x (p - o3)) . z2, where p is o4 (three parallel inner axes:
+              zero when they lie in one plane, the arm stretched or folded) or the wrist
+              centre (spherical wrists: zero when it lies in the plane of axes 2 and 3);
+          wrist: (z4 x z6) . z5, zero when axes 4 and 6 align;
+          shoulder: the sign of the Jacobian's determinant over the other two signs, the
+              factor that is left (zero on the shoulder singularity).
+        A configuration on a singular surface gets 0 for that sign. Labels stay the same
+        along any motion that avoids the singular surfaces, and the exact solutions of a
+        pose carry different labels; other families than these two get ''.
+        """
+        family = self._robot.getKinematicFamily()
+        q = np.atleast_2d(np.asarray(q, dtype=float))
+        if 'THREE_INNER_PARALLEL' not in family and 'SPHERICAL' not in family:
+            return [''] * len(q)
+        world = self._kin.transforms(q)[self._frames]        # (6, B, 4, 4)
+        z, o = world[:, :, :3, 2], world[:, :, :3, 3]       # (6, B, 3)
+        if 'THREE_INNER_PARALLEL' in family:
+            p = o[3]
+        else:   # the wrist centre: the point of axis 5 nearest axis 4
+            p = _nearest_on_line(o[4], z[4], o[3], z[3])
+        elbow = np.einsum('bi,bi->b', np.cross(o[2] - o[1], p - o[2]), z[1])
+        wrist = np.einsum('bi,bi->b', np.cross(z[3], z[5]), z[4])
+        columns = np.concatenate([np.cross(z, -o), z], axis=2)     # (6, B, 6) screws at 0
+        shoulder = np.linalg.det(np.transpose(columns, (1, 2, 0))) * np.sign(elbow * wrist)
+        return [' '.join(f'{name}{_SIGN[int(np.sign(v)) if abs(v) > SINGULAR else 0]}'
+                         for name, v in (('shoulder', a), ('elbow', b), ('wrist', c)))
+                for a, b, c in zip(shoulder, elbow, wrist)]
 
     def base_pose(self, q: np.ndarray) -> np.ndarray:
         """World pose (4, 4) of the chain's base at configuration q (n,)."""
@@ -164,6 +202,21 @@ class ClosedForm:
         rows = np.tile(seed, (len(found), 1))
         rows[:, self.dofs] = [row for _, row in found]
         return rows[:, idx]
+
+
+def _nearest_on_line(origin: np.ndarray, direction: np.ndarray, other: np.ndarray,
+                     other_direction: np.ndarray) -> np.ndarray:
+    """Return the points (B, 3) of lines (origin, direction) nearest other lines (B, 3 each)."""
+    w = origin - other
+    a = np.einsum('bi,bi->b', direction, direction)
+    b = np.einsum('bi,bi->b', direction, other_direction)
+    c = np.einsum('bi,bi->b', other_direction, other_direction)
+    d = np.einsum('bi,bi->b', direction, w)
+    e = np.einsum('bi,bi->b', other_direction, w)
+    denominator = a * c - b * b
+    t = np.where(np.abs(denominator) > 1e-12, (b * e - c * d) / np.where(
+        np.abs(denominator) > 1e-12, denominator, 1.0), 0.0)
+    return origin + t[:, None] * direction
 
 
 def _nearest_turn(value: float, seed: float, lower: float, upper: float) -> Optional[float]:

@@ -51,6 +51,10 @@ class InvalidSettingsError(IKError):
     """A solver setting outside its valid range."""
 
 
+class NoSolutionError(IKError):
+    """Nothing meets the request as asked (no solution on the requested branch)."""
+
+
 def closest_names(name: str, candidates, limit: int = 5) -> str:
     """Format a hint listing the candidate names closest to ``name``."""
     import difflib

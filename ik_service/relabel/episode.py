@@ -17,7 +17,8 @@ from typing import Optional
 
 import numpy as np
 
-from ..core import GLOBAL, IKObjective, JointLimits, LOCAL, RobotModel, solve, SolverSettings
+from ..core import (ClosedForm, GLOBAL, IKObjective, JointLimits, LOCAL, RobotModel, solve,
+                    SolverSettings)
 from ..core.paths import solve_path
 
 # An episode without recorded joints starts from global solves of its first frame (from
@@ -67,13 +68,15 @@ class EpisodeLabels:
     Labels of an episode's N frames.
 
     joints (N, k) (NaN where BAD_POSE), status (N,) int8, position_error (N,) [m],
-    rotation_error (N,) [rad] (NaN where BAD_POSE).
+    rotation_error (N,) [rad] (NaN where BAD_POSE), branch (N,) of labels
+    (``ClosedForm.branches``; '' where BAD_POSE or the chain has no closed form).
     """
 
     joints: np.ndarray
     status: np.ndarray
     position_error: np.ndarray
     rotation_error: np.ndarray
+    branch: list
 
 
 @dataclass
@@ -84,6 +87,7 @@ class Labeller:
     config: RelabelConfig
     joint_names: list = field(init=False)
     joint_ids: np.ndarray = field(init=False)
+    closed_form: Optional[ClosedForm] = field(init=False)
 
     def __post_init__(self):
         model, config = self.model, self.config
@@ -95,6 +99,9 @@ class Labeller:
             model.joint_id(name)
         self.joint_names = names
         self.joint_ids = np.array([model.joint_id(n) for n in names], dtype=int)
+        active = np.zeros(model.num_dofs, dtype=bool)
+        active[self.joint_ids] = True
+        self.closed_form = ClosedForm.of(model, config.link, active)
         if config.seed and len(config.seed) != len(names):
             raise ValueError(f'seed has {len(config.seed)} values for {len(names)} joints '
                              f'({", ".join(names)})')
@@ -123,7 +130,7 @@ class Labeller:
         c, model = self.config, self.model
         count, k = len(poses), len(self.joint_ids)
         labels = EpisodeLabels(np.full((count, k), np.nan), np.full(count, BAD_POSE, np.int8),
-                               np.full(count, np.nan), np.full(count, np.nan))
+                               np.full(count, np.nan), np.full(count, np.nan), [''] * count)
         frames = np.flatnonzero(valid)
         if len(frames) == 0:
             return labels
@@ -153,6 +160,9 @@ class Labeller:
         labels.status[frames] = np.where(path.success, SOLVED, NOT_MET)
         errors = np.array([r.objective_errors[0] for r in path.results]).reshape(-1, 2)
         labels.position_error[frames], labels.rotation_error[frames] = errors.T
+        if self.closed_form is not None:
+            for i, label in zip(frames.tolist(), self.closed_form.branches(path.q)):
+                labels.branch[i] = label
         return labels
 
     def _first_frame_solutions(self, objectives: list) -> list:

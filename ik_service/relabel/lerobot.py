@@ -4,12 +4,14 @@ LeRobot datasets (v3 layout) in, the same dataset with joint labels out.
 A v3 dataset is ``meta/info.json`` (its ``features``: name -> dtype, shape, names) and
 parquet files under ``data/`` holding the frames of one or more episodes each (column
 ``episode_index``), plus metadata and videos that relabelling copies unchanged. The
-output is a new dataset (the input is only read) whose data files gain four columns:
+output is a new dataset (the input is only read) whose data files gain five columns:
 
   <prefix>.joint_positions   float64[k]  the labelled joints, in ``names`` order
   <prefix>.status            int8        0 solved, 1 not met, 2 bad pose (episode.STATUS_NAMES)
   <prefix>.position_error    float64     [m], by forward kinematics of the label
   <prefix>.rotation_error    float64     [rad]
+  <prefix>.branch            string      the solution branch, on chains with a closed form
+                                         (``ClosedForm.branches``), else empty
 
 and whose ``meta/info.json`` records the run under ``ik_provenance``: the URDF's sha256,
 the whole configuration, the ik_service version and a checksum of the input, enough to
@@ -69,7 +71,7 @@ class Columns:
     def output(self) -> list:
         """Return the names of the columns the run adds."""
         return [f'{self.prefix}.{name}' for name in
-                ('joint_positions', 'status', 'position_error', 'rotation_error')]
+                ('joint_positions', 'status', 'position_error', 'rotation_error', 'branch')]
 
 
 # ---------------------------------------------------------------------------- reading
@@ -368,14 +370,17 @@ def _with_labels(table: pa.Table, columns: Columns, labeller: Labeller, rows: li
     """Return ``table`` with the label columns, from each episode's rows and labels."""
     k = len(labeller.joint_names)
     out = EpisodeLabels(np.full((len(table), k), np.nan), np.zeros(len(table), np.int8),
-                        np.zeros(len(table)), np.zeros(len(table)))
+                        np.zeros(len(table)), np.zeros(len(table)), [''] * len(table))
     for r, labels in zip(rows, results):
         out.joints[r], out.status[r] = labels.joints, labels.status
         out.position_error[r], out.rotation_error[r] = labels.position_error, \
             labels.rotation_error
+        for i, label in zip(r.tolist(), labels.branch):
+            out.branch[i] = label
     names = columns.output()
     added = [pa.FixedSizeListArray.from_arrays(pa.array(out.joints.ravel()), k),
-             pa.array(out.status), pa.array(out.position_error), pa.array(out.rotation_error)]
+             pa.array(out.status), pa.array(out.position_error), pa.array(out.rotation_error),
+             pa.array(out.branch, type=pa.string())]
     for name, values in zip(names, added):
         table = table.append_column(name, values)
     return table.replace_schema_metadata(_hf_metadata(table.schema.metadata, names, k))
@@ -391,17 +396,19 @@ def _hf_metadata(metadata: Optional[dict], names: list, k: int) -> Optional[dict
     features[names[0]] = {'feature': value, 'length': k, '_type': 'Sequence'}
     features[names[1]] = {'dtype': 'int8', '_type': 'Value'}
     features[names[2]] = features[names[3]] = value
+    features[names[4]] = {'dtype': 'string', '_type': 'Value'}
     return {**metadata, b'huggingface': json.dumps(hf).encode()}
 
 
 def _labelled_info(info: dict, columns: Columns, labeller: Labeller, provenance: dict) -> dict:
-    joints, status, position, rotation = columns.output()
+    joints, status, position, rotation, branch = columns.output()
     features = dict(info['features'])
     features[joints] = {'dtype': 'float64', 'shape': [len(labeller.joint_names)],
                         'names': labeller.joint_names}
     features[status] = {'dtype': 'int8', 'shape': [1], 'names': None}
     features[position] = {'dtype': 'float64', 'shape': [1], 'names': None}
     features[rotation] = {'dtype': 'float64', 'shape': [1], 'names': None}
+    features[branch] = {'dtype': 'string', 'shape': [1], 'names': None}
     return {**info, 'features': features, 'ik_provenance': provenance}
 
 
