@@ -145,7 +145,7 @@ def test_the_teleoperation_parameter_file_starts_the_stream(ros, tmp_path):
 def test_the_relabelling_commands_run_as_written_and_the_provenance_is_what_they_write(
         tmp_path):
     block, = [b for kind, b in BLOCKS if kind == 'bash' and 'relabel.example' in b]
-    script = block.replace('.venv/bin/python', sys.executable).replace('/tmp/', f'{tmp_path}/')
+    script = block.replace('/tmp/', f'{tmp_path}/').replace('.venv/bin/python', sys.executable)
     done = subprocess.run(['bash', '-ec', script], cwd=ROOT, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
