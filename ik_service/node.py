@@ -49,7 +49,7 @@ from ik_service.core import (
     URDFError,
 )
 from ik_service.core import kernel_warm_up, solver as core_solver
-from ik_service.core.closed_form import all_solutions, ClosedForm
+from ik_service.core.closed_form import all_solutions, ClosedForm, pose_asked
 from ik_service.core.errors import MAX_MAGNITUDE
 from ik_service.core.paths import DEFAULT_MAX_STEP, solve_path
 from ik_service.core.seed_table import SeedTable
@@ -631,7 +631,7 @@ class IKServiceNode(Node):
         if len(problem.objectives) != 1:
             return None
         o = problem.objectives[0]
-        if o.position != 'fixed' or o.rotation != 'fixed' or len(o.local_points) != 1:
+        if pose_asked(o, o.target_points, o.target_rotation) is None:
             return None
         active = problem.default_active
         if active_joints:

@@ -204,6 +204,23 @@ class ClosedForm:
         return rows[:, idx]
 
 
+def pose_asked(objective, target_points: np.ndarray,
+               target_rotation: np.ndarray) -> Optional[np.ndarray]:
+    """
+    Return the pose (4, 4) a one-point pose objective asks of its link, or None.
+
+    The objective's targets (points (1, 3), rotation (3, 3)) are given in the frame the
+    pose is wanted in; None for any other kind of objective.
+    """
+    if objective.position != 'fixed' or objective.rotation != 'fixed' or \
+            len(objective.local_points) != 1:
+        return None
+    pose = np.eye(4)
+    pose[:3, :3] = target_rotation
+    pose[:3, 3] = target_points[0] - target_rotation @ objective.local_points[0]
+    return pose
+
+
 def _nearest_on_line(origin: np.ndarray, direction: np.ndarray, other: np.ndarray,
                      other_direction: np.ndarray) -> np.ndarray:
     """Return the points (B, 3) of lines (origin, direction) nearest other lines (B, 3 each)."""
@@ -246,8 +263,9 @@ def all_solutions(model: RobotModel, objective, seed: np.ndarray,
     """
     from .objectives import objective_in_root_frame, ObjectiveSet
 
-    if objective.position != 'fixed' or objective.rotation != 'fixed' or \
-            len(objective.local_points) != 1:
+    o = objective_in_root_frame(model, objective, np.asarray(seed, dtype=float))
+    pose = pose_asked(o, o.target_points, o.target_rotation)
+    if pose is None:
         return None
     seed = np.asarray(seed, dtype=float)
     limits = limits or JointLimits.from_model(model)
@@ -256,10 +274,6 @@ def all_solutions(model: RobotModel, objective, seed: np.ndarray,
     form = ClosedForm.of(model, objective.link, active)
     if form is None:
         return None
-    o = objective_in_root_frame(model, objective, seed)
-    pose = np.eye(4)
-    pose[:3, :3] = o.target_rotation
-    pose[:3, 3] = o.target_points[0] - o.target_rotation @ o.local_points[0]
     inside = form.within_limits(form.solutions(pose, seed), limits, seed)
     if not inside:
         return np.zeros((0, model.num_dofs))

@@ -400,13 +400,6 @@ def max_block_error(res, blocks):
     return math.sqrt(worst)
 
 
-@njit(**_JIT)
-def meet_tolerance(res, blocks, tolerance, out):
-    """Mark in ``out`` (B,) the rows of res (B, m) whose largest block error is in tolerance."""
-    for b in range(res.shape[0]):
-        out[b] = max_block_error(res[b], blocks) <= tolerance
-
-
 # ---------------------------------------------------------------- the damped descent
 @njit(**_JIT)
 def _damped_step(jac, res, lam, x, bias, has_bias, free, step, hess, rhs):

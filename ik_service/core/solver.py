@@ -23,7 +23,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from . import kernel
-from .closed_form import ClosedForm
+from .closed_form import ClosedForm, pose_asked
 from .errors import (InvalidConfigurationError, InvalidSettingsError, MAX_MAGNITUDE,
                      within_magnitude)
 from .limits import JointLimits
@@ -215,16 +215,11 @@ def closed_form_starts(problem: ObjectiveSet, active: np.ndarray, seed: np.ndarr
     if len(problem.objectives) != 1:
         return None
     o = problem.objectives[0]
-    if o.position != 'fixed' or o.rotation != 'fixed' or len(o.local_points) != 1:
-        return None
-    in_root = targets_in_root(problem.model, o)
-    form = ClosedForm.of(problem.model, o.link, active) if in_root is not None else None
+    in_root = targets_in_root(problem.model, o) if o.rotation == 'fixed' else None
+    pose = pose_asked(o, *in_root) if in_root is not None else None
+    form = ClosedForm.of(problem.model, o.link, active) if pose is not None else None
     if form is None:
         return None
-    points, rotation = in_root
-    pose = np.eye(4)
-    pose[:3, :3] = rotation
-    pose[:3, 3] = points[0] - rotation @ o.local_points[0]
     return form.starts(pose, seed, limits, idx)
 
 
