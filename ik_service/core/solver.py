@@ -326,8 +326,10 @@ class _Descent:
         pool = np.empty((0, k))
         if rows > 1:
             picks = starts() if starts is not None else None
-            pool = self.box.clip(picks) if picks is not None and len(picks) else \
-                self._random(START_CHUNK)
+            # C order, like every array the kernel was compiled for at set-up (a column
+            # selection q[:, idx] is Fortran-ordered, and would compile anew on first use)
+            pool = np.ascontiguousarray(self.box.clip(picks)) if picks is not None and \
+                len(picks) else self._random(START_CHUNK)
         cost = np.einsum('ij,ij->i', res, res)
         # Damping never drops below 1e-12 of the scale of J^T J (at the seed), so that
         # J^T J + lambda I stays invertible on badly scaled robots (links kilometres long).
