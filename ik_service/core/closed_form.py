@@ -257,9 +257,10 @@ def all_solutions(model: RobotModel, objective, seed: np.ndarray,
     rotation), its reference link posed at ``seed`` (n,). Every exact solution, with
     each angle at every value a whole number of turns away inside ``limits`` (a
     continuous joint: the one nearest the seed), the other dofs at the seed's values,
-    sorted by distance to the seed (largest joint difference); each verified by forward
-    kinematics to ``tolerance`` (m and rad). active (n,) bool: the dofs that may move
-    (default: those that move the link).
+    sorted by distance to the seed (largest joint difference); each exact solution is
+    verified by forward kinematics to ``tolerance`` (m and rad), and its turn variants
+    reach the same pose. active (n,) bool: the dofs that may move (default: those that
+    move the link).
     """
     from .objectives import objective_in_root_frame, ObjectiveSet
 
@@ -274,12 +275,14 @@ def all_solutions(model: RobotModel, objective, seed: np.ndarray,
     form = ClosedForm.of(model, objective.link, active)
     if form is None:
         return None
-    inside = form.within_limits(form.solutions(pose, seed), limits, seed)
-    if not inside:
-        return np.zeros((0, model.num_dofs))
-    rows = np.tile(seed, (len(inside), 1))
-    rows[:, form.dofs] = inside
+    exact = form.solutions(pose, seed)
+    rows = np.tile(seed, (len(exact), 1))
+    rows[:, form.dofs] = exact
     problem = ObjectiveSet(model, [objective])
-    errors = problem.max_error(problem.evaluate(rows, jacobian=False)[0])
-    rows = rows[errors <= tolerance]
+    checked = exact[problem.max_error(problem.evaluate(rows, jacobian=False)[0]) <= tolerance]
+    # angles a whole turn apart reach the same pose: their FK is that of the solution
+    inside = form.within_limits(checked, limits, seed)
+    rows = np.tile(seed, (len(inside), 1))
+    if inside:
+        rows[:, form.dofs] = inside
     return rows[np.argsort(np.abs(rows - seed).max(axis=1), kind='stable')]
