@@ -1,10 +1,10 @@
 """Closed-form IK (EAIK through our kinematics): every solution, checked by FK and by search."""
 
 from ik_service.core import (all_solutions, ClosedForm, IKObjective, JointLimits,
-                             load_urdf_file, solve, SolverSettings)
+                             load_urdf_file, load_urdf_string, solve, SolverSettings)
 import numpy as np
 import pytest
-from robots import ARMS, robot_path
+from robots import ARMS, planar_arm, robot_path
 
 UR5 = load_urdf_file(robot_path(ARMS['ur5'][0]))
 KINOVA = load_urdf_file(robot_path('kinova_description/robots/kinova.urdf'))
@@ -117,3 +117,29 @@ def test_ur5_branch_signs_are_those_of_its_analytic_solution():
     wrist = np.array([s[2][-1] == '+' for s in signs])
     assert len(set(elbow == (np.sin(q[:, 2]) > 0))) == 1      # the same sign, or its opposite
     assert len(set(wrist == (np.sin(q[:, 4]) > 0))) == 1
+
+
+def test_a_planar_3r_arm_has_an_elbow_up_and_an_elbow_down_answer_and_one_at_full_stretch():
+    arm = load_urdf_string(planar_arm(lengths=(1.0, 0.8, 0.5)))
+    form = ClosedForm.of(arm, 'tip', np.ones(3, dtype=bool))
+    assert form is not None and form.family == 'PLANAR'
+
+    def answers(q):
+        pose = arm.forward_kinematics(np.asarray(q, dtype=float), 'tip')
+        objective = IKObjective.fixed_pose('tip', pose[:3, :3], pose[:3, 3])
+        found = all_solutions(arm, objective, np.zeros(3))
+        for row in found:
+            np.testing.assert_allclose(arm.forward_kinematics(row, 'tip'), pose, atol=1e-12)
+        return found, form.branches(found)
+
+    found, labels = answers([0.3, 0.9, -0.4])
+    assert len(found) == 2 and sorted(labels) == ['elbow+', 'elbow-']
+    np.testing.assert_allclose(found[0], [0.3, 0.9, -0.4], atol=1e-12)    # nearest the seed
+    found, labels = answers([0.7, 0.0, 0.2])            # the first two links in a line
+    assert len(found) == 1 and labels == ['elbow0']
+    far = np.eye(4)
+    far[:3, 3] = (3.0, 0.0, 0.0)                       # beyond 1.0 + 0.8 + 0.5 = 2.3 m
+    assert len(form.solutions(far, np.zeros(3))) == 0
+    tilted = arm.forward_kinematics(np.array([0.3, 0.9, -0.4]), 'tip')
+    tilted[2, 3] += 0.01                                # off the arm's plane
+    assert len(form.solutions(tilted, np.zeros(3))) == 0

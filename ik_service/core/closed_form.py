@@ -1,22 +1,23 @@
 """
-Closed-form IK: every exact solution of a 6R chain whose geometry has an analytic solution.
+Closed-form IK: every exact solution of a chain whose geometry has an analytic solution.
 
-The analytic part is EAIK (the ``eaik`` package: inverse kinematics by subproblem
-decomposition, derived from a chain's joint axes and origins; Ostermeier et al.). It
-covers the 6R families with a known decomposition, among them UR-style arms (three
-parallel inner axes: UR3/5/10, Z1) and spherical wrists (Kinova, PUMA-like arms), and
-solves a pose in a few microseconds. This module says which chains qualify and turns
-EAIK's solutions into configurations of the model:
+Two solvers, chosen from the chain's joint frames at the zero configuration:
+- 6R chains: EAIK (the ``eaik`` package: inverse kinematics by subproblem decomposition,
+  derived from the joint axes and origins; Ostermeier et al.), for the families it knows,
+  among them UR-style arms (three parallel inner axes: UR3/5/10, Z1) and spherical wrists
+  (Kinova, PUMA-like arms); a pose in about 10 microseconds.
+- planar arms (2 or 3 revolute joints with parallel axes, ``_Planar``): poses in their
+  plane by the law of cosines, elbow one way or the other.
 
-A chain qualifies when the dofs the solve may move that move the link are exactly six
-revolute or continuous joints, none a mimic, with no other joint between them, and EAIK
-knows a decomposition of their geometry. Its base is the first of them at its zero
-value: a frame fixed to the link the chain hangs from, so joints above the chain (a
-torso held still) only move where the base is.
+A chain qualifies when the dofs the solve may move that move the link are such a chain of
+revolute or continuous joints, none a mimic, with no other joint between them. Its base is
+the first of them at its zero value: a frame fixed to the link the chain hangs from, so
+joints above the chain (a torso held still) only move where the base is.
 
 ``solutions`` returns the exact solutions of a pose; ``within_limits`` the configurations
 each one stands for inside the joint limits (angles a turn apart, for joints whose range
-is wider than a turn); ``starts`` gives the solver one of each, nearest the seed first.
+is wider than a turn); ``starts`` gives the solver one of each, nearest the seed first;
+``branches`` labels them.
 """
 
 from __future__ import annotations
@@ -42,12 +43,13 @@ _CACHE: 'weakref.WeakKeyDictionary[RobotModel, dict]' = weakref.WeakKeyDictionar
 
 
 class ClosedForm:
-    """The analytic IK of one link over six dofs of a model (see the module docstring)."""
+    """The analytic IK of one link over the dofs of a chain (see the module docstring)."""
 
     def __init__(self, model: RobotModel, link_id: int, dofs: np.ndarray, frames: list,
-                 robot):
+                 solver):
         self.model, self.link_id, self.dofs = model, link_id, dofs
-        self._frames, self._robot = frames, robot
+        self._frames, self._solver = frames, solver
+        self.family = solver.family
         self._kin = model.kinematics([link_id])
         # the base's inverse pose, when no joint above the chain moves it
         self._to_base = np.linalg.inv(self.base_pose(np.zeros(model.num_dofs))) \
@@ -69,30 +71,20 @@ class ClosedForm:
     @classmethod
     def _make(cls, model: RobotModel, link_id: int, moving: np.ndarray):
         kin = model.kinematics([link_id])
-        dofs = kin.frame_dofs
-        if moving.sum() != 6 or dofs is None or kin.prismatic.any():
+        dofs, count = kin.frame_dofs, int(moving.sum())
+        if count not in (2, 3, 6) or dofs is None or kin.prismatic.any():
             return None
         frames = [i for i, d in enumerate(dofs.tolist()) if moving[d]]
-        # the six frames are the last ones of the chain, in order: no joint between them
-        if frames != list(range(kin.num_frames - 6, kin.num_frames)) or \
+        # the chain's frames are the last ones, in order: no joint between them
+        if frames != list(range(kin.num_frames - count, kin.num_frames)) or \
                 any(kin.parent[f] != f - 1 for f in frames[1:]):
-            return None
-        try:
-            from eaik.IK_Homogeneous import HomogeneousRobot
-        except ImportError:         # the closed form is a speed-up: without it, the solver
             return None
         zero = np.zeros(model.num_dofs)
         world = kin.transforms(zero[None])[:, 0]
-        base = world[frames[0]]
-        trafos = np.linalg.inv(base) @ np.concatenate(
+        trafos = np.linalg.inv(world[frames[0]]) @ np.concatenate(
             [world[frames], kin.link_pose(world[:, None], link_id)])
-        try:
-            robot = HomogeneousRobot(trafos)
-        except Exception:        # a geometry EAIK cannot parametrise
-            return None
-        if not robot.hasKnownDecomposition():
-            return None
-        return cls(model, link_id, dofs[frames], frames, robot)
+        solver = _Planar.of(trafos) if count < 6 else _eaik(trafos)
+        return None if solver is None else cls(model, link_id, dofs[frames], frames, solver)
 
     def branches(self, q: np.ndarray) -> list:
         """
@@ -108,10 +100,21 @@ class ClosedForm:
               factor that is left (zero on the shoulder singularity).
         A configuration on a singular surface gets 0 for that sign. Labels stay the same
         along any motion that avoids the singular surfaces, and the exact solutions of a
-        pose carry different labels; other families than these two get ''.
+        pose carry different labels. Planar arms get the elbow sign alone ('elbow+'; the
+        same quantity with p the third joint's or the link's origin); other 6R families
+        get ''.
         """
-        family = self._robot.getKinematicFamily()
+        family = self.family
         q = np.atleast_2d(np.asarray(q, dtype=float))
+        if family == _Planar.family:        # the elbow alone: the arm stretched or folded
+            world = self._kin.transforms(q)
+            z, o = world[self._frames[0], :, :3, 2], world[:, :, :3, 3]
+            p = o[self._frames[2]] if len(self._frames) == 3 else \
+                self._kin.link_pose(world, self.link_id)[:, :3, 3]
+            elbow = np.einsum('bi,bi->b', np.cross(o[self._frames[1]] - o[self._frames[0]],
+                                                   p - o[self._frames[1]]), z)
+            return [f'elbow{_SIGN[int(np.sign(v)) if abs(v) > SINGULAR else 0]}'
+                    for v in elbow]
         if 'THREE_INNER_PARALLEL' not in family and 'SPHERICAL' not in family:
             return [''] * len(q)
         world = self._kin.transforms(q)[self._frames]        # (6, B, 4, 4)
@@ -136,23 +139,20 @@ class ClosedForm:
 
     def solutions(self, pose: np.ndarray, q: np.ndarray) -> np.ndarray:
         """
-        Return every exact solution, (S, 6), of a world pose (4, 4) of the link.
+        Return every exact solution, (S, k), of a world pose (4, 4) of the link.
 
         Values of ``dofs`` in (-pi, pi]; q (n,) gives the joints above the chain. Empty
-        when the pose is out of reach or EAIK finds no exact solution.
+        when the pose is out of reach (or, for a planar arm, out of its plane).
         """
         to_base = self._to_base if self._to_base is not None else \
             np.linalg.inv(self.base_pose(q))
         target = to_base @ pose
-        found = self._robot.IK(target)
-        exact = [row for row, ls in zip(np.asarray(found.Q).reshape(-1, 6),
-                                        np.asarray(found.is_LS).reshape(-1)) if not ls]
-        return np.array(exact).reshape(-1, 6)
+        return self._solver.solve(target)
 
     def within_limits(self, solutions: np.ndarray, limits: JointLimits,
                       seed: np.ndarray) -> list:
         """
-        Return every configuration (6,) the solutions stand for inside the limits.
+        Return every configuration (k,) the solutions stand for inside the limits.
 
         Each angle takes every value a whole number of turns away that the joint's range
         holds (a continuous joint: the one nearest the seed's value); each solution's
@@ -173,7 +173,7 @@ class ClosedForm:
                 choices.append(sorted(values, key=lambda v: abs(v - s)))
             if any(not c for c in choices):
                 continue
-            grid = np.array(np.meshgrid(*choices, indexing='ij')).reshape(6, -1).T
+            grid = np.array(np.meshgrid(*choices, indexing='ij')).reshape(len(choices), -1).T
             order = np.argsort(np.abs(grid - near).max(axis=1), kind='stable')
             out.extend(grid[order])
             if len(out) >= MAX_CONFIGURATIONS:
@@ -202,6 +202,97 @@ class ClosedForm:
         rows = np.tile(seed, (len(found), 1))
         rows[:, self.dofs] = [row for _, row in found]
         return rows[:, idx]
+
+
+class _Eaik:
+    """EAIK's solution of a 6R chain, from its joint frames (4, 4) at zero in its base."""
+
+    def __init__(self, robot):
+        self._robot, self.family = robot, robot.getKinematicFamily()
+
+    def solve(self, target: np.ndarray) -> np.ndarray:
+        """Return the exact solutions (S, 6) of the link's pose ``target`` in the base."""
+        found = self._robot.IK(target)
+        exact = [row for row, ls in zip(np.asarray(found.Q).reshape(-1, 6),
+                                        np.asarray(found.is_LS).reshape(-1)) if not ls]
+        return np.array(exact).reshape(-1, 6)
+
+
+def _eaik(trafos: np.ndarray) -> Optional[_Eaik]:
+    try:
+        from eaik.IK_Homogeneous import HomogeneousRobot
+    except ImportError:         # the closed form is a speed-up: without it, the solver
+        return None             # starts from the seed table
+    try:
+        robot = HomogeneousRobot(trafos)
+    except Exception:           # a geometry EAIK cannot parametrise
+        return None
+    return _Eaik(robot) if robot.hasKnownDecomposition() else None
+
+
+class _Planar:
+    """
+    A planar arm: 2 or 3 revolute joints with parallel axes; poses in their plane.
+
+    In the base (the first joint's frame, z its axis) joint i sits at P_i in the plane and
+    the link's origin at P_t. Its pose is reached when the last joint (3R: the link's
+    angle phi = q1 + q2 + q3 + phi0 fixes it) meets the law of cosines:
+    |w|^2 = a^2 + b^2 + 2 a b cos(theta), w the point the first two links must reach,
+    a and b their lengths, theta the elbow's angle between them: two solutions, one at
+    full stretch or fold, none beyond. A pose off the plane, or turned about another axis
+    than z, has none.
+    """
+
+    family = 'PLANAR'
+    TOLERANCE = 1e-9            # [m or rad]: how far off the plane a pose may be
+
+    def __init__(self, trafos: np.ndarray):
+        self.count = len(trafos) - 1
+        self.points = trafos[:, :2, 3]               # (k + 1, 2): P_1 .. P_k, P_t
+        self.height = trafos[-1, 2, 3]
+        self.tool = trafos[-1, :3, :3]                # the link's rotation at zero
+
+    @classmethod
+    def of(cls, trafos: np.ndarray) -> Optional['_Planar']:
+        """Return the planar solver of joint frames (k + 1, 4, 4), or None if not planar."""
+        if np.abs(np.abs(trafos[:-1, 2, 2]) - 1.0).max() > 1e-12:
+            return None         # an axis not parallel to the first
+        if np.any(trafos[:-1, 2, 2] < 0):
+            return None         # an axis reversed: its angle would count backwards
+        return cls(trafos)
+
+    def solve(self, target: np.ndarray) -> np.ndarray:
+        """Return the exact solutions (S, k) of the link's pose ``target`` in the base."""
+        turn = target[:3, :3] @ self.tool.T            # must be a rotation about z
+        if abs(target[2, 3] - self.height) > self.TOLERANCE or \
+                np.abs(turn[2] - [0, 0, 1]).max() > self.TOLERANCE:
+            return np.zeros((0, self.count))
+        phi = math.atan2(turn[1, 0], turn[0, 0])     # the sum of the joint angles
+        p = self.points
+        w = target[:2, 3]
+        if self.count == 3:     # the third joint's point: back from the link along phi
+            c, s = math.cos(phi), math.sin(phi)
+            w = w - np.array([[c, -s], [s, c]]) @ (p[3] - p[2])
+        a_vec, b_vec = p[1] - p[0], p[2] - p[1]      # 3R: joint 2 to 3; 2R: joint 2 to link
+        a, b = float(np.hypot(*a_vec)), float(np.hypot(*b_vec))
+        alpha = math.atan2(a_vec[1], a_vec[0])
+        beta = math.atan2(b_vec[1], b_vec[0]) - alpha          # elbow angle at zero
+        d = w - p[0]
+        cosine = (d @ d - a * a - b * b) / (2 * a * b) if a > 0 and b > 0 else 2.0
+        if abs(cosine) > 1.0 + self.TOLERANCE:
+            return np.zeros((0, self.count))
+        theta = math.acos(max(-1.0, min(1.0, cosine)))
+        out = []
+        for elbow in ((theta, -theta) if theta > self.TOLERANCE else (theta,)):
+            bend = math.atan2(b * math.sin(elbow), a + b * math.cos(elbow))
+            q1 = math.atan2(d[1], d[0]) - bend - alpha
+            q2 = elbow - beta
+            row = [q1, q2] + ([phi - q1 - q2] if self.count == 3 else [])
+            if self.count == 2 and abs((q1 + q2 - phi + math.pi) % TWO_PI - math.pi) > \
+                    self.TOLERANCE:
+                continue        # 2R: the position fixes the angles; the pose turned otherwise
+            out.append([(v + math.pi) % TWO_PI - math.pi for v in row])
+        return np.array(out).reshape(-1, self.count)
 
 
 def pose_asked(objective, target_points: np.ndarray,
