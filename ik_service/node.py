@@ -598,8 +598,9 @@ class IKServiceNode(Node):
         note = ''
         if req.all_solutions:
             if every is None:
-                note = ('; all_solutions: no closed form for this target and chain (6R '
-                        'chains with a known decomposition, one pose target on their link)')
+                note = ('; all_solutions: no closed form for this target and chain (one '
+                        'pose target on a 6R arm such as UR or a spherical wrist, or on a '
+                        'planar arm)')
             else:
                 names = list(model.joint_names)
                 res.all_solutions = [JointState(name=names, position=conv.float64_array(r))
@@ -647,7 +648,7 @@ class IKServiceNode(Node):
         if closed is None:
             raise InvalidSettingsError(
                 f'branch {branch!r}: branches are known only for one pose target on a chain '
-                'with a closed form (6R arms such as UR or spherical wrists)')
+                'with a closed form (6R arms such as UR or spherical wrists, planar arms)')
         labels = closed[0].branches(every) if len(every) else []
         rows = [r for r, label in zip(every, labels) if label == branch]
         if not rows:
