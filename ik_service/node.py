@@ -634,10 +634,7 @@ class IKServiceNode(Node):
         o = problem.objectives[0]
         if pose_asked(o, o.target_points, o.target_rotation) is None:
             return None
-        active = problem.default_active
-        if active_joints:
-            active = np.zeros(model.num_dofs, dtype=bool)
-            active[[model.joint_id(j) for j in active_joints]] = True
+        active = core_solver.active_dofs(problem, active_joints)
         form = ClosedForm.of(model, o.link, active)
         return None if form is None else (form, active)
 

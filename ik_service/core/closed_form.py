@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 from typing import Optional
-import weakref
 
 import numpy as np
 
@@ -38,8 +37,6 @@ TWO_PI = 2.0 * math.pi
 # A label's factor this close to 0 [m^2, 1 or m^3] is a singular configuration: sign 0.
 SINGULAR = 1e-9
 _SIGN = {1: '+', -1: '-', 0: '0'}
-
-_CACHE: 'weakref.WeakKeyDictionary[RobotModel, dict]' = weakref.WeakKeyDictionary()
 
 
 class ClosedForm:
@@ -61,12 +58,7 @@ class ClosedForm:
         link_id = model.link_id(link)
         moving = model.dofs_moving_links([link_id]) & active
         key = (link_id, tuple(np.flatnonzero(moving).tolist()))
-        per_model = _CACHE.setdefault(model, {})
-        if key not in per_model:
-            if len(per_model) > 256:
-                per_model.clear()
-            per_model[key] = cls._make(model, link_id, moving)
-        return per_model[key]
+        return model.closed_forms.get_or_make(key, lambda: cls._make(model, link_id, moving))
 
     @classmethod
     def _make(cls, model: RobotModel, link_id: int, moving: np.ndarray):
@@ -355,11 +347,11 @@ def all_solutions(model: RobotModel, objective, seed: np.ndarray,
     """
     from .objectives import objective_in_root_frame, ObjectiveSet
 
-    o = objective_in_root_frame(model, objective, np.asarray(seed, dtype=float))
+    seed = np.asarray(seed, dtype=float)
+    o = objective_in_root_frame(model, objective, seed)
     pose = pose_asked(o, o.target_points, o.target_rotation)
     if pose is None:
         return None
-    seed = np.asarray(seed, dtype=float)
     limits = limits or JointLimits.from_model(model)
     if active is None:
         active = model.dofs_moving_links([model.link_id(objective.link)])

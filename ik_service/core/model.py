@@ -219,6 +219,8 @@ class RobotModel:
         self._moving_cache = BoundedCache(256)
         # ObjectiveSet's structure per objective shape (objectives._Layout)
         self.objective_layouts = BoundedCache(256)
+        # closed forms per (link, moving dofs), None where there is none (closed_form)
+        self.closed_forms = BoundedCache(256)
         rows = np.where(self.link_frame >= 0, self.link_frame, nf)
         self.link_ancestor_frames = anc[rows]  # (num_links, num_frames)
 

@@ -140,11 +140,7 @@ def solve(
     bias = _configuration(bias, n, 'bias') if bias is not None else None
     rng = _LazyGenerator(random_seed)
 
-    if active_joints is None or len(active_joints) == 0:
-        active = problem.default_active
-    else:
-        active = np.zeros(n, dtype=bool)
-        active[[model.joint_id(j) for j in active_joints]] = True
+    active = active_dofs(problem, active_joints)
     idx = active.nonzero()[0]
     if idx.size == 0:
         raise InvalidSettingsError('no active joints move the constrained links')
@@ -200,6 +196,15 @@ def solve(
         result.residual = requested.evaluate(result.q[None], jacobian=False)[0][0]
         result.objective_errors = requested.objective_errors(result.residual)
     return result
+
+
+def active_dofs(problem: ObjectiveSet, active_joints: Optional[Sequence[str]]) -> np.ndarray:
+    """Return the dofs (n,) a solve moves: the named joints, else those moving its links."""
+    if active_joints is None or len(active_joints) == 0:
+        return problem.default_active
+    active = np.zeros(problem.model.num_dofs, dtype=bool)
+    active[[problem.model.joint_id(j) for j in active_joints]] = True
+    return active
 
 
 def closed_form_starts(problem: ObjectiveSet, active: np.ndarray, seed: np.ndarray,
@@ -464,4 +469,5 @@ __all__ = [
     'solve_nearby',
     'solve_global',
     'problem_is_unreachable',
+    'active_dofs',
 ]
