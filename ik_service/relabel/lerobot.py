@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 import hashlib
 import json
 import multiprocessing
@@ -117,6 +117,13 @@ def _vectors(table: pa.Table, column: str) -> np.ndarray:
             raise DatasetError(f'column {column!r} has vectors of different lengths')
         return flat.reshape(len(values), width)
     return values.to_numpy(zero_copy_only=False).astype(float)[:, None]
+
+
+def _poses(table: pa.Table, columns: Columns) -> tuple[np.ndarray, np.ndarray]:
+    """Return a data file's poses (N, 4, 4) and which are valid (N,), from ``columns``."""
+    start = columns.pose_offset
+    numbers = _vectors(table, columns.pose)[:, start:start + POSE_FORMATS[columns.pose_format]]
+    return pose_matrices(numbers, columns.pose_format)
 
 
 def checksum(root: Path) -> str:
@@ -219,9 +226,7 @@ def relabel_lerobot(source: str | Path, destination: str | Path, urdf: str,
         'tool': 'ik_service relabel', 'ik_service_version': VERSION,
         'urdf_sha256': hashlib.sha256(urdf.encode()).hexdigest(),
         'input_sha256': checksum(source), 'config': config.as_dict(),
-        'columns': {'pose': columns.pose, 'pose_format': columns.pose_format,
-                    'pose_offset': columns.pose_offset,
-                    'recorded_joints': columns.recorded_joints, 'prefix': columns.prefix},
+        'columns': asdict(columns),
         'joint_names': labeller.joint_names,
     }
     if origin:
@@ -349,10 +354,7 @@ def _episode_tasks(table: pa.Table, columns: Columns,
     if 'episode_index' not in table.column_names:
         raise DatasetError('a data file has no episode_index column')
     episodes = table.column('episode_index').to_numpy()
-    numbers = _vectors(table, columns.pose)
-    width = POSE_FORMATS[columns.pose_format]
-    poses, valid = pose_matrices(numbers[:, columns.pose_offset:columns.pose_offset + width],
-                                 columns.pose_format)
+    poses, valid = _poses(table, columns)
     joints = _vectors(table, columns.recorded_joints) if recorded is not None else None
     rows, tasks = [], []
     for episode in dict.fromkeys(episodes.tolist()):      # in order of appearance
@@ -458,10 +460,7 @@ def verify_lerobot(source: str | Path, urdf: str, link: str, base_link: str,
     for name in data_files(source):
         table = pq.read_table(source / name)
         episodes = table.column('episode_index').to_numpy()
-        width = POSE_FORMATS[columns.pose_format]
-        poses, valid = pose_matrices(
-            _vectors(table, columns.pose)[:, columns.pose_offset:columns.pose_offset + width],
-            columns.pose_format)
+        poses, valid = _poses(table, columns)
         joints = _vectors(table, columns.recorded_joints)[:, index]
         valid &= np.isfinite(joints).all(axis=1)
         q = np.zeros((len(table), model.num_dofs))
