@@ -15,7 +15,8 @@ requests, minus the library solve.
 
 For scale, the same client also calls the floor: an rclpy node that answers SolveIK with
 an empty response the way the node does (an async callback on a single-threaded executor
-awaiting a worker thread), with no conversion and no solve (``--serve-empty`` runs it).
+handing the response to a worker thread and waiting for it), with no conversion and no
+solve (``--serve-empty`` runs it).
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from ik_interfaces.srv import SolveIK  # noqa: E402
 from ik_service.conversions import pose_target_msg  # noqa: E402
 from ik_service.core import (IKObjective, JointLimits, load_urdf_file, solve,  # noqa: E402
                              SolverSettings)
-from ik_service.node import IKServiceNode  # noqa: E402
+from ik_service.node import ANSWER_AT_ONCE_WAIT, IKServiceNode, WorkerHandoff  # noqa: E402
 import numpy as np  # noqa: E402
 import rclpy  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
@@ -49,10 +50,15 @@ def serve_empty() -> None:
     workers = ThreadPoolExecutor(1)
 
     async def answer(request, response):
-        done = Future(executor=node.executor)
-        done.add_done_callback(lambda _: None)
-        workers.submit(done.set_result, response)
-        return await done
+        handoff = WorkerHandoff(response)
+        workers.submit(handoff.finish)
+        if handoff.wait(ANSWER_AT_ONCE_WAIT):
+            return response
+        later = Future(executor=node.executor)
+        later.add_done_callback(lambda _: None)
+        if handoff.finish_later(later):
+            return response
+        return await later
 
     node.create_service(SolveIK, 'solve_ik', answer)
     executor = SingleThreadedExecutor()

@@ -4,9 +4,10 @@ The ik_service ROS 2 node: services solve_ik and compute_residual over the core 
 A thin layer: it keeps the robot model and the latest joint states, turns requests into
 core calls (``ik_service.conversions``) and core results into responses.
 
-Threads: one executor thread takes requests, parameters and topics and never waits: solves
-run on a pool of ``solver_threads`` workers (a service callback awaits its solve), and
-descriptions from the topic and seed tables are built on a background thread, so long
+Threads: one executor thread takes requests, parameters and topics and waits at most
+ANSWER_AT_ONCE_WAIT for a solve: solves run on a pool of ``solver_threads`` workers (the
+executor thread answers a solve that ends within that wait itself and awaits a longer one),
+and descriptions from the topic and seed tables are built on a background thread, so long
 solves and large robots never starve the parameter services or /joint_states. (One
 executor thread answers a call 0.2-0.5 ms sooner than rclpy's MultiThreadedExecutor;
 ``bench/service_overhead.py``.) At most
@@ -97,8 +98,46 @@ PREPARED_LEAF_LINKS = 8
 # readings (and clipped into the limits); further out they are no value.
 JOINT_STATE_LIMIT_SLACK = 0.1
 MAX_MESSAGE_LENGTH = 2000
+# The executor thread waits this long [s] for a request's solve before it awaits it and
+# takes other work: most solves end within it, and answering them from the executor thread
+# saves a wake-up of each thread (0.2-0.3 ms a call; bench/service_overhead.py).
+ANSWER_AT_ONCE_WAIT = 0.002
 # The executor thread looks for SIGINT / SIGTERM this often [s].
 SIGNAL_CHECK_PERIOD = 0.1
+
+
+class WorkerHandoff:
+    """
+    A response a worker fills, waited for on the executor thread, then awaited if need be.
+
+    ``wait`` blocks (the GIL released, so the worker starts at once) until the worker
+    finishes or a timeout; ``finish_later`` hands over an rclpy Future the worker will set,
+    unless it finished meanwhile.
+    """
+
+    def __init__(self, response):
+        self._response, self._finished = response, threading.Event()
+        self._lock, self._later = threading.Lock(), None
+
+    def finish(self) -> None:
+        """Mark the response filled (the worker calls this) and set the awaited Future."""
+        with self._lock:
+            self._finished.set()
+            later = self._later
+        if later is not None:
+            later.set_result(self._response)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to timeout [s] for the worker; return whether it finished."""
+        return self._finished.wait(timeout)
+
+    def finish_later(self, later: Future) -> bool:
+        """Have the worker set ``later``; return True (and keep it unset) if it finished."""
+        with self._lock:
+            if self._finished.is_set():
+                return True
+            self._later = later
+            return False
 
 
 class StartupError(Exception):
@@ -422,6 +461,7 @@ class IKServiceNode(Node):
             busy = self._pending >= self._values['limits.max_pending_requests']
             if not busy:
                 self._pending += 1
+            worker_free = self._pending <= self._values['solver_threads']
         if busy:
             response.success = False
             response.result_code.val = ResultCode.SERVICE_BUSY
@@ -429,8 +469,7 @@ class IKServiceNode(Node):
                 f'{self._values["limits.max_pending_requests"]} requests are already waiting '
                 '(parameter limits.max_pending_requests); try again later')
             return response
-        done = Future(executor=self.executor)
-        done.add_done_callback(lambda _: None)   # wakes the executor when a worker sets it
+        handoff = WorkerHandoff(response)
 
         def work() -> None:
             try:
@@ -442,7 +481,7 @@ class IKServiceNode(Node):
             finally:
                 with self._pending_lock:
                     self._pending -= 1
-                done.set_result(response)
+                handoff.finish()
 
         try:
             self._workers.submit(work)
@@ -451,7 +490,15 @@ class IKServiceNode(Node):
                 self._pending -= 1
             self._fill_cancelled(response)
             return response
-        return await done
+        # A short solve that starts at once is answered from this thread (no second wake-up
+        # of the executor); a longer or queued one is awaited while the executor goes on.
+        if worker_free and handoff.wait(ANSWER_AT_ONCE_WAIT):
+            return response
+        later = Future(executor=self.executor)
+        later.add_done_callback(lambda _: None)   # wakes the executor when a worker sets it
+        if handoff.finish_later(later):
+            return response
+        return await later
 
     def _cancel_check(self, service_name: str, started: float) -> Callable[[], bool]:
         """

@@ -296,6 +296,27 @@ def test_long_solves_do_not_starve_parameters_or_joint_states(ros):
         assert proc.stop() == 0, proc.output()
 
 
+def test_a_short_solve_is_answered_while_a_long_one_runs(ros):
+    # the executor thread waits a moment for each solve, then awaits it: a long solve
+    # keeps its worker, not the executor, and a short request on another worker is
+    # answered (right, by FK) long before the long one ends
+    proc, solve, residual = start(ros, 'beside', '-p', 'solver_threads:=2', *MANY_RESTARTS)
+    try:
+        answers, sent = [], threading.Event()
+        long_one = threading.Thread(target=lambda: answers.extend(
+            calls_at_once('/beside/solve_ik', [blocked_request(4.0)], sent=sent)))
+        long_one.start()
+        assert sent.wait(timeout=30.0)
+        time.sleep(0.5)         # the long solve runs
+        started = time.monotonic()
+        assert solves_the_ur5(ros, solve)
+        assert time.monotonic() - started < 2.0 and long_one.is_alive()
+        long_one.join(timeout=60)
+        assert [a.result_code.val for a in answers] == [ResultCode.TIMED_OUT]
+    finally:
+        assert proc.stop() == 0, proc.output()
+
+
 def test_a_full_queue_answers_busy(ros):
     proc, solve, residual = start(ros, 'busy', '-p', 'solver_threads:=1',
                                   '-p', 'limits.max_pending_requests:=2', *MANY_RESTARTS)

@@ -103,8 +103,7 @@ class ClosedForm:
             z, o = world[self._frames[0], :, :3, 2], world[:, :, :3, 3]
             p = o[self._frames[2]] if len(self._frames) == 3 else \
                 self._kin.link_pose(world, self.link_id)[:, :3, 3]
-            elbow = np.einsum('bi,bi->b', np.cross(o[self._frames[1]] - o[self._frames[0]],
-                                                   p - o[self._frames[1]]), z)
+            elbow = _triple(o[self._frames[1]] - o[self._frames[0]], p - o[self._frames[1]], z)
             return [f'elbow{_SIGN[int(np.sign(v)) if abs(v) > SINGULAR else 0]}'
                     for v in elbow]
         if 'THREE_INNER_PARALLEL' not in family and 'SPHERICAL' not in family:
@@ -115,9 +114,10 @@ class ClosedForm:
             p = o[3]
         else:   # the wrist centre: the point of axis 5 nearest axis 4
             p = _nearest_on_line(o[4], z[4], o[3], z[3])
-        elbow = np.einsum('bi,bi->b', np.cross(o[2] - o[1], p - o[2]), z[1])
-        wrist = np.einsum('bi,bi->b', np.cross(z[3], z[5]), z[4])
-        columns = np.concatenate([np.cross(z, -o), z], axis=2)     # (6, B, 6) screws at 0
+        elbow = _triple(o[2] - o[1], p - o[2], z[1])
+        wrist = _triple(z[3], z[5], z[4])
+        # (6, B, 6) screws at 0: z x (0 - o) = o x z, then z
+        columns = np.concatenate([np.einsum('ijk,sbj,sbk->sbi', _LEVI_CIVITA, o, z), z], axis=2)
         shoulder = np.linalg.det(np.transpose(columns, (1, 2, 0))) * np.sign(elbow * wrist)
         return [' '.join(f'{name}{_SIGN[int(np.sign(v)) if abs(v) > SINGULAR else 0]}'
                          for name, v in (('shoulder', a), ('elbow', b), ('wrist', c)))
@@ -182,18 +182,20 @@ class ClosedForm:
         by distance to the seed; the other dofs keep the seed's values. None when no
         solution lies inside the limits.
         """
-        found = []                  # plain floats: a few dozen numbers, no numpy calls
-        lo, hi, near = (a[self.dofs].tolist() for a in (limits.lower, limits.upper, seed))
-        for solution in self.solutions(pose, seed).tolist():
-            row = [_nearest_turn(v, s, l, h) for v, s, l, h in zip(solution, near, lo, hi)]
-            if None not in row:
-                found.append((max(abs(v - s) for v, s in zip(row, near)), row))
-        if not found:
+        solutions = self.solutions(pose, seed)
+        lo, hi, near = limits.lower[self.dofs], limits.upper[self.dofs], seed[self.dofs]
+        # each angle a whole number of turns from its solution value, nearest the seed's,
+        # then a turn back into the limits where that left them
+        rows = solutions + TWO_PI * np.round((near - solutions) / TWO_PI)
+        rows += np.where(rows < lo, TWO_PI, 0.0) - np.where(rows > hi, TWO_PI, 0.0)
+        rows = rows[((rows >= lo) & (rows <= hi)).all(axis=1)]
+        if not len(rows):
             return None
-        found.sort(key=lambda item: item[0])          # stable: ties keep EAIK's order
-        rows = np.tile(seed, (len(found), 1))
-        rows[:, self.dofs] = [row for _, row in found]
-        return rows[:, idx]
+        # stable: ties keep the solver's order
+        order = np.argsort(np.abs(rows - near).max(axis=1), kind='stable')
+        out = np.tile(seed, (len(rows), 1))
+        out[:, self.dofs] = rows[order]
+        return out[:, idx]
 
 
 class _Eaik:
@@ -319,14 +321,15 @@ def _nearest_on_line(origin: np.ndarray, direction: np.ndarray, other: np.ndarra
     return origin + t[:, None] * direction
 
 
-def _nearest_turn(value: float, seed: float, lower: float, upper: float) -> Optional[float]:
-    """Return value plus the whole turns that bring it nearest seed within [lower, upper]."""
-    best = value + TWO_PI * round((seed - value) / TWO_PI)
-    if best < lower:
-        best += TWO_PI
-    elif best > upper:
-        best -= TWO_PI
-    return best if lower <= best <= upper else None
+# (a x b)_i = eps_ijk a_j b_k: one einsum, where np.cross on a few vectors costs ~17 us
+_LEVI_CIVITA = np.zeros((3, 3, 3))
+_LEVI_CIVITA[0, 1, 2] = _LEVI_CIVITA[1, 2, 0] = _LEVI_CIVITA[2, 0, 1] = 1.0
+_LEVI_CIVITA[0, 2, 1] = _LEVI_CIVITA[2, 1, 0] = _LEVI_CIVITA[1, 0, 2] = -1.0
+
+
+def _triple(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Return the triple products (a x b) . c (B,) of vectors (B, 3)."""
+    return np.einsum('ijk,bj,bk,bi->b', _LEVI_CIVITA, a, b, c)
 
 
 def all_solutions(model: RobotModel, objective, seed: np.ndarray,
