@@ -638,8 +638,8 @@ class IKServiceNode(Node):
         res.success = result.success
         res.result_code.val = _result_code(result)
         res.stop_reason = _STOP[result.stop_reason]
-        res.solution = JointState(name=list(model.joint_names),
-                                  position=conv.float64_array(result.q))
+        res.solution.name = list(model.joint_names)
+        res.solution.position = conv.float64_array(result.q)
         if closed is not None:
             res.branch, = closed[0].branches(result.q)
         note = ''
