@@ -640,9 +640,12 @@ class IKServiceNode(Node):
         res.stop_reason = _STOP[result.stop_reason]
         res.solution.name = list(model.joint_names)
         res.solution.position = conv.float64_array(result.q)
-        if closed is not None:
-            res.branch, = closed[0].branches(result.q)
         note = ''
+        if closed is not None:
+            (res.branch,), (near,) = closed[0].describe(result.q)
+            if near and result.success:
+                note = (f'; near the {" and ".join(near)} singularity: small tool motions '
+                        'need large joint motions here, and branches meet')
         if req.all_solutions:
             if every is None:
                 note = ('; all_solutions: no closed form for this target and chain (one '
@@ -652,8 +655,13 @@ class IKServiceNode(Node):
                 names = list(model.joint_names)
                 res.all_solutions = [JointState(name=names, position=conv.float64_array(r))
                                      for r in every]
-                res.all_solution_branches = closed[0].branches(every) if len(every) else []
-                note = f'; all_solutions: {len(every)} inside the limits'
+                labels, near = closed[0].describe(every) if len(every) else ([], [])
+                res.all_solution_branches = labels
+                note += f'; all_solutions: {len(every)} inside the limits'
+                singular = sum(1 for kinds in near if kinds)
+                if singular:
+                    note += (f', {singular} of them near a singular configuration (solutions '
+                             'there crowd together; exactly on it, a joint motion keeps the pose)')
         res.solution.header.stamp = self.get_clock().now().to_msg()
         self._publish_answer(model, objectives, result, res.solution)
         res.residual = conv.float64_array(result.residual)

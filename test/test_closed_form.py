@@ -119,6 +119,43 @@ def test_ur5_branch_signs_are_those_of_its_analytic_solution():
     assert len(set(wrist == (np.sin(q[:, 4]) > 0))) == 1
 
 
+@pytest.mark.parametrize('key', sorted(CASES))
+def test_configurations_near_a_singular_surface_say_which(key):
+    """A label's sign changes where its factor crosses 0; there, and only near it, it is named."""
+    model, base, tip, active = _arm(key)
+    form = ClosedForm.of(model, tip, active)
+    rng = np.random.default_rng(4)
+    crossings = 0
+    for q in JointLimits.from_model(model).sample(rng, np.zeros(model.num_dofs), 4):
+        q = np.where(active, q, 0.0)
+        for dof in form.dofs:                           # sweep each joint in 4e-4 rad steps
+            path = np.tile(q, (5001, 1))
+            path[:, dof] += np.linspace(-1.0, 1.0, 5001)
+            labels, near = form.describe(path)
+            for i in np.flatnonzero([a != b for a, b in zip(labels[:-1], labels[1:])]):
+                if '0' in labels[i] + labels[i + 1]:
+                    continue                            # the sweep lands on the surface
+                changed = [name for name, a, b in zip(
+                    ('shoulder', 'elbow', 'wrist'), labels[i].split(), labels[i + 1].split())
+                    if a != b]
+                assert set(changed) <= set(near[i]) | set(near[i + 1]), (labels[i], near[i])
+                crossings += 1
+    assert crossings >= 5
+    far = JointLimits.from_model(model).sample(rng, np.zeros(model.num_dofs), 400)
+    assert np.mean([bool(n) for n in form.near_singularities(np.where(active, far, 0.0))]) < 0.1
+
+
+def test_a_ur5_pose_near_the_wrist_singularity_keeps_its_solutions_and_says_so():
+    model, base, tip, active = _arm('ur5')
+    form = ClosedForm.of(model, tip, active)
+    q = np.array([0.4, -1.1, 1.3, -1.7, 1e-4, 0.6])         # wrist_2 nearly 0: axes 4, 6 align
+    pose, objective = _target(model, base, tip, q)
+    found = all_solutions(model, objective, q, active=active)
+    assert np.abs(found[0] - q).max() < 1e-6
+    assert 'wrist' in form.near_singularities(found[:1])[0]
+    assert form.near_singularities(np.where(active, 0.5, 0.0)[None]) == [[]]
+
+
 def test_a_planar_3r_arm_has_an_elbow_up_and_an_elbow_down_answer_and_one_at_full_stretch():
     arm = load_urdf_string(planar_arm(lengths=(1.0, 0.8, 0.5)))
     form = ClosedForm.of(arm, 'tip', np.ones(3, dtype=bool))

@@ -515,6 +515,20 @@ def test_all_solutions_of_a_ur5_pose_come_back_each_reaching_it(ros, server):
     assert 'no closed form' in point.message
 
 
+def test_an_answer_near_the_wrist_singularity_says_so(ros, server):
+    solve, _ = server
+    base = UR5.forward_kinematics(np.zeros(6), 'base_link')
+    for wrist_2, near in ((1e-3, True), (0.8, False)):    # 1e-3 rad: axes 4 and 6 align
+        goal = np.array([0.4, -1.1, 1.3, -1.7, wrist_2, 0.6])
+        pose = np.linalg.inv(base) @ UR5.forward_kinematics(goal, 'tool0')
+        answer = call(ros, solve, SolveIK.Request(
+            pose_targets=[pose_target(pose, frame='base_link')], all_solutions=True,
+            seed=JointState(name=UR5.joint_names, position=goal.tolist())))
+        assert answer.success and np.abs(q_of(answer.solution) - goal).max() < 1e-6
+        assert ('near the wrist singularity' in answer.message) == near, answer.message
+        assert ('near a singular configuration' in answer.message) == near, answer.message
+
+
 def test_a_named_branch_is_answered_and_a_missing_one_is_refused(ros, server):
     solve, _ = server
     goal = np.array([0.4, -1.1, 1.3, -1.7, -1.4, 0.6])

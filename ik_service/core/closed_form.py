@@ -36,6 +36,9 @@ TWO_PI = 2.0 * math.pi
 
 # A label's factor this close to 0 [m^2, 1 or m^3] is a singular configuration: sign 0.
 SINGULAR = 1e-9
+# A configuration whose unitless singularity factor is below this is near that singular
+# surface (``ClosedForm.near_singularities``): joint speeds there reach ~100x the tool's.
+NEAR_SINGULAR = 0.01
 _SIGN = {1: '+', -1: '-', 0: '0'}
 
 
@@ -48,6 +51,8 @@ class ClosedForm:
         self._frames, self._solver = frames, solver
         self.family = solver.family
         self._kin = model.kinematics([link_id])
+        bound = model.reach_bound(link_id, np.zeros(3))
+        self._reach = float(bound[1]) if bound is not None and bound[1] > 0 else 1.0  # [m]
         # the base's inverse pose, when no joint above the chain moves it
         self._to_base = np.linalg.inv(self.base_pose(np.zeros(model.num_dofs))) \
             if frames[0] == 0 else None
@@ -96,6 +101,31 @@ class ClosedForm:
         same quantity with p the third joint's or the link's origin); other 6R families
         get ''.
         """
+        return self.describe(q)[0]
+
+    def near_singularities(self, q: np.ndarray, margin: float = NEAR_SINGULAR) -> list:
+        """
+        Return, for each configuration (B, n), the singular surfaces it lies near.
+
+        A list of names ('shoulder', 'elbow', 'wrist') per configuration whose factor (see
+        ``branches``), made unitless, is below ``margin``: the elbow's over the two link
+        lengths (the sine of the angle between the links), the wrist's as it is (the sine
+        of the angle between axes 4 and 6), the shoulder's (the determinant over the other
+        two factors) over the chain's reach. Near these, exact solutions of nearby poses
+        crowd together and branches meet; on them, joint motions that keep the pose exist.
+        """
+        return self.describe(q, margin)[1]
+
+    def describe(self, q: np.ndarray, margin: float = NEAR_SINGULAR) -> tuple[list, list]:
+        """Return (``branches(q)``, ``near_singularities(q, margin)``) from one FK."""
+        names, signed, scaled = self._factors(q)
+        labels = [' '.join(f'{name}{_SIGN[int(np.sign(v)) if abs(v) > SINGULAR else 0]}'
+                           for name, v in zip(names, row)) for row in signed.tolist()]
+        near = [[name for name, v in zip(names, row) if v < margin] for row in scaled.tolist()]
+        return labels, near
+
+    def _factors(self, q: np.ndarray) -> tuple:
+        """Return (names, signed factors (B, F), unitless sizes (B, F)) of configurations q."""
         family = self.family
         q = np.atleast_2d(np.asarray(q, dtype=float))
         if family == _Planar.family:        # the elbow alone: the arm stretched or folded
@@ -103,11 +133,11 @@ class ClosedForm:
             z, o = world[self._frames[0], :, :3, 2], world[:, :, :3, 3]
             p = o[self._frames[2]] if len(self._frames) == 3 else \
                 self._kin.link_pose(world, self.link_id)[:, :3, 3]
-            elbow = _triple(o[self._frames[1]] - o[self._frames[0]], p - o[self._frames[1]], z)
-            return [f'elbow{_SIGN[int(np.sign(v)) if abs(v) > SINGULAR else 0]}'
-                    for v in elbow]
+            a, b = o[self._frames[1]] - o[self._frames[0]], p - o[self._frames[1]]
+            elbow = _triple(a, b, z)
+            return ('elbow',), elbow[:, None], np.abs(elbow / _lengths(a, b))[:, None]
         if 'THREE_INNER_PARALLEL' not in family and 'SPHERICAL' not in family:
-            return [''] * len(q)
+            return (), np.zeros((len(q), 0)), np.zeros((len(q), 0))
         world = self._kin.transforms(q)[self._frames]        # (6, B, 4, 4)
         z, o = world[:, :, :3, 2], world[:, :, :3, 3]       # (6, B, 3)
         if 'THREE_INNER_PARALLEL' in family:
@@ -118,10 +148,13 @@ class ClosedForm:
         wrist = _triple(z[3], z[5], z[4])
         # (6, B, 6) screws at 0: z x (0 - o) = o x z, then z
         columns = np.concatenate([np.einsum('ijk,sbj,sbk->sbi', _LEVI_CIVITA, o, z), z], axis=2)
-        shoulder = np.linalg.det(np.transpose(columns, (1, 2, 0))) * np.sign(elbow * wrist)
-        return [' '.join(f'{name}{_SIGN[int(np.sign(v)) if abs(v) > SINGULAR else 0]}'
-                         for name, v in (('shoulder', a), ('elbow', b), ('wrist', c)))
-                for a, b, c in zip(shoulder, elbow, wrist)]
+        determinant = np.linalg.det(np.transpose(columns, (1, 2, 0)))
+        shoulder = determinant * np.sign(elbow * wrist)
+        others = np.abs(elbow * wrist)
+        shoulder_size = np.abs(determinant) / np.where(others > 0, others, 1.0) / self._reach
+        scaled = np.stack([np.where(others > 0, shoulder_size, np.inf),
+                           np.abs(elbow / _lengths(o[2] - o[1], p - o[2])), np.abs(wrist)], 1)
+        return ('shoulder', 'elbow', 'wrist'), np.stack([shoulder, elbow, wrist], 1), scaled
 
     def base_pose(self, q: np.ndarray) -> np.ndarray:
         """World pose (4, 4) of the chain's base at configuration q (n,)."""
@@ -325,6 +358,12 @@ def _nearest_on_line(origin: np.ndarray, direction: np.ndarray, other: np.ndarra
 _LEVI_CIVITA = np.zeros((3, 3, 3))
 _LEVI_CIVITA[0, 1, 2] = _LEVI_CIVITA[1, 2, 0] = _LEVI_CIVITA[2, 0, 1] = 1.0
 _LEVI_CIVITA[0, 2, 1] = _LEVI_CIVITA[2, 1, 0] = _LEVI_CIVITA[1, 0, 2] = -1.0
+
+
+def _lengths(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Return |a| |b| (B,) of vectors (B, 3), 1 where it is 0."""
+    product = np.sqrt(np.einsum('bi,bi->b', a, a) * np.einsum('bi,bi->b', b, b))
+    return np.where(product > 0, product, 1.0)
 
 
 def _triple(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
