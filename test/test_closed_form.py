@@ -73,8 +73,8 @@ def test_chains_without_a_closed_form_say_so():
     point = IKObjective.point(tip, [0, 0, 0], [0.3, 0.2, 0.4])
     assert all_solutions(model, point, np.zeros(6)) is None             # not a pose
     fewer = active.copy()
-    fewer[0] = False
-    assert ClosedForm.of(model, tip, fewer) is None                     # 5 active joints
+    fewer[:2] = False
+    assert ClosedForm.of(model, tip, fewer) is None                     # 4 active joints
 
 
 def test_the_global_answer_is_the_exact_solution_nearest_the_seed():
@@ -154,6 +154,42 @@ def test_a_ur5_pose_near_the_wrist_singularity_keeps_its_solutions_and_says_so()
     assert np.abs(found[0] - q).max() < 1e-6
     assert 'wrist' in form.near_singularities(found[:1])[0]
     assert form.near_singularities(np.where(active, 0.5, 0.0)[None]) == [[]]
+
+
+UR5_5R = load_urdf_string(open(robot_path(ARMS['ur5'][0])).read().replace(
+    '<joint name="wrist_3_joint" type="revolute">', '<joint name="wrist_3_joint" type="fixed">'))
+
+
+def test_a_5r_arm_reaches_poses_its_five_joints_give_and_the_position_and_axis_of_any():
+    """UR5 without its last joint: every exact solution of a reachable pose; a hinge otherwise."""
+    model = UR5_5R
+    assert model.num_dofs == 5
+    form = ClosedForm.of(model, 'tool0', np.ones(5, dtype=bool))
+    assert form is not None and form.family.startswith('5R')
+    rng = np.random.default_rng(5)
+    limits = JointLimits.from_model(model)
+    turn = np.array([[np.cos(0.3), -np.sin(0.3), 0], [np.sin(0.3), np.cos(0.3), 0], [0, 0, 1]])
+    for q in limits.sample(rng, np.zeros(5), 10):
+        pose = model.forward_kinematics(q, 'tool0')
+        objective = IKObjective.fixed_pose('tool0', pose[:3, :3], pose[:3, 3])
+        found = all_solutions(model, objective, q)
+        assert np.abs(found[0] - q).max() < 1e-6                        # the seed's own
+        for row in found:
+            assert np.abs(model.forward_kinematics(row, 'tool0') - pose).max() < 1e-9
+        answer = solve(model, [objective], np.zeros(5), mode='global', random_seed=1)
+        assert answer.success and answer.iterations == 0                # an exact start
+        # turned about the tool's z axis: five joints cannot give that orientation here
+        turned = IKObjective.fixed_pose('tool0', pose[:3, :3] @ turn, pose[:3, 3])
+        assert len(all_solutions(model, turned, q)) == 0
+        settings = SolverSettings(timeout=0.02)
+        assert not solve(model, [turned], np.zeros(5), mode='global', settings=settings,
+                         random_seed=1).success
+        # its position and tool axis (a hinge: 5 constraints for 5 joints) are reachable
+        axis = IKObjective.hinge('tool0', [0, 0, 0], pose[:3, 3], [0, 0, 1], pose[:3, 2])
+        answer = solve(model, [axis], np.zeros(5), mode='global', random_seed=1)
+        reached = model.forward_kinematics(answer.q, 'tool0')
+        assert answer.success and np.abs(reached[:3, 3] - pose[:3, 3]).max() < 1e-4
+        assert reached[:3, 2] @ pose[:3, 2] > 1 - 1e-8
 
 
 def test_a_planar_3r_arm_has_an_elbow_up_and_an_elbow_down_answer_and_one_at_full_stretch():

@@ -2,10 +2,11 @@
 Closed-form IK: every exact solution of a chain whose geometry has an analytic solution.
 
 Two solvers, chosen from the chain's joint frames at the zero configuration:
-- 6R chains: EAIK (the ``eaik`` package: inverse kinematics by subproblem decomposition,
-  derived from the joint axes and origins; Ostermeier et al.), for the families it knows,
-  among them UR-style arms (three parallel inner axes: UR3/5/10, Z1) and spherical wrists
-  (Kinova, PUMA-like arms); a pose in about 10 microseconds.
+- 6R and 5R chains: EAIK (the ``eaik`` package: inverse kinematics by subproblem
+  decomposition, derived from the joint axes and origins; Ostermeier et al.), for the
+  families it knows, among them UR-style arms (three parallel inner axes: UR3/5/10, Z1)
+  and spherical wrists (Kinova, PUMA-like arms); a pose in about 10 microseconds. A 5R
+  chain reaches only the poses its joints can give; the others have no exact solution.
 - planar arms (2 or 3 revolute joints with parallel axes, ``_Planar``): poses in their
   plane by the law of cosines, elbow one way or the other.
 
@@ -69,7 +70,7 @@ class ClosedForm:
     def _make(cls, model: RobotModel, link_id: int, moving: np.ndarray):
         kin = model.kinematics([link_id])
         dofs, count = kin.frame_dofs, int(moving.sum())
-        if count not in (2, 3, 6) or dofs is None or kin.prismatic.any():
+        if count not in (2, 3, 5, 6) or dofs is None or kin.prismatic.any():
             return None
         frames = [i for i, d in enumerate(dofs.tolist()) if moving[d]]
         # the chain's frames are the last ones, in order: no joint between them
@@ -80,7 +81,7 @@ class ClosedForm:
         world = kin.transforms(zero[None])[:, 0]
         trafos = np.linalg.inv(world[frames[0]]) @ np.concatenate(
             [world[frames], kin.link_pose(world[:, None], link_id)])
-        solver = _Planar.of(trafos) if count < 6 else _eaik(trafos)
+        solver = _Planar.of(trafos) if count < 5 else _eaik(trafos)
         return None if solver is None else cls(model, link_id, dofs[frames], frames, solver)
 
     def branches(self, q: np.ndarray) -> list:
@@ -232,17 +233,23 @@ class ClosedForm:
 
 
 class _Eaik:
-    """EAIK's solution of a 6R chain, from its joint frames (4, 4) at zero in its base."""
+    """EAIK's solution of a 5R or 6R chain, from its joint frames (4, 4) at zero in its base."""
 
-    def __init__(self, robot):
-        self._robot, self.family = robot, robot.getKinematicFamily()
+    def __init__(self, robot, count: int):
+        self._robot, self.family, self._count = robot, robot.getKinematicFamily(), count
 
     def solve(self, target: np.ndarray) -> np.ndarray:
-        """Return the exact solutions (S, 6) of the link's pose ``target`` in the base."""
+        """
+        Return the exact solutions (S, k) of the link's pose ``target`` in the base.
+
+        A 5R chain reaches a pose only where its orientation is one the five joints can
+        give the position: elsewhere EAIK's answers are least-squares ones, and none is
+        returned.
+        """
         found = self._robot.IK(target)
-        exact = [row for row, ls in zip(np.asarray(found.Q).reshape(-1, 6),
+        exact = [row for row, ls in zip(np.asarray(found.Q).reshape(-1, self._count),
                                         np.asarray(found.is_LS).reshape(-1)) if not ls]
-        return np.array(exact).reshape(-1, 6)
+        return np.array(exact).reshape(-1, self._count)
 
 
 def _eaik(trafos: np.ndarray) -> Optional[_Eaik]:
@@ -254,7 +261,7 @@ def _eaik(trafos: np.ndarray) -> Optional[_Eaik]:
         robot = HomogeneousRobot(trafos)
     except Exception:           # a geometry EAIK cannot parametrise
         return None
-    return _Eaik(robot) if robot.hasKnownDecomposition() else None
+    return _Eaik(robot, len(trafos) - 1) if robot.hasKnownDecomposition() else None
 
 
 class _Planar:
