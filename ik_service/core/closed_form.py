@@ -28,6 +28,7 @@ from typing import Optional
 
 import numpy as np
 
+from . import kernel
 from .limits import JointLimits
 from .model import RobotModel
 
@@ -217,18 +218,13 @@ class ClosedForm:
         solution lies inside the limits.
         """
         solutions = self.solutions(pose, seed)
-        lo, hi, near = limits.lower[self.dofs], limits.upper[self.dofs], seed[self.dofs]
-        # each angle a whole number of turns from its solution value, nearest the seed's,
-        # then a turn back into the limits where that left them
-        rows = solutions + TWO_PI * np.round((near - solutions) / TWO_PI)
-        rows += np.where(rows < lo, TWO_PI, 0.0) - np.where(rows > hi, TWO_PI, 0.0)
-        rows = rows[((rows >= lo) & (rows <= hi)).all(axis=1)]
-        if not len(rows):
+        rows = np.empty_like(solutions)
+        count = kernel.nearest_turns(solutions, seed[self.dofs], limits.lower[self.dofs],
+                                     limits.upper[self.dofs], rows)
+        if not count:
             return None
-        # stable: ties keep the solver's order
-        order = np.argsort(np.abs(rows - near).max(axis=1), kind='stable')
-        out = np.tile(seed, (len(rows), 1))
-        out[:, self.dofs] = rows[order]
+        out = np.tile(seed, (count, 1))
+        out[:, self.dofs] = rows[:count]
         return out[:, idx]
 
 
@@ -247,9 +243,8 @@ class _Eaik:
         returned.
         """
         found = self._robot.IK(target)
-        exact = [row for row, ls in zip(np.asarray(found.Q).reshape(-1, self._count),
-                                        np.asarray(found.is_LS).reshape(-1)) if not ls]
-        return np.array(exact).reshape(-1, self._count)
+        solutions = np.asarray(found.Q, dtype=float).reshape(-1, self._count)
+        return np.ascontiguousarray(solutions[~np.asarray(found.is_LS, dtype=bool)])
 
 
 def _eaik(trafos: np.ndarray) -> Optional[_Eaik]:

@@ -400,6 +400,47 @@ def max_block_error(res, blocks):
     return math.sqrt(worst)
 
 
+# ---------------------------------------------------------------- closed-form starts
+@njit(**_JIT)
+def nearest_turns(solutions, near, lower, upper, out):
+    """
+    Write the solutions (S, k) a whole number of turns nearest ``near`` (k,) into out.
+
+    Each angle moves by whole turns to the value nearest ``near``'s, then by one turn back
+    inside [lower, upper] where that left them; a solution with an angle still outside is
+    dropped. The rest are written to out (S, k) by their largest distance to ``near``,
+    ties in the given order; returns how many.
+    """
+    two_pi = 2.0 * math.pi
+    count = 0
+    distance = np.empty(solutions.shape[0])
+    for s in range(solutions.shape[0]):
+        inside, far = True, 0.0
+        for j in range(solutions.shape[1]):
+            v = solutions[s, j]
+            v += two_pi * round((near[j] - v) / two_pi)
+            if v < lower[j]:
+                v += two_pi
+            elif v > upper[j]:
+                v -= two_pi
+            if not lower[j] <= v <= upper[j]:
+                inside = False
+                break
+            out[count, j] = v
+            far = max(far, abs(v - near[j]))
+        if not inside:
+            continue
+        i = count               # insertion sort: stable, and S is at most 16
+        while i > 0 and distance[i - 1] > far:
+            distance[i] = distance[i - 1]
+            for j in range(solutions.shape[1]):
+                out[i, j], out[i - 1, j] = out[i - 1, j], out[i, j]
+            i -= 1
+        distance[i] = far
+        count += 1
+    return count
+
+
 # ---------------------------------------------------------------- the damped descent
 @njit(**_JIT)
 def _damped_step(jac, res, lam, x, bias, has_bias, free, step, hess, rhs):

@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from . import kernel
 from .objectives import IKObjective, residual_and_jacobian
 from .solver import solve
 from .urdf_loader import load_urdf_string
@@ -61,6 +62,10 @@ def warm_up() -> float:
     for active in (None, ['j1', 'j2', 'j3']):
         solve(plain, [IKObjective.fixed_pose('tip', tip[:3, :3], tip[:3, 3])], q + 0.3,
               mode='global', active_joints=active)
+    # the closed form's turns of its solutions (called as ClosedForm.starts calls it)
+    solutions = np.array([[0.1, 3.0, -2.0], [-3.0, 0.2, 1.0]])
+    kernel.nearest_turns(solutions, q[:3].copy(), np.full(3, -7.0), np.full(3, 7.0),
+                         np.empty_like(solutions))
     return time.perf_counter() - started
 
 
