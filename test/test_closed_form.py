@@ -176,6 +176,7 @@ def test_a_5r_arm_reaches_poses_its_five_joints_give_and_the_position_and_axis_o
         assert np.abs(found[0] - q).max() < 1e-6                        # the seed's own
         for row in found:
             assert np.abs(model.forward_kinematics(row, 'tool0') - pose).max() < 1e-9
+        assert form.describe(found) == ([''] * len(found), [[]] * len(found))  # no labels
         answer = solve(model, [objective], np.zeros(5), mode='global', random_seed=1)
         assert answer.success and answer.iterations == 0                # an exact start
         # turned about the tool's z axis: five joints cannot give that orientation here

@@ -100,8 +100,8 @@ class ClosedForm:
         A configuration on a singular surface gets 0 for that sign. Labels stay the same
         along any motion that avoids the singular surfaces, and the exact solutions of a
         pose carry different labels. Planar arms get the elbow sign alone ('elbow+'; the
-        same quantity with p the third joint's or the link's origin); other 6R families
-        get ''.
+        same quantity with p the third joint's or the link's origin); other families
+        (other 6R ones, 5R chains) get ''.
         """
         return self.describe(q)[0]
 
@@ -138,7 +138,8 @@ class ClosedForm:
             a, b = o[self._frames[1]] - o[self._frames[0]], p - o[self._frames[1]]
             elbow = _triple(a, b, z)
             return ('elbow',), elbow[:, None], np.abs(elbow / _lengths(a, b))[:, None]
-        if 'THREE_INNER_PARALLEL' not in family and 'SPHERICAL' not in family:
+        if len(self._frames) != 6 or ('THREE_INNER_PARALLEL' not in family and
+                                      'SPHERICAL' not in family):
             return (), np.zeros((len(q), 0)), np.zeros((len(q), 0))
         world = self._kin.transforms(q)[self._frames]        # (6, B, 4, 4)
         z, o = world[:, :, :3, 2], world[:, :, :3, 3]       # (6, B, 3)
