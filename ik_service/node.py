@@ -649,9 +649,9 @@ class IKServiceNode(Node):
                         'need large joint motions here, and branches meet')
         if req.all_solutions:
             if every is None:
-                note = ('; all_solutions: no closed form for this target and chain (one '
-                        'pose target on a 6R arm such as UR or a spherical wrist, a 5R arm '
-                        'EAIK knows, or a planar arm)')
+                note += ('; all_solutions: no closed form for this target and chain (one '
+                         'pose target on a 6R arm such as UR or a spherical wrist, a 5R arm '
+                         'EAIK knows, or a planar arm)')
             else:
                 names = list(model.joint_names)
                 res.all_solutions = [JointState(name=names, position=conv.float64_array(r))
