@@ -3,12 +3,12 @@ Where a solve's time goes: its pieces timed on their own, for one robot.
 
     .venv/bin/python bench/solver_costs.py [ur5|panda|z1]
 
-Prints microseconds per call (best of 5 repeats): building an objective and binding it
-to the model, the kernel's chain arrays, picking starts from the seed table, the
-kernel's evaluation of 1 and 8 configurations, one kernel call of 8 iterations over 8
-rows, and whole solves: local and global from the answer (the fixed cost of a solve),
-global from a seed near the answer and from zeros, and failing a target that is provably
-out of reach.
+Prints microseconds per call (best of 5 repeats): forward kinematics of the tip, building
+an objective and binding it to the model, the kernel's chain arrays, picking starts from
+the seed table, the kernel's evaluation of 1 and 8 configurations, one kernel call of 8
+iterations over 8 rows, and whole solves: local and global from the answer (the fixed cost
+of a solve), global from a seed near the answer and from zeros, the answer's branch label
+(arms with a closed form), and failing a target that is provably out of reach.
 """
 import os
 import sys
@@ -17,8 +17,8 @@ import timeit
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from ik_bench import Arm  # noqa: E402
-from ik_service.core import (IKObjective, JointLimits, kernel, ObjectiveSet,  # noqa: E402
-                             solve, SolverSettings)
+from ik_service.core import (ClosedForm, IKObjective, JointLimits, kernel,  # noqa: E402
+                             ObjectiveSet, solve, SolverSettings)
 from ik_service.core.seed_table import SeedTable  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -60,7 +60,12 @@ def main() -> None:
                        problem.blocks, *chain, *problem.tables)
 
     far = IKObjective.fixed_pose(arm.tip, target[:3, :3], target[:3, 3] * 10)
+    active = np.zeros(model.num_dofs, dtype=bool)
+    active[idx] = True
+    form = ClosedForm.of(model, arm.tip, active)
     rows = [
+        ('forward kinematics of the tip',
+         lambda: model.forward_kinematics(goal, arm.tip)),
         ('objective (IKObjective.fixed_pose)',
          lambda: IKObjective.fixed_pose(arm.tip, target[:3, :3], target[:3, 3])),
         ('bind it (ObjectiveSet)', lambda: ObjectiveSet(model, [objective])),
@@ -79,6 +84,8 @@ def main() -> None:
                                                           mode='global', settings=settings)),
         ('global solve from zeros', lambda: solve(model, problem, np.zeros(model.num_dofs),
                                                   mode='global', settings=settings)),
+        *([('branch label (ClosedForm.branches)', lambda: form.branches(goal))]
+          if form is not None else []),
         ('out of reach, approximate=false', lambda: solve(
             model, [far], goal, mode='global',
             settings=SolverSettings(timeout=0.005, approximate=False))),

@@ -51,6 +51,7 @@ class ClosedForm:
                  solver):
         self.model, self.link_id, self.dofs = model, link_id, dofs
         self._frames, self._solver = frames, solver
+        self._frame_slots = np.array(frames, dtype=np.int64)
         self.family = solver.family
         self._kin = model.kinematics([link_id])
         bound = model.reach_bound(link_id, np.zeros(3))
@@ -141,23 +142,10 @@ class ClosedForm:
         if len(self._frames) != 6 or ('THREE_INNER_PARALLEL' not in family and
                                       'SPHERICAL' not in family):
             return (), np.zeros((len(q), 0)), np.zeros((len(q), 0))
-        world = self._kin.transforms(q)[self._frames]        # (6, B, 4, 4)
-        z, o = world[:, :, :3, 2], world[:, :, :3, 3]       # (6, B, 3)
-        if 'THREE_INNER_PARALLEL' in family:
-            p = o[3]
-        else:   # the wrist centre: the point of axis 5 nearest axis 4
-            p = _nearest_on_line(o[4], z[4], o[3], z[3])
-        elbow = _triple(o[2] - o[1], p - o[2], z[1])
-        wrist = _triple(z[3], z[5], z[4])
-        # (6, B, 6) screws at 0: z x (0 - o) = o x z, then z
-        columns = np.concatenate([np.einsum('ijk,sbj,sbk->sbi', _LEVI_CIVITA, o, z), z], axis=2)
-        determinant = np.linalg.det(np.transpose(columns, (1, 2, 0)))
-        shoulder = determinant * np.sign(elbow * wrist)
-        others = np.abs(elbow * wrist)
-        shoulder_size = np.abs(determinant) / np.where(others > 0, others, 1.0) / self._reach
-        scaled = np.stack([np.where(others > 0, shoulder_size, np.inf),
-                           np.abs(elbow / _lengths(o[2] - o[1], p - o[2])), np.abs(wrist)], 1)
-        return ('shoulder', 'elbow', 'wrist'), np.stack([shoulder, elbow, wrist], 1), scaled
+        signed, scaled = np.empty((len(q), 3)), np.empty((len(q), 3))
+        kernel.branch_factors(self._kin.transforms(q), self._frame_slots,
+                              'THREE_INNER_PARALLEL' not in family, self._reach, signed, scaled)
+        return ('shoulder', 'elbow', 'wrist'), signed, scaled
 
     def base_pose(self, q: np.ndarray) -> np.ndarray:
         """World pose (4, 4) of the chain's base at configuration q (n,)."""
@@ -340,21 +328,6 @@ def pose_asked(objective, target_points: np.ndarray,
     pose[:3, :3] = target_rotation
     pose[:3, 3] = target_points[0] - target_rotation @ objective.local_points[0]
     return pose
-
-
-def _nearest_on_line(origin: np.ndarray, direction: np.ndarray, other: np.ndarray,
-                     other_direction: np.ndarray) -> np.ndarray:
-    """Return the points (B, 3) of lines (origin, direction) nearest other lines (B, 3 each)."""
-    w = origin - other
-    a = np.einsum('bi,bi->b', direction, direction)
-    b = np.einsum('bi,bi->b', direction, other_direction)
-    c = np.einsum('bi,bi->b', other_direction, other_direction)
-    d = np.einsum('bi,bi->b', direction, w)
-    e = np.einsum('bi,bi->b', other_direction, w)
-    denominator = a * c - b * b
-    t = np.where(np.abs(denominator) > 1e-12, (b * e - c * d) / np.where(
-        np.abs(denominator) > 1e-12, denominator, 1.0), 0.0)
-    return origin + t[:, None] * direction
 
 
 # (a x b)_i = eps_ijk a_j b_k: one einsum, where np.cross on a few vectors costs ~17 us

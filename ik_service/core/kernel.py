@@ -78,6 +78,20 @@ def frame_transforms(x, a_map, c, basis, parent, world, local):
 
 
 @njit(**_JIT)
+def batch_frame_transforms(q, a_map, c, basis, parent, out):
+    """
+    World transforms ``out`` (S, B, 4, 4) of the chain's frames at configurations q (B, n).
+
+    ``frame_transforms`` for each row, with x = q[b] and A (S, n) over every dof.
+    """
+    world, local = np.empty((parent.shape[0], 4, 4)), np.empty((4, 4))
+    for b in range(q.shape[0]):
+        frame_transforms(q[b], a_map, c, basis, parent, world, local)
+        for f in range(parent.shape[0]):
+            out[f, b] = world[f]
+
+
+@njit(**_JIT)
 def _pose(world, slot, offset, out):
     """World pose ``out`` (4, 4) of a link at ``slot`` with ``offset``."""
     if slot < 0:
@@ -439,6 +453,64 @@ def nearest_turns(solutions, near, lower, upper, out):
         distance[i] = far
         count += 1
     return count
+
+
+@njit(**_JIT)
+def _cross(a, b, out):
+    out[0] = a[1] * b[2] - a[2] * b[1]
+    out[1] = a[2] * b[0] - a[0] * b[2]
+    out[2] = a[0] * b[1] - a[1] * b[0]
+
+
+@njit(**_JIT)
+def branch_factors(world, frames, spherical_wrist, reach, signed, scaled):
+    """
+    Write the singularity factors of a 6R chain at B configurations (``ClosedForm.branches``).
+
+    world (S, B, 4, 4): ``LinkKinematics.transforms``; frames (6,): the chain's slots in it
+    (column 2 the joint axis z_i, column 3 its origin o_i); spherical_wrist: p is the point
+    of axis 5 nearest axis 4 (else o4); reach [m]. Writes per configuration
+    signed (B, 3): shoulder, elbow, wrist, where elbow = ((o3 - o2) x (p - o3)) . z2,
+    wrist = (z4 x z6) . z5 and shoulder = det J * sign(elbow * wrist), J (6, 6) the
+    screws (o_i x z_i, z_i); and scaled (B, 3): their unitless sizes, |det J| / |elbow
+    wrist| / reach (inf when those vanish), |elbow| / (|o3 - o2| |p - o3|), |wrist|.
+    """
+    z, o = np.empty((6, 3)), np.empty((6, 3))
+    p, a, c, t = np.empty(3), np.empty(3), np.empty(3), np.empty(3)
+    screws = np.empty((6, 6))
+    for b in range(world.shape[1]):
+        for i in range(6):
+            for r in range(3):
+                z[i, r] = world[frames[i], b, r, 2]
+                o[i, r] = world[frames[i], b, r, 3]
+        if spherical_wrist:     # nearest point of line (o4, z4) to line (o3, z3)
+            w = o[4] - o[3]
+            aa, ab, bb = z[4] @ z[4], z[4] @ z[3], z[3] @ z[3]
+            d, e = z[4] @ w, z[3] @ w
+            den = aa * bb - ab * ab
+            s = (ab * e - bb * d) / den if abs(den) > 1e-12 else 0.0
+            for r in range(3):
+                p[r] = o[4, r] + s * z[4, r]
+        else:
+            p[:] = o[3]
+        for r in range(3):
+            a[r], c[r] = o[2, r] - o[1, r], p[r] - o[2, r]
+        _cross(a, c, t)
+        elbow = t @ z[1]
+        _cross(z[3], z[5], t)
+        wrist = t @ z[4]
+        for i in range(6):
+            _cross(o[i], z[i], t)
+            for r in range(3):
+                screws[i, r], screws[i, 3 + r] = t[r], z[i, r]
+        det = np.linalg.det(screws)
+        others = abs(elbow * wrist)
+        signed[b, 0] = det * (1.0 if elbow * wrist > 0 else -1.0 if elbow * wrist < 0 else 0.0)
+        signed[b, 1], signed[b, 2] = elbow, wrist
+        scaled[b, 0] = abs(det) / others / reach if others > 0 else np.inf
+        lengths = math.sqrt((a @ a) * (c @ c))
+        scaled[b, 1] = abs(elbow) / lengths if lengths > 0 else abs(elbow)
+        scaled[b, 2] = abs(wrist)
 
 
 # ---------------------------------------------------------------- the damped descent

@@ -62,10 +62,13 @@ def warm_up() -> float:
     for active in (None, ['j1', 'j2', 'j3']):
         solve(plain, [IKObjective.fixed_pose('tip', tip[:3, :3], tip[:3, 3])], q + 0.3,
               mode='global', active_joints=active)
-    # the closed form's turns of its solutions (called as ClosedForm.starts calls it)
+    # the closed form's turns of its solutions (called as ClosedForm.starts calls it),
     solutions = np.array([[0.1, 3.0, -2.0], [-3.0, 0.2, 1.0]])
     kernel.nearest_turns(solutions, q[:3].copy(), np.full(3, -7.0), np.full(3, 7.0),
                          np.empty_like(solutions))
+    # and the branch labels' singularity factors of a 6R chain's frames (6, B, 4, 4)
+    kernel.branch_factors(np.tile(np.eye(4), (6, 1, 1, 1)), np.arange(6, dtype=np.int64),
+                          True, 1.0, np.empty((1, 3)), np.empty((1, 3)))
     return time.perf_counter() - started
 
 
