@@ -317,7 +317,7 @@ def targets_in_still_frames(problem: 'ObjectiveSet', q: np.ndarray,
             ref = model.forward_kinematics(q, o.ref_link)
         folded.append(_in_root_frame(o, ref))
         changed = True
-        turned = turned or not np.array_equal(ref[:3, :3], _IDENTITY_POSE[:3, :3])
+        turned = turned or not _is_identity(ref[:3, :3])
     return (ObjectiveSet(model, folded) if changed else problem), turned
 
 
@@ -333,11 +333,11 @@ def _in_root_frame(o: IKObjective, ref: np.ndarray) -> IKObjective:
     moved = copy.copy(o)        # a rigid motion of valid targets is valid: no re-validation
     set_ = object.__setattr__
     set_(moved, 'ref_link', None)
-    if ref is _IDENTITY_POSE or np.array_equal(ref, _IDENTITY_POSE):
-        return moved
     rotation, origin = ref[:3, :3], ref[:3, 3]
-    set_(moved, 'target_points', o.target_points @ rotation.T + origin)
-    if not np.array_equal(rotation, _IDENTITY_POSE[:3, :3]):
+    turns = not _is_identity(rotation)
+    if turns or origin.any():
+        set_(moved, 'target_points', o.target_points @ rotation.T + origin)
+    if turns:
         for name in ('direction', 'target_axis', 'target_rotation'):
             value = getattr(o, name)
             if value is not None:
@@ -345,7 +345,12 @@ def _in_root_frame(o: IKObjective, ref: np.ndarray) -> IKObjective:
     return moved
 
 
-_IDENTITY_POSE = np.eye(4)
+def _is_identity(rotation: np.ndarray) -> bool:
+    """Tell whether a rotation (3, 3) is exactly the identity (compared as bytes)."""
+    return rotation.tobytes() == _IDENTITY_ROTATION
+
+
+_IDENTITY_ROTATION = np.eye(3).tobytes()
 
 
 @dataclass(frozen=True)
