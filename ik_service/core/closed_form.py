@@ -65,7 +65,7 @@ class ClosedForm:
         """Return the closed form of ``link`` moved by the ``active`` dofs (n,), or None."""
         link_id = model.link_id(link)
         moving = model.dofs_moving_links([link_id]) & active
-        key = (link_id, tuple(np.flatnonzero(moving).tolist()))
+        key = (link_id, moving.tobytes())
         return model.closed_forms.get_or_make(key, lambda: cls._make(model, link_id, moving))
 
     @classmethod

@@ -220,12 +220,12 @@ def closed_form_starts(problem: ObjectiveSet, active: np.ndarray, seed: np.ndarr
     if len(problem.objectives) != 1:
         return None
     o = problem.objectives[0]
-    in_root = targets_in_root(problem.model, o) if o.rotation == 'fixed' else None
-    pose = pose_asked(o, *in_root) if in_root is not None else None
-    form = ClosedForm.of(problem.model, o.link, active) if pose is not None else None
-    if form is None:
+    if o.position != 'fixed' or o.rotation != 'fixed':
         return None
-    return form.starts(pose, seed, limits, idx)
+    form = ClosedForm.of(problem.model, o.link, active)     # cached: most chains have none
+    in_root = targets_in_root(problem.model, o) if form is not None else None
+    pose = pose_asked(o, *in_root) if in_root is not None else None
+    return form.starts(pose, seed, limits, idx) if pose is not None else None
 
 
 def problem_is_unreachable(model: RobotModel, problem: ObjectiveSet, tolerance: float) -> bool:
