@@ -750,6 +750,7 @@ class IKServiceNode(Node):
             answers.append(answer)
             if cancel():
                 answer.result_code.val = ResultCode.PREEMPTED
+                answer.stop_reason = SolveIK.Response.STOP_CANCELLED
                 answer.message = 'abandoned: the client left or the node is shutting down'
                 continue
             left = deadline - time.perf_counter()
