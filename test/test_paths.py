@@ -80,6 +80,25 @@ def test_the_same_path_twice_and_a_batch_in_any_order_give_identical_answers():
     assert all(r.success for r in batch)
 
 
+def test_a_batch_on_worker_processes_is_cancelled_between_chunks():
+    rng = np.random.default_rng(5)
+    limits = JointLimits.from_model(UR5)
+    problems = [[IKObjective.fixed_pose('tool0', t[:3, :3], t[:3, 3])]
+                for t in UR5.forward_kinematics(limits.sample(rng, np.zeros(6), 40), 'tool0')]
+    seeds = limits.sample(rng, np.zeros(6), 40)
+    asked = []
+
+    def cancel():               # the first chunks are answered, then the caller leaves
+        asked.append(1)
+        return len(asked) > 3
+
+    batch = solve_batch(UR5, problems, seeds, workers=2, mode='global', cancel=cancel)
+    assert len(batch) == 40
+    done = [r.stop_reason != 'cancelled' for r in batch]
+    assert all(done[:3 * 5]) and not any(done[3 * 5:])     # 8 chunks of 5 problems
+    assert all(r.success for r in batch[:15])
+
+
 def test_a_joint_limit_on_the_way_does_not_stop_a_panda_line():
     q0 = np.zeros(PANDA.num_dofs)
     q0[:7] = [0.0, -0.2274, 0.0, -3.0, 0.0, 2.9444, 0.785]     # joint 4 near its lower limit

@@ -9,18 +9,21 @@ when it comes back. ``max_cartesian_step`` solves interpolated targets first whe
 consecutive waypoints are far apart, carrying the configuration along; only the
 waypoints' answers are returned.
 
-``solve_batch`` solves independent problems, optionally on a pool of threads (the kernel
-releases the GIL, but a solve's Python part does not: on small arms two threads measured
-slower than one, ``bench/batch_bench.py``). Each answer is what ``solve`` gives for that
-problem alone, whatever the order, batch size or worker count: problems share nothing,
-and each uses the same options.
+``solve_batch`` solves independent problems, optionally on forked worker processes (a
+solve is mostly Python, which holds the GIL: two threads measured slower than one,
+``bench/batch_bench.py``). Each answer is what ``solve`` gives for that problem alone,
+whatever the order, batch size or worker count: problems share nothing, and each uses the
+same options.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 import copy
 from dataclasses import dataclass, replace
+import multiprocessing
+import signal
+import threading
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -219,12 +222,15 @@ def solve_batch(
     **options,
 ) -> list[IKResult]:
     """
-    Solve independent problems, on ``workers`` threads.
+    Solve independent problems, on ``workers`` processes.
 
     seeds: (T, n), one per problem, or None (zeros). ``options`` are those of ``solve``
     (mode, settings, limits, random_seed, ...), the same for every problem. Returns one
     IKResult per problem, in order, each what ``solve`` returns for it alone (a time
     budget that ends a solve is the one exception: it depends on the machine's load).
+    With workers > 1 the problems go to forked worker processes in contiguous chunks (a
+    solve is mostly Python, so threads would share one core); ``cancel`` is asked between
+    chunks there, and the problems left are answered cancelled.
     """
     problems = list(objectives_per_target)
     if seeds is None:
@@ -235,8 +241,45 @@ def solve_batch(
             f'seeds must be ({len(problems)}, {model.num_dofs}), one per problem; got '
             f'{seeds.shape}')
     workers = max(1, min(workers, len(problems) or 1))
-    if workers == 1:
+    if workers == 1 or 'fork' not in multiprocessing.get_all_start_methods():
         return [solve(model, p, s, **options) for p, s in zip(problems, seeds)]
-    with ThreadPoolExecutor(workers, 'ik_batch') as pool:
-        return list(pool.map(lambda job: solve(model, job[0], job[1], **options),
-                             zip(problems, seeds)))
+    cancel = options.pop('cancel', None)
+    chunks = [c for c in np.array_split(np.arange(len(problems)), workers * CHUNKS_PER_WORKER)
+              if len(c)]
+    global _BATCH
+    results: list[IKResult] = []
+    with _BATCH_LOCK:       # forked workers read the batch from the memory they inherit
+        _BATCH = (model, problems, seeds, options)
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('fork'),
+                                     initializer=_quiet_worker) as pool:
+                futures = [pool.submit(_solve_chunk, int(c[0]), int(c[-1]) + 1)
+                           for c in chunks]
+                for future in futures:
+                    if cancel is not None and cancel():
+                        pool.shutdown(cancel_futures=True)
+                        break
+                    results.extend(future.result())
+        finally:
+            _BATCH = None
+    # what a cancel left: each problem answered as solve answers when cancelled at once
+    return results + [solve(model, problems[k], seeds[k], cancel=cancel, **options)
+                      for k in range(len(results), len(problems))]
+
+
+# Chunks per worker process: enough to even out slow problems, few enough that handing
+# results back stays cheap.
+CHUNKS_PER_WORKER = 4
+_BATCH: Optional[tuple] = None
+_BATCH_LOCK = threading.Lock()
+
+
+def _quiet_worker() -> None:
+    """Let the parent handle Ctrl-C: a worker dies with it instead of printing a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _solve_chunk(first: int, end: int) -> list[IKResult]:
+    """Solve problems first..end-1 of the batch this worker was forked with."""
+    model, problems, seeds, options = _BATCH
+    return [solve(model, problems[k], seeds[k], **options) for k in range(first, end)]
