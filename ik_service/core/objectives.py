@@ -482,14 +482,14 @@ class ObjectiveSet:
     def chain(self, active: Optional[np.ndarray] = None,
               q: Optional[np.ndarray] = None) -> tuple:
         """
-        Return the kernel's chain arrays for active dof indices (k,) at configuration q (n,).
+        Return the kernel's chain arrays for active dof indices (k,; ascending) at q (n,).
 
         (A (S, k), c (S,), basis (S, 4, 16), parent (S,), prismatic (S,)): frame values
         are A @ x + c with x the active values; c holds the other dofs at q and the mimic
         offsets. Default: every dof active.
         """
         kin = self.kinematics
-        if active is None:
+        if active is None or len(active) == self.model.num_dofs:    # every dof, in order
             a_map, c = kin.dof_map, kin.value_offset
         else:
             a_map = kin.dof_map[:, active]

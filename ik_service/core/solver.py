@@ -298,6 +298,7 @@ class _Descent:
     def __init__(self, model, problem, seed, idx, limits, bias, settings, feasible, rng, start,
                  cancel=None):
         self.model, self.problem, self.seed, self.idx = model, problem, seed, idx
+        self.seed_x = seed[idx]         # (k,): the seed's active values
         self.limits = limits
         self.box = JointLimits(limits.lower[idx], limits.upper[idx], limits.is_angle[idx])
         self.has_bias = bias is not None
@@ -308,7 +309,7 @@ class _Descent:
         self.chain = problem.chain(idx, seed)
 
     def _random(self, count: int) -> np.ndarray:
-        return self.box.sample(self.rng, self.seed[self.idx], count)
+        return self.box.sample(self.rng, self.seed_x, count)
 
     def run(self, x0, starts: Optional[Callable], restarts_allowed: int, rows: int = 1,
             reason_if_failed: Optional[str] = None) -> IKResult:
@@ -392,10 +393,11 @@ class _Descent:
 
     def _pick(self, x, rows) -> Optional[int]:
         """Among rows of x that meet the tolerance, the feasible one nearest the seed."""
-        rows = [int(r) for r in rows]
+        rows = rows.tolist() if isinstance(rows, np.ndarray) else list(rows)
         if len(rows) > 1:
-            distance = np.sum((x[rows] - self.seed[self.idx]) ** 2, axis=1)
-            rows = [rows[i] for i in np.argsort(distance, kind='stable').tolist()]
+            d = x[rows] - self.seed_x
+            rows = [rows[i] for i in np.argsort(np.einsum('ij,ij->i', d, d),
+                                                kind='stable').tolist()]
         for row in rows:
             if self.feasible is None or self.feasible(self._full(x[row])):
                 return row
@@ -412,7 +414,7 @@ class _Descent:
 
     def result(self, x, residual, reason, iterations, restarts) -> IKResult:
         """Wrap angles toward the seed and package the outcome; residual: a descent row."""
-        wrapped = self.box.wrap_near(x, self.seed[self.idx])
+        wrapped = self.box.wrap_near(x, self.seed_x)
         q = self._full(wrapped)
         if self.model.has_mimic and not np.array_equal(wrapped, x):
             # a 2 pi shift of a mimic leader moves its followers by multiplier * 2 pi
