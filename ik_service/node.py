@@ -560,9 +560,13 @@ class IKServiceNode(Node):
         """
         Return (mode, SolverSettings, max_deviation, JointLimits) of a SolveIK-like request.
 
-        Zeros mean the node's parameters; raises the IKError whose code fits a bad value.
+        Zeros mean the node's parameters; raises the IKError whose code fits a bad value
+        (active_joints and joint_limits beyond limits.max_names included).
         """
         values = self._values
+        for what, names in (('active_joints', req.active_joints),
+                            ('joint_limits', [jl.joint for jl in req.joint_limits])):
+            request_limits.check_joint_list(what, names, values)
         if req.mode != SolveIK.Request.MODE_DEFAULT and req.mode not in _MODES:
             raise InvalidSettingsError(
                 f'mode {req.mode} is not one of MODE_DEFAULT(0), MODE_LOCAL(1), '
@@ -595,9 +599,6 @@ class IKServiceNode(Node):
         model = self._require_model()
         values = self._values
         request_limits.check_objectives(req.pose_targets, req.objectives, values)
-        for what, names in (('active_joints', req.active_joints),
-                            ('joint_limits', [jl.joint for jl in req.joint_limits])):
-            request_limits.check_joint_list(what, names, values)
         objectives = conv.objectives_from_request(req.pose_targets, req.objectives)
         problem = ObjectiveSet(model, objectives)
         if req.seed_mode not in (SolveIK.Request.SEED_CURRENT, SolveIK.Request.SEED_RANDOM):
@@ -628,13 +629,15 @@ class IKServiceNode(Node):
             cancel=cancel,
         )
         closed = self._closed_form(model, problem, active_joints)
-        every = None
+        every, every_labels, every_near = None, [], []
         if req.all_solutions or req.branch:
             every = closed and all_solutions(model, problem.objectives[0], seed, limits,
                                              closed[1], settings.tolerance)
+            if every is not None and len(every):
+                every_labels, every_near = closed[0].describe(every)
         if req.branch:
-            result = self._on_branch(model, problem, closed, every, req.branch, limits,
-                                     active_joints, settings) or result
+            result = self._on_branch(model, problem, closed, every, every_labels, req.branch,
+                                     limits, active_joints, settings)
 
         res.success = result.success
         res.result_code.val = _result_code(result)
@@ -656,10 +659,9 @@ class IKServiceNode(Node):
                 names = list(model.joint_names)
                 res.all_solutions = [JointState(name=names, position=conv.float64_array(r))
                                      for r in every]
-                labels, near = closed[0].describe(every) if len(every) else ([], [])
-                res.all_solution_branches = labels
+                res.all_solution_branches = every_labels
                 note += f'; all_solutions: {len(every)} inside the limits'
-                singular = sum(1 for kinds in near if kinds)
+                singular = sum(1 for kinds in every_near if kinds)
                 if singular:
                     note += (f', {singular} of them near a singular configuration (solutions '
                              'there crowd together; exactly on it, a joint motion keeps the pose)')
@@ -695,14 +697,18 @@ class IKServiceNode(Node):
         return None if form is None else (form, active)
 
     @staticmethod
-    def _on_branch(model: RobotModel, problem: ObjectiveSet, closed, every, branch: str,
-                   limits: JointLimits, active_joints, settings):
-        """Return the answer on ``branch``: its solution nearest the seed, checked by a solve."""
+    def _on_branch(model: RobotModel, problem: ObjectiveSet, closed, every, labels: list,
+                   branch: str, limits: JointLimits, active_joints, settings):
+        """
+        Return the answer on ``branch``: its solution nearest the seed, checked by a solve.
+
+        every (S, n): the pose's solutions inside the limits, nearest the seed first;
+        labels: their branches.
+        """
         if closed is None:
             raise InvalidSettingsError(
                 f'branch {branch!r}: branches are known only for one pose target on a chain '
                 'with a closed form (6R arms such as UR or spherical wrists, planar arms)')
-        labels = closed[0].branches(every) if len(every) else []
         rows = [r for r, label in zip(every, labels) if label == branch]
         if not rows:
             found = ', '.join(sorted(set(labels))) or 'none inside the limits'
@@ -737,9 +743,6 @@ class IKServiceNode(Node):
         model = self._require_model()
         values = self._values
         request_limits.check_batch(req.problems, values)
-        for what, names in (('active_joints', req.active_joints),
-                            ('joint_limits', [jl.joint for jl in req.joint_limits])):
-            request_limits.check_joint_list(what, names, values)
         mode, settings, max_deviation, limits = self._request_settings(model, req)
         active_joints = list(req.active_joints) or None
         deadline = time.perf_counter() + values['limits.max_timeout']
