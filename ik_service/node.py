@@ -709,6 +709,11 @@ class IKServiceNode(Node):
             raise InvalidSettingsError(
                 f'branch {branch!r}: branches are known only for one pose target on a chain '
                 'with a closed form (6R arms such as UR or spherical wrists, planar arms)')
+        if len(every) and not any(labels):
+            raise InvalidSettingsError(
+                f'branch {branch!r}: the closed form of this chain ({closed[0].family}) has no '
+                'branch labels (they are known for UR-style arms, spherical wrists and planar '
+                'arms); leave branch empty')
         rows = [r for r, label in zip(every, labels) if label == branch]
         if not rows:
             found = ', '.join(sorted(set(labels))) or 'none inside the limits'

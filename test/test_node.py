@@ -548,3 +548,12 @@ def test_a_named_branch_is_answered_and_a_missing_one_is_refused(ros, server):
                                                branch='shoulder0 elbow0 wrist0'))
     assert not missing.success and missing.result_code.val == ResultCode.NO_IK_SOLUTION
     assert 'this pose has: shoulder' in missing.message
+    # five active joints: a closed form (EAIK's 5R family) without branch labels
+    five = [n for n in UR5.joint_names if n != 'shoulder_pan_joint']
+    held = np.r_[0.0, goal[1:]]        # shoulder_pan held at the seed's 0
+    unlabelled = call(ros, solve, SolveIK.Request(
+        pose_targets=[pose_target(UR5.forward_kinematics(held, 'tool0'))],
+        seed=JointState(name=UR5.joint_names, position=held.tolist()), active_joints=five,
+        branch=other))
+    assert unlabelled.result_code.val == ResultCode.INVALID_SOLVER_SETTINGS, unlabelled.message
+    assert 'has no branch labels' in unlabelled.message
