@@ -39,7 +39,7 @@ def main() -> None:
     idx = arm.dofs
     chain = problem.chain(idx, goal)
     table = SeedTable.of(model)
-    table.prepare(problem.constrained_links)
+    table.prepare(problem.constrained_links, arm.dofs)
     settings = SolverSettings(timeout=0.005)
     x1 = np.ascontiguousarray(goal[idx][None])
     x8 = np.repeat(x1, 8, axis=0) + np.linspace(0, 0.1, 8)[:, None]
@@ -70,7 +70,7 @@ def main() -> None:
          lambda: IKObjective.fixed_pose(arm.tip, target[:3, :3], target[:3, 3])),
         ('bind it (ObjectiveSet)', lambda: ObjectiveSet(model, [objective])),
         ('chain arrays', lambda: problem.chain(idx, goal)),
-        ('seed table: 32 starts', lambda: table.starts(problem, 32, idx)),
+        ('seed table: 32 starts', lambda: table.starts(problem, 32, idx, goal)),
         ('kernel: evaluate 1 row', lambda: kernel.evaluate_batch(
             x1, *chain, *problem.tables, res1, jac1, True)),
         ('kernel: evaluate 8 rows', lambda: kernel.evaluate_batch(

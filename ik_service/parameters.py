@@ -93,7 +93,7 @@ PARAMETERS = (
     ),
     ParameterSpec('timeout', 0.05, 'Wall-clock budget of one solve [s].', 1e-6, 3600.0),
     ParameterSpec('max_restarts', 100, 'Random restarts in global mode.', 0, 10_000_000),
-    ParameterSpec('batch_size', 8, 'Configurations advanced together in global mode.', 1, 1024),
+    ParameterSpec('batch_size', 4, 'Configurations advanced together in global mode.', 1, 1024),
     ParameterSpec(
         'max_deviation',
         0.2,

@@ -78,7 +78,8 @@ def test_ranking_is_the_order_of_the_true_distances(local_point):
     objective = IKObjective.fixed_pose(tip, TARGET_ROTATION, [0.4, 0.1, 0.5],
                                        local_point=local_point)
     table = SeedTable.of(model)
-    ranked = table.ranked(ObjectiveSet(model, [objective]), 32)
+    ranked = table.ranked(ObjectiveSet(model, [objective]), 32, np.arange(model.num_dofs),
+                          np.zeros(model.num_dofs))
     scores = _scores_by_fk(model, table.q[:RANKED_SIZE], objective)
     assert len(ranked) == 32
     np.testing.assert_allclose(scores[ranked], np.sort(scores)[:32], rtol=1e-9, atol=1e-12)
@@ -107,7 +108,7 @@ def test_turned_starts_are_table_entries_turned_to_the_target(robot):
     objective = IKObjective.fixed_pose(tip, TARGET_ROTATION, target)
     table = SeedTable.of(model)
     starts = table.turned_starts(ObjectiveSet(model, [objective]), 32,
-                                 np.arange(model.num_dofs))
+                                 np.arange(model.num_dofs), np.zeros(model.num_dofs))
     assert starts.shape == (32, model.num_dofs)
     others = np.delete(np.arange(model.num_dofs), dof)
     for q in starts:      # every joint but the first is some entry's
@@ -130,7 +131,7 @@ def test_turned_search_finds_nearly_the_best_of_all_turned_entries():
     objective = IKObjective.fixed_pose(tip, TARGET_ROTATION, target)
     table = SeedTable.of(model)
     starts = table.turned_starts(ObjectiveSet(model, [objective]), 32,
-                                 np.arange(model.num_dofs))
+                                 np.arange(model.num_dofs), np.zeros(model.num_dofs))
     # every entry turned to the target's azimuth, by forward kinematics
     turned = table.q.copy()
     origins = model.forward_kinematics(table.q, tip)[:, :3, 3]
@@ -145,25 +146,66 @@ def test_turned_search_finds_nearly_the_best_of_all_turned_entries():
 def test_other_problems_fall_back_to_the_plain_ranking():
     model, tip = _arm('ur5')
     table = SeedTable.of(model)
-    every = np.arange(model.num_dofs)
+    every, zeros = np.arange(model.num_dofs), np.zeros(model.num_dofs)
     offset = IKObjective.fixed_pose(tip, TARGET_ROTATION, [0.3, 0.2, 0.3], local_point=[0, 0, 0.1])
     second = IKObjective.point('forearm_link', [0, 0, 0], [0.1, 0.2, 0.3])
     rotation_only = IKObjective.fixed_rotation(tip, TARGET_ROTATION)
     plain = IKObjective.fixed_pose(tip, TARGET_ROTATION, [0.3, 0.2, 0.3])
     for objectives in ([offset], [plain, second], [rotation_only]):
         problem = ObjectiveSet(model, objectives)
-        assert table.turned_starts(problem, 32, every) is None
-        np.testing.assert_array_equal(table.starts(problem, 32, every),
-                                      table.q[table.ranked(problem, 32)])
+        assert table.turned_starts(problem, 32, every, zeros) is None
+        np.testing.assert_array_equal(table.starts(problem, 32, every, zeros),
+                                      table.q[table.ranked(problem, 32, every, zeros)])
     # a prismatic first joint does not turn the link
     gripper = load_urdf_string(gripper_with_mimic_and_prismatic())
     problem = ObjectiveSet(gripper, [IKObjective.point('tcp', [0, 0, 0], [0.3, 0.1, 0.4])])
-    assert SeedTable.of(gripper).turned_starts(problem, 32, np.arange(gripper.num_dofs)) is None
-    # the first joint held still: the entries cannot be turned
-    problem = ObjectiveSet(model, [plain])
-    assert table.turned_starts(problem, 32, every[1:]) is None
-    np.testing.assert_array_equal(table.starts(problem, 32, every[1:]),
-                                  table.q[table.ranked(problem, 32)][:, 1:])
+    every_dof = np.arange(gripper.num_dofs)
+    assert SeedTable.of(gripper).turned_starts(problem, 32, every_dof,
+                                               np.zeros(gripper.num_dofs)) is None
+
+
+def test_a_torso_held_still_ranks_the_arm_over_the_torso_at_the_seed():
+    # PR2's right arm with the torso lift held at 0.2 m: the table ranks the arm's poses
+    # over the torso as it is, turned about the shoulder pan joint to the target
+    model = load_urdf_file(robot_path('pr2_description/urdf/pr2.urdf'))
+    tip = 'r_wrist_roll_link'
+    torso = model.joint_id('torso_lift_joint')
+    arm = np.flatnonzero(model.dofs_moving_links([model.link_id(tip)]))
+    arm = arm[arm != torso]
+    seed = np.zeros(model.num_dofs)
+    seed[torso] = 0.2
+    goal = seed.copy()
+    goal[arm] = JointLimits.from_model(model).sample(np.random.default_rng(5), seed, 1)[0, arm]
+    target = model.forward_kinematics(goal, tip)
+    objective = IKObjective.fixed_pose(tip, target[:3, :3], target[:3, 3])
+    table = SeedTable.of(model)
+    problem = ObjectiveSet(model, [objective])
+    starts = table.starts(problem, 32, arm, seed)
+    assert starts.shape == (32, len(arm))
+    full = np.tile(seed, (32, 1))
+    full[:, arm] = starts
+    scores = _scores_by_fk(model, full, objective)
+    assert np.all(np.diff(scores) >= -1e-6)          # best first, by FK at the seed's torso
+    entries = np.tile(seed, (RANKED_SIZE, 1))
+    entries[:, arm] = table.q[:RANKED_SIZE, arm]
+    assert scores[0] < np.min(_scores_by_fk(model, entries, objective))
+    # the wrist at the target's azimuth about the shoulder pan axis
+    pan = model.joint_id('r_shoulder_pan_joint')
+    joint = next(j for j in model._frame_joint if j.name == 'r_shoulder_pan_joint')
+    frame = model.forward_kinematics(seed, joint.parent) @ joint.origin
+    axis = frame[:3, :3] @ np.asarray(joint.axis, dtype=float)
+    assert np.allclose(axis, [0, 0, 1])          # PR2's pan axis is vertical
+    azimuth = [math.atan2(*(p - frame[:3, 3])[1::-1]) for p in
+               model.forward_kinematics(full, tip)[:, :3, 3]]
+    goal_azimuth = math.atan2(*(target[:3, 3] - frame[:3, 3])[1::-1])
+    inside = (full[:, pan] > model.lower[pan]) & (full[:, pan] < model.upper[pan])
+    np.testing.assert_allclose(np.angle(np.exp(1j * (np.array(azimuth) - goal_azimuth)))[inside],
+                               0.0, atol=1e-9)
+    # with the first joint held still, a UR5's entries turn about the next one instead
+    model, tip = _arm('ur5')
+    problem = ObjectiveSet(model, [IKObjective.fixed_pose(tip, TARGET_ROTATION, [0.3, 0.2, 0.3])])
+    every = np.arange(model.num_dofs)
+    assert SeedTable.of(model).turned_starts(problem, 32, every[1:], np.zeros(6)) is not None
 
 
 @pytest.mark.parametrize('robot', ['tilted', 'dual'])
@@ -196,11 +238,12 @@ def test_targets_in_a_static_link_frame_rank_as_the_same_targets_in_the_root_fra
     in_base = IKObjective.fixed_pose(tip, base[:3, :3].T @ TARGET_ROTATION,
                                      base[:3, :3].T @ (target - base[:3, 3]), ref_link='base')
     table = SeedTable.of(model)
-    every = np.arange(model.num_dofs)
+    every, zeros = np.arange(model.num_dofs), np.zeros(model.num_dofs)
     root_problem, base_problem = ObjectiveSet(model, [in_root]), ObjectiveSet(model, [in_base])
-    np.testing.assert_allclose(table.turned_starts(base_problem, 32, every),
-                               table.turned_starts(root_problem, 32, every), atol=1e-9)
-    np.testing.assert_array_equal(table.ranked(base_problem, 32), table.ranked(root_problem, 32))
+    np.testing.assert_allclose(table.turned_starts(base_problem, 32, every, zeros),
+                               table.turned_starts(root_problem, 32, every, zeros), atol=1e-9)
+    np.testing.assert_array_equal(table.ranked(base_problem, 32, every, zeros),
+                                  table.ranked(root_problem, 32, every, zeros))
 
 
 def test_models_with_the_same_kinematics_share_one_table():

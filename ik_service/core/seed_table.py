@@ -3,15 +3,20 @@ Precomputed configurations and link poses, to start global-mode descents near a 
 
 A table of configurations is sampled once per robot model (uniform within the URDF
 limits, unbounded angles within +-pi, fixed random seed so solves stay reproducible).
-The world pose of a link in every configuration is computed the first time that link is
-constrained. For a problem, configurations are ranked by how far their links are from
-the targets: squared distance [m^2] of each fixed point plus ``ROTATION_WEIGHT`` times
+The pose of a link in every configuration is computed the first time that link is
+constrained, in the frame of its chain's *still base*: the last frame above the first
+joint a solve moves (the root when the first joint of the chain is active; a torso's
+frame when the torso is held still). Only the moving part of the chain then matters, so
+the table serves an arm on a torso at any height. For a problem, configurations are
+ranked by how far their links are from the targets (taken into the base frame at the
+seed): squared distance [m^2] of each fixed point plus ``ROTATION_WEIGHT`` times
 (3 - trace(R_target^T R)), which is about angle^2 [rad^2] for small angles.
 
 The common request, one link's origin at a position (with or without a rotation) in
-the root frame, is ranked differently (``TurnedPoses``): every entry counts as turned
-about the first joint of the link's chain to the target's azimuth, which the start then
-is. A ranking of the whole table scores only its first ``RANKED_SIZE`` entries.
+the root frame or a still link, is ranked differently (``TurnedPoses``): every entry
+counts as turned about the first moving joint of the link's chain to the target's
+azimuth, which the start then is. A ranking of the whole table scores only its first
+``RANKED_SIZE`` entries.
 """
 from __future__ import annotations
 
@@ -32,7 +37,7 @@ RANKED_SIZE = 2048      # entries that ``ranked`` scores (the turned ranking use
 # the caller's targets.
 TABLE_RANDOM_SEED = 0x5EED7AB1E
 ROTATION_WEIGHT = 0.1    # m^2 per rad^2: a 1 rad error counts like ~30 cm
-MAX_LINKS = 32          # links whose features a table keeps (about 2.3 MB each)
+MAX_LINKS = 32          # (link, base) pairs whose features a table keeps (~2.3 MB each)
 MAX_MODELS = 4          # tables kept, by model fingerprint
 FK_CHUNK_FRAMES = 1 << 14   # frame transforms computed at once while building (2 MB)
 
@@ -51,8 +56,10 @@ class SeedTable:
         hi = np.where(np.isfinite(model.upper), model.upper, np.pi)
         self._model = model       # any model with this fingerprint: they are alike
         self.q = lo + (hi - lo) * rng.random((TABLE_SIZE, model.num_dofs))
-        # per link: (features, TurnedPoses or None); bounded, links come from requests
+        # per (link, base slot): (features, TurnedPoses or None); bounded, links come
+        # from requests
         self._links = BoundedCache(MAX_LINKS)
+        self._bases = BoundedCache(4 * MAX_LINKS)       # per (link, active dofs)
         self._building = threading.Lock()
 
     @classmethod
@@ -67,137 +74,156 @@ class SeedTable:
                     cls._tables[model.fingerprint] = table
         return table
 
-    def prepare(self, link_ids) -> float:
-        """Compute the features of these links now; return the seconds it took (0 if done)."""
+    def prepare(self, link_ids, idx: Optional[np.ndarray] = None) -> float:
+        """
+        Compute the features of these links now; return the seconds it took (0 if done).
+
+        idx (k,): the dofs the solves will move (None: every dof).
+        """
         start = time.perf_counter()
-        missing = [int(i) for i in link_ids if int(i) not in self._links]
-        for link_id in missing:
-            self._link_features(link_id)
+        idx = np.arange(self._model.num_dofs) if idx is None else idx
+        keys = [(int(i), self.base_slot(int(i), idx)) for i in link_ids]
+        missing = [key for key in keys if key[1] is not None and key not in self._links]
+        for link_id, base in missing:
+            self._link(link_id, base)
         return time.perf_counter() - start if missing else 0.0
 
-    def _link_features(self, link_id: int) -> np.ndarray:
+    def base_slot(self, link_id: int, idx: np.ndarray) -> Optional[int]:
         """
-        Return per-configuration features F (13, RANKED_SIZE) of a link, for ``ranked``.
+        Return the slot of a link's still base in its chain, for solves moving dofs idx (k,).
 
-        The rows are the link origin [m], its rotation (row-major) and |origin|^2, one
-        column per table configuration (w @ F, a weight vector times the rows, is the
-        cheaper product). The link's ``TurnedPoses`` are made at the same time.
+        The chain is ``model.kinematics([link_id])`` (frames from the root, slot i the
+        parent of slot i + 1). The base is the last frame above the first one that an
+        active dof moves; -1 is the root. None when no active dof moves the link.
+        """
+        key = (link_id, idx.tobytes())
+        found = self._bases.get(key)
+        if found is None:
+            kin = self._model.kinematics([link_id])
+            moved = np.flatnonzero((kin.dof_map[:, idx] != 0).any(axis=1))
+            found = (int(moved[0]) - 1 if len(moved) else None,)
+            self._bases[key] = found
+        return found[0]
 
-        The squared distance of the origin to a target t is |p|^2 - 2 p.t + |t|^2 and
-        the rotation score 3 - trace(R_t^T R) is 3 - R.ravel() @ R_t.ravel(): up to
+    def _link(self, link_id: int, base: int) -> tuple:
+        """
+        Return a link's (features, TurnedPoses or None) over its base, made on first use.
+
+        features (13, RANKED_SIZE) are the rows ``ranked`` weighs: the link origin in the
+        base frame [m], its rotation (row-major) and |origin|^2, one column per table
+        configuration (w @ F, a weight vector times the rows, is the cheaper product).
+        The squared distance of the origin to a target t is |p|^2 - 2 p.t + |t|^2 and the
+        rotation score 3 - trace(R_t^T R) is 3 - R.ravel() @ R_t.ravel(): up to
         constants, both are one product of a weight vector with F.
-        """
-        return self._link(link_id)[0]
-
-    def _link(self, link_id: int) -> tuple:
-        """
-        Return a link's (features, TurnedPoses or None), made on first use.
 
         Made once: a request and the node's background builder asking for the same link
         at the same time would otherwise both build it (twice the time and the memory).
         """
-        entry = self._links.get(link_id)
+        key = (link_id, base)
+        entry = self._links.get(key)
         if entry is None:
             with self._building:
-                entry = self._links.get_or_make(link_id,
-                                                lambda: self._make_link_features(link_id))
+                entry = self._links.get_or_make(
+                    key, lambda: self._make_link_features(link_id, base))
         return entry
 
-    def _make_link_features(self, link_id: int) -> tuple:
+    def _make_link_features(self, link_id: int, base: int) -> tuple:
         kin = self._model.kinematics([link_id])
         # in chunks of at most FK_CHUNK_FRAMES frame transforms: the frames of all entries
         # at once would take ~30 MB for a 6-joint arm (which the allocator keeps after they
         # are freed) and grow with the chain's length
         chunks = -(-TABLE_SIZE * max(1, kin.num_frames) // FK_CHUNK_FRAMES)
-        t = np.concatenate([kin.link_pose(kin.transforms(q), link_id)
+        t = np.concatenate([_over_base(kin, kin.transforms(q), link_id, base)
                             for q in np.array_split(self.q, chunks)])
         p = t[:RANKED_SIZE, :3, 3]
         features = np.ascontiguousarray(np.concatenate(
             [p, t[:RANKED_SIZE, :3, :3].reshape(-1, 9), np.einsum('ij,ij->i', p, p)[:, None]],
             axis=1).T)
-        return features, self._turned_poses(kin, t)
+        return features, self._turned_poses(kin, t, base)
 
-    def _turned_poses(self, kin: LinkKinematics, poses: np.ndarray) -> Optional[TurnedPoses]:
+    def _turned_poses(self, kin: LinkKinematics, poses: np.ndarray,
+                      base: int) -> Optional[TurnedPoses]:
         """
-        Index a link's poses (N, 4, 4) by its chain's first joint, or None if it cannot be.
+        Index a link's poses (N, 4, 4) over its base by the first moving joint, or None.
 
-        The kinematics of one link are its chain from the root: frame 0 is the first
-        joint, and no joint moves its parent. It must be a revolute dof, and no joint of
-        the chain a mimic (which could follow it).
+        The frame after the base (slot base + 1) is the first joint a solve moves. It
+        must be a revolute dof, and no joint of the chain a mimic (which could follow it).
         """
-        model = self._model
-        if kin.num_frames == 0 or kin.frame_dofs is None or kin.prismatic[0]:
+        model, first = self._model, base + 1
+        if kin.frame_dofs is None or kin.prismatic[first]:
             return None
-        dof = int(kin.frame_dofs[0])
-        axis_frame = kin.transforms(np.zeros((1, model.num_dofs)))[0, 0]
+        dof = int(kin.frame_dofs[first])
+        at_zero = kin.transforms(np.zeros((1, model.num_dofs)))[:, 0]
+        axis_frame = at_zero[first] if base < 0 else _rigid_inverse(at_zero[base]) @ at_zero[first]
         lower, upper = float(model.lower[dof]), float(model.upper[dof])
         limits = (lower, upper) if np.isfinite(lower) and np.isfinite(upper) else \
             (-np.pi, np.pi)
         return TurnedPoses(poses, dof, self.q[:, dof], np.linalg.inv(axis_frame), limits,
                            ROTATION_WEIGHT)
 
-    def starts(self, problem: ObjectiveSet, count: int, idx: np.ndarray) -> Optional[np.ndarray]:
+    def starts(self, problem: ObjectiveSet, count: int, idx: np.ndarray,
+               seed: np.ndarray) -> Optional[np.ndarray]:
         """
         Return up to ``count`` starting configurations (count, k) nearest the targets.
 
-        idx (k,): the active dofs, whose values the rows hold. The entries are turned
-        about the first joint when the problem allows it (``turned_starts``), else taken
-        as they are (``ranked``). None when no objective can be scored.
+        idx (k,): the active dofs, whose values the rows hold; seed (n,): the
+        configuration that poses the links no active dof moves. The entries are turned
+        about the first moving joint when the problem allows it (``turned_starts``),
+        else taken as they are (``ranked``). None when no objective can be scored.
         """
-        q = self.turned_starts(problem, count, idx)
+        q = self.turned_starts(problem, count, idx, seed)
         if q is None:
-            ranked = self.ranked(problem, count)
+            ranked = self.ranked(problem, count, idx, seed)
             if ranked is None:
                 return None
             q = self.q[ranked]
         return q if len(idx) == q.shape[1] else q[:, idx]
 
-    def turned_starts(self, problem: ObjectiveSet, count: int,
-                      idx: np.ndarray) -> Optional[np.ndarray]:
+    def turned_starts(self, problem: ObjectiveSet, count: int, idx: np.ndarray,
+                      seed: np.ndarray) -> Optional[np.ndarray]:
         """
         Return configurations (<= count, n), best first, each an entry turned to the target.
 
         Applies to a problem of one objective that puts one link's origin at a position
         (with or without a rotation) given in the root frame or in a link no joint moves,
-        when the link's poses are indexed (``TurnedPoses``) and its first joint is among
-        the active dofs idx; None otherwise.
+        when the link's poses over its still base are indexed (``TurnedPoses``); None
+        otherwise. idx and seed as in ``starts``.
         """
-        model = problem.model
         if len(problem.objectives) != 1:
             return None
         o = problem.objectives[0]
         if o.position != 'fixed' or len(o.local_points) != 1 or any(o.local_points[0].tolist()):
             return None
-        in_root = targets_in_root(model, o)
-        if in_root is None:
+        in_base = self._targets_in_base(problem.model, o, idx, seed)
+        if in_base is None:
             return None
-        link_id = model.link_id(o.link)
-        _, turned = self._link(link_id)
-        if turned is None or (len(idx) < model.num_dofs and turned.dof not in idx.tolist()):
+        key, points, rotation = in_base
+        _, turned = self._link(*key)
+        if turned is None:
             return None
-        points, rotation = in_root
         weights, azimuth = turned.target_weights(points[0], rotation)
         entries, first = turned.nearest(weights, azimuth, count)
         q = self.q[entries]
         q[:, turned.dof] = first
         return q
 
-    def ranked(self, problem: ObjectiveSet, count: int) -> Optional[np.ndarray]:
+    def ranked(self, problem: ObjectiveSet, count: int, idx: np.ndarray,
+               seed: np.ndarray) -> Optional[np.ndarray]:
         """
         Rank the table: the ``count`` configurations nearest the targets, nearest first.
 
         None when no objective can be scored this way (only targets in the root frame,
         or in a link no joint moves, with a fixed position or rotation are scored).
+        idx and seed as in ``starts``.
         """
         score = None
-        model = problem.model
         for o in problem.objectives:
-            in_root = targets_in_root(model, o) \
+            in_base = self._targets_in_base(problem.model, o, idx, seed) \
                 if o.position == 'fixed' or o.rotation == 'fixed' else None
-            if in_root is None:
+            if in_base is None:
                 continue
-            targets, rotation = in_root
-            features = self._link_features(model.link_id(o.link))
+            key, targets, rotation = in_base
+            features = self._link(*key)[0]
             weights = [0.0] * 13        # plain floats: 13 numbers, cheaper than numpy calls
             extra = []
             if o.position == 'fixed':
@@ -220,3 +246,42 @@ class SeedTable:
         count = min(count, RANKED_SIZE)
         best = score.argpartition(count - 1)[:count]
         return best[score[best].argsort(kind='stable')]
+
+    def _targets_in_base(self, model: RobotModel, o, idx: np.ndarray,
+                         seed: np.ndarray) -> Optional[tuple]:
+        """
+        Return ((link id, base slot), target points (P, 3), rotation (3, 3) or None).
+
+        The targets are in the link's still base frame (``base_slot``), posed at the
+        seed (n,). None when the targets are not in the root frame or a still link, or
+        no active dof moves the link.
+        """
+        in_root = targets_in_root(model, o)
+        if in_root is None:
+            return None
+        link_id = model.link_id(o.link)
+        base = self.base_slot(link_id, idx)
+        if base is None:
+            return None
+        points, rotation = in_root
+        if base >= 0:
+            pose = model.kinematics([link_id]).transforms(seed[None])[base, 0]
+            points = (points - pose[:3, 3]) @ pose[:3, :3]
+            rotation = None if rotation is None else pose[:3, :3].T @ rotation
+        return (link_id, base), points, rotation
+
+
+def _rigid_inverse(t: np.ndarray) -> np.ndarray:
+    """Inverse of rigid transforms t (..., 4, 4)."""
+    out = np.zeros_like(t)
+    rotation_t = np.swapaxes(t[..., :3, :3], -1, -2)
+    out[..., :3, :3] = rotation_t
+    out[..., :3, 3] = -(rotation_t @ t[..., :3, 3, None])[..., 0]
+    out[..., 3, 3] = 1.0
+    return out
+
+
+def _over_base(kin: LinkKinematics, frames: np.ndarray, link_id: int, base: int) -> np.ndarray:
+    """Poses (B, 4, 4) of a link in its base frame (slot ``base``, -1: the root), from frames."""
+    poses = kin.link_pose(frames, link_id)
+    return poses if base < 0 else _rigid_inverse(frames[base]) @ poses

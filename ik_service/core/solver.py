@@ -61,7 +61,7 @@ class SolverSettings:
     max_iterations: int = 100
     timeout: float = 0.05
     max_restarts: int = 100
-    batch_size: int = 8
+    batch_size: int = 4
     initial_damping: float = 1e-3
     approximate: bool = True
 
@@ -183,12 +183,12 @@ def solve(
         rows = 1 + min(settings.max_restarts, settings.batch_size - 1)
         table = SeedTable.of(model)
         # Preparing a link's table entries is one-time model work, not charged to the budget.
-        descent.start += table.prepare(problem.constrained_links)
+        descent.start += table.prepare(problem.constrained_links, idx)
 
         def first_starts():
             exact = closed_form_starts(problem, active, seed, limits, idx)
             return exact if exact is not None else \
-                table.starts(problem, 4 * settings.batch_size, idx)
+                table.starts(problem, 4 * settings.batch_size, idx, seed)
 
         result = descent.run(seed[idx][None], first_starts, settings.max_restarts, rows=rows,
                              reason_if_failed=failed_because)

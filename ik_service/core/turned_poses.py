@@ -49,13 +49,14 @@ class TurnedPoses:
     Table poses of one link seen from the first joint's axis, grouped into leaves.
 
     The axis frame is the first joint's frame at joint value 0: its z axis is the joint
-    axis; ``from_root`` (4, 4) maps root-frame coordinates into it.
+    axis; ``from_root`` (4, 4) maps coordinates of the frame the poses are given in (the
+    root, or the chain's still base: ``seed_table``) into it.
     """
 
     def __init__(self, poses: np.ndarray, first_dof: int, first_values: np.ndarray,
                  from_root: np.ndarray, limits: tuple[float, float], rotation_weight: float):
         """
-        Index link poses (N, 4, 4) in the root frame, N a multiple of ``LEAF``.
+        Index link poses (N, 4, 4) in the table's frame, N a multiple of ``LEAF``.
 
         first_dof: the first joint's dof index; first_values (N,): its value in each
         entry [rad]; limits: its (lower, upper) [rad], finite; rotation_weight: the
@@ -88,7 +89,7 @@ class TurnedPoses:
 
     def target_weights(self, point: np.ndarray, rotation: Optional[np.ndarray]) -> tuple:
         """
-        Return (weights (12,) float64, azimuth [rad]) of a target in the root frame.
+        Return (weights (12,) float64, azimuth [rad]) of a target in the table's frame.
 
         point (3,) [m]; rotation (3, 3) or None for a position-only target. An entry's
         score at the target's azimuth is weights @ its features, up to a constant.
