@@ -286,6 +286,8 @@ def test_a_torso_held_still_is_a_fixed_frame_for_its_targets():
     assert result.success and result.q[DUAL.joint_id('torso_yaw')] == 0.7
     reached = np.linalg.inv(torso) @ DUAL.forward_kinematics(result.q, 'left_tip')
     assert np.abs(reached[:3, 3] - in_torso[:3, 3]).max() < 1e-5
+    # the residual is in the frame the target was given in (the torso's, turned 0.7 rad)
+    np.testing.assert_allclose(result.residual, reached[:3, 3] - in_torso[:3, 3], atol=1e-12)
 
 
 # ---------------------------------------------------------------- active dofs, modes, limits

@@ -50,6 +50,7 @@ class ClosedForm:
     def __init__(self, model: RobotModel, link_id: int, dofs: np.ndarray, frames: list,
                  solver):
         self.model, self.link_id, self.dofs = model, link_id, dofs
+        self._dofs_bytes = np.asarray(dofs, dtype=np.int64).tobytes()
         self._frames, self._solver = frames, solver
         self._frame_slots = np.array(frames, dtype=np.int64)
         self.family = solver.family
@@ -212,7 +213,10 @@ class ClosedForm:
                                      limits.upper[self.dofs], rows)
         if not count:
             return None
-        out = np.tile(seed, (count, 1))
+        if idx.tobytes() == self._dofs_bytes:       # the active dofs are the chain's
+            return rows[:count]
+        out = np.empty((count, len(seed)))
+        out[:] = seed
         out[:, self.dofs] = rows[:count]
         return out[:, idx]
 

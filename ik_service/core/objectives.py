@@ -275,50 +275,28 @@ class IKObjective:
         return cls(link, ref_link, 'fixed', local_points, target_points)
 
 
-def targets_in_root(model: RobotModel, objective: IKObjective) -> Optional[tuple]:
+def targets_in_root(model: RobotModel, objective: IKObjective, q: Optional[np.ndarray] = None,
+                    idx: Optional[np.ndarray] = None) -> Optional[tuple]:
     """
     Return an objective's targets in the root frame, or None when its reference link moves.
 
     Returns (target points (P, 3) [m], target rotation (3, 3), or None unless the
     rotation is fixed): the objective's own arrays when they are given in the root frame.
+    With a configuration q (n,) and the dofs a solve moves idx (k,), a reference link
+    that only other dofs move (a torso held still) counts as still, posed at q.
     """
     ref = model.fixed_link_transform(objective.ref_link)
     if ref is None:
-        return None
+        ref_id = model.link_id(objective.ref_link)
+        if q is None or idx is None or model.dofs_moving_links([ref_id])[idx].any():
+            return None
+        ref = model.forward_kinematics(q, objective.ref_link)
     points = objective.target_points
     rotation = objective.target_rotation if objective.rotation == 'fixed' else None
     if objective.ref_link not in (None, model.root_link):
         points = points @ ref[:3, :3].T + ref[:3, 3]
         rotation = None if rotation is None else ref[:3, :3] @ rotation
     return points, rotation
-
-
-def targets_in_still_frames(problem: 'ObjectiveSet', q: np.ndarray,
-                            active: np.ndarray) -> tuple['ObjectiveSet', bool]:
-    """
-    Return ``problem`` with targets in the root frame where their reference link stays still.
-
-    A reference link that none of the ``active`` dofs (n,) moves keeps its pose at q (n,)
-    for the whole solve (a base link below the URDF root, or a torso whose joints are not
-    active): its objectives are exactly the same objectives with their targets moved into
-    the root frame once. Returns (the problem, whether a reference frame was turned, in
-    which case residual rows of the two problems differ by that rotation; their errors do
-    not). ``problem`` itself when there is nothing to fold.
-    """
-    model = problem.model
-    folded, changed, turned = [], False, False
-    for o in problem.objectives:
-        if o.ref_link is None or o.ref_link == model.root_link or \
-                (model.dofs_moving_links([model.link_id(o.ref_link)]) & active).any():
-            folded.append(o)
-            continue
-        ref = model.fixed_link_transform(o.ref_link)
-        if ref is None:                 # moved by inactive joints only: its pose at q
-            ref = model.forward_kinematics(q, o.ref_link)
-        folded.append(_in_root_frame(o, ref))
-        changed = True
-        turned = turned or not _is_identity(ref[:3, :3])
-    return (ObjectiveSet(model, folded) if changed else problem), turned
 
 
 def objective_in_root_frame(model: RobotModel, o: IKObjective, q: np.ndarray) -> IKObjective:

@@ -161,40 +161,42 @@ class SeedTable:
         return TurnedPoses(poses, dof, self.q[:, dof], np.linalg.inv(axis_frame), limits,
                            ROTATION_WEIGHT)
 
-    def starts(self, problem: ObjectiveSet, count: int, idx: np.ndarray,
-               seed: np.ndarray) -> Optional[np.ndarray]:
+    def starts(self, problem: ObjectiveSet, count: int, idx: np.ndarray, seed: np.ndarray,
+               in_root: Optional[list] = None) -> Optional[np.ndarray]:
         """
         Return up to ``count`` starting configurations (count, k) nearest the targets.
 
         idx (k,): the active dofs, whose values the rows hold; seed (n,): the
-        configuration that poses the links no active dof moves. The entries are turned
-        about the first moving joint when the problem allows it (``turned_starts``),
-        else taken as they are (``ranked``). None when no objective can be scored.
+        configuration that poses the links no active dof moves; in_root: each objective's
+        ``targets_in_root`` at the seed, if already known. The entries are turned about
+        the first moving joint when the problem allows it (``turned_starts``), else taken
+        as they are (``ranked``). None when no objective can be scored.
         """
-        q = self.turned_starts(problem, count, idx, seed)
+        q = self.turned_starts(problem, count, idx, seed, in_root)
         if q is None:
-            ranked = self.ranked(problem, count, idx, seed)
+            ranked = self.ranked(problem, count, idx, seed, in_root)
             if ranked is None:
                 return None
             q = self.q[ranked]
         return q if len(idx) == q.shape[1] else q[:, idx]
 
     def turned_starts(self, problem: ObjectiveSet, count: int, idx: np.ndarray,
-                      seed: np.ndarray) -> Optional[np.ndarray]:
+                      seed: np.ndarray, in_root: Optional[list] = None) -> Optional[np.ndarray]:
         """
         Return configurations (<= count, n), best first, each an entry turned to the target.
 
         Applies to a problem of one objective that puts one link's origin at a position
         (with or without a rotation) given in the root frame or in a link no joint moves,
         when the link's poses over its still base are indexed (``TurnedPoses``); None
-        otherwise. idx and seed as in ``starts``.
+        otherwise. idx, seed and in_root as in ``starts``.
         """
         if len(problem.objectives) != 1:
             return None
         o = problem.objectives[0]
         if o.position != 'fixed' or len(o.local_points) != 1 or any(o.local_points[0].tolist()):
             return None
-        in_base = self._targets_in_base(problem.model, o, idx, seed)
+        in_base = self._targets_in_base(problem.model, o, idx, seed,
+                                        in_root[0] if in_root is not None else None)
         if in_base is None:
             return None
         key, points, rotation = in_base
@@ -207,18 +209,19 @@ class SeedTable:
         q[:, turned.dof] = first
         return q
 
-    def ranked(self, problem: ObjectiveSet, count: int, idx: np.ndarray,
-               seed: np.ndarray) -> Optional[np.ndarray]:
+    def ranked(self, problem: ObjectiveSet, count: int, idx: np.ndarray, seed: np.ndarray,
+               in_root: Optional[list] = None) -> Optional[np.ndarray]:
         """
         Rank the table: the ``count`` configurations nearest the targets, nearest first.
 
         None when no objective can be scored this way (only targets in the root frame,
         or in a link no joint moves, with a fixed position or rotation are scored).
-        idx and seed as in ``starts``.
+        idx, seed and in_root as in ``starts``.
         """
         score = None
-        for o in problem.objectives:
-            in_base = self._targets_in_base(problem.model, o, idx, seed) \
+        for i, o in enumerate(problem.objectives):
+            in_base = self._targets_in_base(problem.model, o, idx, seed,
+                                            in_root[i] if in_root is not None else None) \
                 if o.position == 'fixed' or o.rotation == 'fixed' else None
             if in_base is None:
                 continue
@@ -247,16 +250,16 @@ class SeedTable:
         best = score.argpartition(count - 1)[:count]
         return best[score[best].argsort(kind='stable')]
 
-    def _targets_in_base(self, model: RobotModel, o, idx: np.ndarray,
-                         seed: np.ndarray) -> Optional[tuple]:
+    def _targets_in_base(self, model: RobotModel, o, idx: np.ndarray, seed: np.ndarray,
+                         in_root: Optional[tuple] = None) -> Optional[tuple]:
         """
         Return ((link id, base slot), target points (P, 3), rotation (3, 3) or None).
 
         The targets are in the link's still base frame (``base_slot``), posed at the
         seed (n,). None when the targets are not in the root frame or a still link, or
-        no active dof moves the link.
+        no active dof moves the link. in_root: the objective's ``targets_in_root``.
         """
-        in_root = targets_in_root(model, o)
+        in_root = in_root or targets_in_root(model, o, seed, idx)
         if in_root is None:
             return None
         link_id = model.link_id(o.link)

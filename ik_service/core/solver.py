@@ -28,7 +28,7 @@ from .errors import (InvalidConfigurationError, InvalidSettingsError, MAX_MAGNIT
                      within_magnitude)
 from .limits import JointLimits
 from .model import RobotModel
-from .objectives import IKObjective, ObjectiveSet, targets_in_root, targets_in_still_frames
+from .objectives import IKObjective, ObjectiveSet, targets_in_root
 from .seed_table import SeedTable
 
 CONVERGED = 'converged'
@@ -163,39 +163,32 @@ def solve(
     seed = np.where(active, limits.clip(seed), seed)
     if mode == NEARBY:
         bias = seed if bias is None else bias
-    # Reference links that no active joint moves are frames fixed for this solve: their
-    # targets are put in the root frame once, and every root-frame mechanism (the pose
-    # kernel, the seed table's ranking, the reach test) applies to them.
-    requested = problem
-    problem, turned = targets_in_still_frames(problem, seed, active)
-    unreachable = problem_is_unreachable(model, problem, settings.tolerance)
-
+    # Targets in a reference link that no active dof moves (a base link below the URDF
+    # root, a torso held still) are in a frame fixed for this solve: taken into the root
+    # frame at the seed once, for the reach test, the closed form and the seed table.
+    in_root = [targets_in_root(model, o, seed, idx) for o in problem.objectives]
+    unreachable = problem_is_unreachable(model, problem, settings.tolerance, in_root)
     if unreachable and not settings.approximate:     # reported at once, nothing solved
-        return _package(model, requested, seed, idx, limits, settings, UNREACHABLE, 0, 0, start)
+        return _package(model, problem, seed, idx, limits, settings, UNREACHABLE, 0, 0, start)
     descent = _Descent(model, problem, seed, idx, limits, bias, settings, feasible, rng, start,
                        cancel)
     failed_because = UNREACHABLE if unreachable else None
     if mode != GLOBAL:
-        result = descent.run(seed[idx][None], None, 0, reason_if_failed=failed_because)
-    else:
-        # Out of reach too: with joint limits the closest configuration may be in another
-        # basin than the seed's, so global mode searches for it within the budget.
-        rows = 1 + min(settings.max_restarts, settings.batch_size - 1)
-        table = SeedTable.of(model)
-        # Preparing a link's table entries is one-time model work, not charged to the budget.
-        descent.start += table.prepare(problem.constrained_links, idx)
+        return descent.run(seed[idx][None], None, 0, reason_if_failed=failed_because)
+    # Out of reach too: with joint limits the closest configuration may be in another
+    # basin than the seed's, so global mode searches for it within the budget.
+    rows = 1 + min(settings.max_restarts, settings.batch_size - 1)
+    table = SeedTable.of(model)
+    # Preparing a link's table entries is one-time model work, not charged to the budget.
+    descent.start += table.prepare(problem.constrained_links, idx)
 
-        def first_starts():
-            exact = closed_form_starts(problem, active, seed, limits, idx)
-            return exact if exact is not None else \
-                table.starts(problem, 4 * settings.batch_size, idx, seed)
+    def first_starts():
+        exact = closed_form_starts(problem, active, seed, limits, idx, in_root)
+        return exact if exact is not None else \
+            table.starts(problem, 4 * settings.batch_size, idx, seed, in_root)
 
-        result = descent.run(seed[idx][None], first_starts, settings.max_restarts, rows=rows,
-                             reason_if_failed=failed_because)
-    if turned:          # residual rows in the frames they were asked in
-        result.residual = requested.evaluate(result.q[None], jacobian=False)[0][0]
-        result.objective_errors = requested.objective_errors(result.residual)
-    return result
+    return descent.run(seed[idx][None], first_starts, settings.max_restarts, rows=rows,
+                       reason_if_failed=failed_because)
 
 
 def active_dofs(problem: ObjectiveSet, active_joints: Optional[Sequence[str]]) -> np.ndarray:
@@ -208,14 +201,16 @@ def active_dofs(problem: ObjectiveSet, active_joints: Optional[Sequence[str]]) -
 
 
 def closed_form_starts(problem: ObjectiveSet, active: np.ndarray, seed: np.ndarray,
-                       limits: JointLimits, idx: np.ndarray) -> Optional[np.ndarray]:
+                       limits: JointLimits, idx: np.ndarray,
+                       in_root: Optional[list] = None) -> Optional[np.ndarray]:
     """
     Return the closed-form solutions of a one-pose problem as starts (N, k), or None.
 
     Applies to a single objective fixing a link's pose (targets in the root frame or a
-    still link), when the active dofs moving that link have a closed form
-    (``closed_form.ClosedForm``): each exact solution, nearest the seed first. They meet
-    the tolerance at once, so the descent only checks them.
+    link no active dof moves, posed at the seed), when the active dofs moving that link
+    have a closed form (``closed_form.ClosedForm``): each exact solution, nearest the
+    seed first. They meet the tolerance at once, so the descent only checks them.
+    in_root: each objective's ``targets_in_root`` at the seed, if already known.
     """
     if len(problem.objectives) != 1:
         return None
@@ -223,24 +218,30 @@ def closed_form_starts(problem: ObjectiveSet, active: np.ndarray, seed: np.ndarr
     if o.position != 'fixed' or o.rotation != 'fixed':
         return None
     form = ClosedForm.of(problem.model, o.link, active)     # cached: most chains have none
-    in_root = targets_in_root(problem.model, o) if form is not None else None
-    pose = pose_asked(o, *in_root) if in_root is not None else None
+    if form is None:
+        return None
+    targets = in_root[0] if in_root is not None else targets_in_root(problem.model, o, seed, idx)
+    pose = pose_asked(o, *targets) if targets is not None else None
     return form.starts(pose, seed, limits, idx) if pose is not None else None
 
 
-def problem_is_unreachable(model: RobotModel, problem: ObjectiveSet, tolerance: float) -> bool:
+def problem_is_unreachable(model: RobotModel, problem: ObjectiveSet, tolerance: float,
+                           in_root: Optional[list] = None) -> bool:
     """
     Tell whether some fixed point target lies beyond the reach of its link.
 
     Uses ``RobotModel.reach_bound``: the sum of the link lengths along the chain. Only
-    targets in the root frame (or in a link that no joint moves) are checked.
+    targets in the root frame or in a link that no joint moves are checked, or those
+    ``in_root`` gives: per objective, ``targets_in_root`` (for a solve: at its seed).
     """
-    for o in problem.objectives:
-        in_root = targets_in_root(model, o) if o.position == 'fixed' else None
-        if in_root is None:
+    for i, o in enumerate(problem.objectives):
+        if o.position != 'fixed':
+            continue
+        targets = in_root[i] if in_root is not None else targets_in_root(model, o)
+        if targets is None:
             continue
         lid = model.link_id(o.link)
-        for local, target in zip(o.local_points.tolist(), in_root[0].tolist()):
+        for local, target in zip(o.local_points.tolist(), targets[0].tolist()):
             bound = model.reach_bound(lid, local)
             if bound is None:
                 continue
