@@ -583,14 +583,28 @@ def _damped_step(jac, res, lam, x, bias, has_bias, free, step, hess, rhs):
 def _start_row(i, start, x, res, jac, cost, lam, born, checkpoint, total, damping, blocks,
                tolerance, a_map, c, basis, parent, prismatic, ints, offsets, vectors,
                rotations, ancestors, local_points, target_points, work):
-    """Put row i at ``start`` (k,), evaluate it; True when it already meets the tolerance."""
+    """
+    Put row i at ``start`` (k,), evaluate it; True when it already meets the tolerance.
+
+    damping (2,): the damping a descent starts with and its floor. A negative floor is
+    set from this row (the solve's first, its seed): the damping never drops below 1e-12
+    of the scale of J^T J there, so that J^T J + lambda I stays invertible on badly
+    scaled robots (links kilometres long).
+    """
     x[i, :] = start
     residual_rows(x[i], a_map, c, basis, parent, prismatic, ints, offsets, vectors, rotations,
                   ancestors, local_points, target_points, work, res[i], jac[i], True)
     acc = 0.0
     for r in range(res.shape[1]):
         acc += res[i, r] * res[i, r]
-    cost[i], lam[i], born[i], checkpoint[i] = acc, damping, total, acc
+    if damping[1] < 0.0:
+        scale = 0.0
+        for r in range(jac.shape[1]):
+            for j in range(jac.shape[2]):
+                scale += jac[i, r, j] * jac[i, r, j]
+        damping[1] = max(1e-9, 1e-12 * scale)
+        damping[0] = max(damping[0], damping[1])
+    cost[i], lam[i], born[i], checkpoint[i] = acc, damping[0], total, acc
     return max_block_error(res[i], blocks) <= tolerance
 
 
@@ -616,7 +630,7 @@ def _stalled(i, total, born, lam, cost, checkpoint, max_iterations, window, may_
 @njit(**_JIT)
 def descend(x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, best_res,
             best_cost, counters, starts, iterations, lower, upper, bias, has_bias, tolerance,
-            max_iterations, window, restarts_allowed, damping, floor, blocks,
+            max_iterations, window, restarts_allowed, damping, blocks,
             a_map, c, basis, parent, prismatic, ints, offsets, vectors, rotations,
             ancestors, local_points, target_points):
     """
@@ -627,14 +641,16 @@ def descend(x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, b
     the iteration it (re)started at born (R,; -1: waits for a start), its cost at its last
     progress check checkpoint (R,), done (R,): retired. A trial x + step, projected into
     [lower, upper], replaces a row's values only if it lowers the cost (then
-    lambda /= 10, else lambda *= 10, within [floor, 100 MAX_DAMPING]): the cost of a row
-    never increases. A row whose descent ended (``_stalled``) is compared with the best
-    ended row so far (best_cost (1,), best_x (k,), best_res (m,)) and waits for a start:
-    the next row of ``starts`` (N, k) while fewer than ``restarts_allowed`` were taken,
-    else it retires.
+    lambda /= 10, else lambda *= 10, within [floor, 100 MAX_DAMPING]; damping (2,) is the
+    starting damping and the floor, see ``_start_row``): the cost of a row never
+    increases. A row whose descent ended (``_stalled``) is compared with the best ended
+    row so far (best_cost (1,), best_x (k,), best_res (m,)) and waits for a start: the
+    next row of ``starts`` (N, k) while fewer than ``restarts_allowed`` were taken (the
+    first start, the seed, is not a restart), else it retires.
 
-    counters (5,) int64: iterations so far, starts taken, the next row of ``starts``,
-    1 once row 0's first descent ended, the iteration whose end checks ran.
+    counters (5,) int64: iterations so far, restarts taken (-1 before the seed's start),
+    the next row of ``starts``, 1 once row 0's first descent ended, the iteration whose
+    end checks ran.
 
     Returns CONVERGED (``converged`` marks the rows within ``tolerance``; their values
     in x, res, jac), NEED_STARTS (``starts`` is used up: pass new ones with counters[2]
@@ -731,7 +747,7 @@ def descend(x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, b
                 res[i, :] = rt
                 jac[i, :, :] = jt
                 cost[i] = trial_cost
-                lam[i] = max(lam[i] * 0.1, floor)
+                lam[i] = max(lam[i] * 0.1, damping[1])
             else:
                 lam[i] = min(lam[i] * 10.0, 100.0 * MAX_DAMPING)
         counters[0] = total + 1

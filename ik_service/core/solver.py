@@ -323,34 +323,18 @@ class _Descent:
         s, problem = self.settings, self.problem
         deadline = self.start + s.timeout
         k, m = len(self.idx), problem.num_rows
-        x, res, jac = np.empty((rows, k)), np.zeros((rows, m)), np.zeros((rows, m, k))
-        converged = np.zeros(rows, dtype=bool)
-        x[0] = x0[0]
-        kernel.evaluate_batch(x[:1], *self.chain, *problem.tables, res[:1], jac[:1], True)
-        if kernel.max_block_error(res[0], problem.blocks) <= s.tolerance and \
-                self._pick(x, [0]) is not None:
-            return self.result(x[0].copy(), res[0].copy(), CONVERGED, 0, 0)
-        pool = np.empty((0, k))
-        if rows > 1:
-            picks = starts() if starts is not None else None
-            # C order, like every array the kernel was compiled for at set-up (a column
-            # selection q[:, idx] is Fortran-ordered, and would compile anew on first use)
-            pool = np.ascontiguousarray(self.box.clip(picks)) if picks is not None and \
-                len(picks) else self._random(START_CHUNK)
-        cost = np.einsum('ij,ij->i', res, res)
-        # Damping never drops below 1e-12 of the scale of J^T J (at the seed), so that
-        # J^T J + lambda I stays invertible on badly scaled robots (links kilometres long).
-        floor = max(1e-9, 1e-12 * float(np.vdot(jac[0], jac[0])))
-        lam = np.full(rows, max(s.initial_damping, floor))
-        born = np.full(rows, -1, dtype=np.int64)      # iteration each row (re)started at
-        born[0] = 0
-        checkpoint = cost.copy()
-        done = np.zeros(rows, dtype=bool)
-        lower = np.array(self.box.lower, dtype=float)     # the kernel's argument types:
-        upper = np.array(self.box.upper, dtype=float)     # writable, contiguous float64
-        best_x, best_res, best_cost = x[0].copy(), res[0].copy(), np.array([np.inf])
-        # iterations, starts taken, next start in pool, row 0's descent ended, checked at
-        counters = np.array([0, 0, 0, 0, -1], dtype=np.int64)
+        # the state of each row (see kernel.descend); every row waits for a start, and
+        # the first start is the seed
+        x, res, jac = np.empty((rows, k)), np.empty((rows, m)), np.empty((rows, m, k))
+        cost, lam, checkpoint = np.full(rows, np.inf), np.zeros(rows), np.empty(rows)
+        born = np.full(rows, -1, dtype=np.int64)
+        done, converged = np.zeros(rows, dtype=bool), np.zeros(rows, dtype=bool)
+        best_x, best_res, best_cost = np.empty(k), np.empty(m), np.array([np.inf])
+        damping = np.array([s.initial_damping, -1.0])    # the floor: set at the seed
+        # iterations, restarts taken, next start in pool, row 0's descent ended, checked at
+        counters = np.array([0, -1, 0, 0, -1], dtype=np.int64)
+        pool = np.ascontiguousarray(x0, dtype=float)
+        asked_for_starts = starts is None
         found = None
         # The descent from the seed (row 0) always runs to its end (converged, stalled or
         # max_iterations): the answer then never depends on how busy the machine was.
@@ -364,10 +348,9 @@ class _Descent:
                 break
             outcome = kernel.descend(
                 x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, best_res,
-                best_cost, counters, pool, PROGRESS_WINDOW, lower, upper, self.bias,
-                self.has_bias, s.tolerance, s.max_iterations, PROGRESS_WINDOW,
-                restarts_allowed, max(s.initial_damping, floor), floor, problem.blocks,
-                *self.chain, *problem.tables)
+                best_cost, counters, pool, PROGRESS_WINDOW, self.box.lower, self.box.upper,
+                self.bias, self.has_bias, s.tolerance, s.max_iterations, PROGRESS_WINDOW,
+                restarts_allowed, damping, problem.blocks, *self.chain, *problem.tables)
             if outcome == kernel.CONVERGED:
                 found = self._pick(x, np.flatnonzero(converged))
                 if found is not None:
@@ -375,14 +358,21 @@ class _Descent:
                 born[converged] = -1        # not feasible: these rows start again
                 counters[3] |= int(converged[0])
             elif outcome == kernel.NEED_STARTS:
-                pool, counters[2] = self._random(START_CHUNK), 0
+                # asked only when the seed did not end the solve at once
+                picks = None if asked_for_starts else starts()
+                asked_for_starts = True
+                # C order, like every array the kernel was compiled for at set-up (a column
+                # selection q[:, idx] is Fortran-ordered, and would compile anew on first use)
+                pool = np.ascontiguousarray(self.box.clip(picks)) if picks is not None and \
+                    len(picks) else self._random(START_CHUNK)
+                counters[2] = 0
             elif outcome == kernel.EXHAUSTED:
                 if restarts_allowed:
                     reason = RESTARTS_EXHAUSTED
                 else:
                     reason = STALLED if (lam > kernel.MAX_DAMPING).any() else MAX_ITERATIONS
                 break
-        total, restarts = int(counters[0]), int(counters[1])
+        total, restarts = int(counters[0]), max(0, int(counters[1]))
         if found is not None:
             return self.result(x[found].copy(), res[found].copy(), CONVERGED, total, restarts)
         if reason_if_failed is not None:
@@ -390,6 +380,8 @@ class _Descent:
         i = int(np.argmin(cost))
         if cost[i] < best_cost[0]:
             best_x, best_res = x[i].copy(), res[i].copy()
+        elif not best_cost[0] < np.inf:     # cancelled before the seed was evaluated
+            best_x, best_res = self.seed_x.copy(), None
         return self.result(best_x, best_res, reason, total, restarts)
 
     def _pick(self, x, rows) -> Optional[int]:
@@ -414,10 +406,10 @@ class _Descent:
         return self.problem.evaluate(q[None], jacobian=False)[0][0]
 
     def result(self, x, residual, reason, iterations, restarts) -> IKResult:
-        """Wrap angles toward the seed and package the outcome; residual: a descent row."""
+        """Wrap angles toward the seed and package the outcome; residual: x's, or None."""
         wrapped = self.box.wrap_near(x, self.seed_x)
         q = self._full(wrapped)
-        if self.model.has_mimic and not np.array_equal(wrapped, x):
+        if residual is None or self.model.has_mimic and not np.array_equal(wrapped, x):
             # a 2 pi shift of a mimic leader moves its followers by multiplier * 2 pi
             residual = self.residual_at(q)
         return self._package(q, residual, reason, iterations, restarts)
