@@ -328,7 +328,8 @@ def pose_asked(objective, target_points: np.ndarray,
     if objective.position != 'fixed' or objective.rotation != 'fixed' or \
             len(objective.local_points) != 1:
         return None
-    pose = np.eye(4)
+    pose = np.zeros((4, 4))
+    pose[3, 3] = 1.0
     pose[:3, :3] = target_rotation
     pose[:3, 3] = target_points[0] - target_rotation @ objective.local_points[0]
     return pose

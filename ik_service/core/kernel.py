@@ -414,6 +414,55 @@ def max_block_error(res, blocks):
     return math.sqrt(worst)
 
 
+# ---------------------------------------------------------------- a solve's answer
+@njit(**_JIT)
+def nearest_rows(x, rows, reference, order):
+    """
+    Write the indices of the marked ``rows`` (R,) of x (R, k) into ``order``, nearest first.
+
+    Nearest: the squared distance to ``reference`` (k,); ties keep the rows' order.
+    Returns how many.
+    """
+    count = 0
+    distance = np.empty(x.shape[0])
+    for i in range(x.shape[0]):
+        if not rows[i]:
+            continue
+        acc = 0.0
+        for j in range(x.shape[1]):
+            d = x[i, j] - reference[j]
+            acc += d * d
+        p = count               # insertion sort: stable, and there are a few rows
+        while p > 0 and distance[p - 1] > acc:
+            distance[p], order[p] = distance[p - 1], order[p - 1]
+            p -= 1
+        distance[p], order[p] = acc, i
+        count += 1
+    return count
+
+
+@njit(**_JIT)
+def wrap_near(q, reference, lower, upper, is_angle, out):
+    """
+    Write q (k,) into out with angles a whole number of turns nearest ``reference`` (k,).
+
+    An angle moves only to a value inside [lower, upper]; values that are not angles
+    (``is_angle`` False) stay as they are.
+    """
+    two_pi = 2.0 * math.pi
+    for i in range(q.shape[0]):
+        value = q[i]
+        out[i] = value
+        if not is_angle[i] or abs(value - reference[i]) <= math.pi:
+            continue                          # already the nearest equivalent
+        turns = round((reference[i] - value) / two_pi)
+        for k in (turns, turns - 1, turns + 1):
+            shifted = value + k * two_pi
+            if lower[i] <= shifted <= upper[i] and \
+                    abs(shifted - reference[i]) < abs(out[i] - reference[i]):
+                out[i] = shifted
+
+
 # ---------------------------------------------------------------- closed-form starts
 @njit(**_JIT)
 def nearest_turns(solutions, near, lower, upper, out):

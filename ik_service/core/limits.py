@@ -8,15 +8,13 @@ Units: radians for revolute/continuous dofs, metres for prismatic ones. Unbounde
 from __future__ import annotations
 
 from dataclasses import dataclass
-import math
 from typing import Mapping, Optional
 
 import numpy as np
 
+from . import kernel
 from .errors import InvalidSettingsError
 from .model import RobotModel
-
-TWO_PI = 2.0 * np.pi
 
 
 @dataclass(frozen=True)
@@ -114,14 +112,6 @@ class JointLimits:
         wider than 2 pi (UR arms) takes the equivalent value nearest the reference.
         Prismatic dofs are never shifted.
         """
-        out = q.tolist()        # a few dofs, once per solve: plain floats are cheapest
-        for i, (value, ref, lo, hi, angle) in enumerate(zip(
-                out, reference.tolist(), self.lower.tolist(), self.upper.tolist(),
-                self.is_angle.tolist())):
-            if not angle or abs(value - ref) <= math.pi:
-                continue                          # already the nearest equivalent
-            turns = round((ref - value) / TWO_PI)
-            for shifted in (value + k * TWO_PI for k in (turns, turns - 1, turns + 1)):
-                if lo <= shifted <= hi and abs(shifted - ref) < abs(out[i] - ref):
-                    out[i] = shifted
-        return np.array(out)
+        out = np.empty(len(q))
+        kernel.wrap_near(q, reference, self.lower, self.upper, self.is_angle, out)
+        return out

@@ -293,7 +293,7 @@ def targets_in_root(model: RobotModel, objective: IKObjective, q: Optional[np.nd
         ref = model.forward_kinematics(q, objective.ref_link)
     points = objective.target_points
     rotation = objective.target_rotation if objective.rotation == 'fixed' else None
-    if objective.ref_link not in (None, model.root_link):
+    if objective.ref_link not in (None, model.root_link) and ref.tobytes() != _IDENTITY_POSE:
         points = points @ ref[:3, :3].T + ref[:3, 3]
         rotation = None if rotation is None else ref[:3, :3] @ rotation
     return points, rotation
@@ -329,6 +329,7 @@ def _is_identity(rotation: np.ndarray) -> bool:
 
 
 _IDENTITY_ROTATION = np.eye(3).tobytes()
+_IDENTITY_POSE = np.eye(4).tobytes()
 
 
 @dataclass(frozen=True)

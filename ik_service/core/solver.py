@@ -352,7 +352,7 @@ class _Descent:
                 self.bias, self.has_bias, s.tolerance, s.max_iterations, PROGRESS_WINDOW,
                 restarts_allowed, damping, problem.blocks, *self.chain, *problem.tables)
             if outcome == kernel.CONVERGED:
-                found = self._pick(x, np.flatnonzero(converged))
+                found = self._pick(x, converged)
                 if found is not None:
                     break
                 born[converged] = -1        # not feasible: these rows start again
@@ -384,14 +384,10 @@ class _Descent:
             best_x, best_res = self.seed_x.copy(), None
         return self.result(best_x, best_res, reason, total, restarts)
 
-    def _pick(self, x, rows) -> Optional[int]:
-        """Among rows of x that meet the tolerance, the feasible one nearest the seed."""
-        rows = rows.tolist() if isinstance(rows, np.ndarray) else list(rows)
-        if len(rows) > 1:
-            d = x[rows] - self.seed_x
-            rows = [rows[i] for i in np.argsort(np.einsum('ij,ij->i', d, d),
-                                                kind='stable').tolist()]
-        for row in rows:
+    def _pick(self, x: np.ndarray, rows: np.ndarray) -> Optional[int]:
+        """Return the feasible row nearest the seed among those of x (R, k) marked in rows (R,)."""
+        order = np.empty(len(rows), dtype=np.int64)
+        for row in order[:kernel.nearest_rows(x, rows, self.seed_x, order)].tolist():
             if self.feasible is None or self.feasible(self._full(x[row])):
                 return row
         return None
