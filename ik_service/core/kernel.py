@@ -78,6 +78,22 @@ def frame_transforms(x, a_map, c, basis, parent, world, local):
 
 
 @njit(**_JIT)
+def inactive_values(dof_map, value_offset, q, inactive, out):
+    """
+    Write each frame's value from the ``inactive`` dofs (n,) at q (n,) into out (S,).
+
+    out[f] = value_offset[f] + sum over inactive dofs j of dof_map[f, j] q[j]: the part of
+    a frame's value that a solve over the other dofs keeps constant.
+    """
+    for f in range(dof_map.shape[0]):
+        acc = value_offset[f]
+        for j in range(dof_map.shape[1]):
+            if inactive[j]:
+                acc += dof_map[f, j] * q[j]
+        out[f] = acc
+
+
+@njit(**_JIT)
 def batch_frame_transforms(q, a_map, c, basis, parent, out):
     """
     World transforms ``out`` (S, B, 4, 4) of the chain's frames at configurations q (B, n).

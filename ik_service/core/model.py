@@ -409,6 +409,28 @@ class LinkKinematics:
         masks = {lid: model.link_ancestor_frames[lid][frames] for lid in link_ids}
         self._mask = {lid: None if m.all() else m.astype(float) for lid, m in masks.items()}
         self.num_frames = len(frames)
+        self._active = BoundedCache(16)     # per set of active dofs: (A, inactive mask)
+
+    def active_arrays(self, idx: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """
+        Return (A (S, k), c (S,)): frame values A @ x + c for active dofs idx (k,) at q (n,).
+
+        x holds the values of the dofs idx (ascending); c the mimic offsets and the other
+        dofs' contribution at q.
+        """
+        entry = self._active.get(idx.tobytes())
+        if entry is None:
+            inactive = np.ones(self.dof_map.shape[1], dtype=bool)
+            inactive[idx] = False
+            entry = (self.dof_map if not inactive.any() else
+                     np.ascontiguousarray(self.dof_map[:, idx]), inactive)
+            self._active[idx.tobytes()] = entry
+        a_map, inactive = entry
+        if a_map is self.dof_map:           # every dof active
+            return a_map, self.value_offset
+        c = np.empty(self.num_frames)
+        kernel.inactive_values(self.dof_map, self.value_offset, q, inactive, c)
+        return a_map, c
 
     def transforms(self, q: np.ndarray) -> np.ndarray:
         """Compute the world pose (S, B, 4, 4) of each needed frame at configurations q (B, n)."""

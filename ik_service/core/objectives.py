@@ -468,17 +468,11 @@ class ObjectiveSet:
         offsets. Default: every dof active.
         """
         kin = self.kinematics
-        if active is None or len(active) == self.model.num_dofs:    # every dof, in order
+        if active is None:
             a_map, c = kin.dof_map, kin.value_offset
         else:
-            a_map = kin.dof_map[:, active]
-            c = kin.value_offset.copy()
-            if len(active) < self.model.num_dofs:
-                others = np.ones(self.model.num_dofs, dtype=bool)
-                others[active] = False
-                c += kin.dof_map[:, others] @ q[others]
-        return (np.ascontiguousarray(a_map), np.ascontiguousarray(c), kin.basis, kin.parent,
-                kin.is_prismatic)
+            a_map, c = kin.active_arrays(active, q)
+        return a_map, c, kin.basis, kin.parent, kin.is_prismatic
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, q: np.ndarray, jacobian: bool = True):
