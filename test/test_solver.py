@@ -362,6 +362,28 @@ def test_continuous_joints_end_within_pi_of_the_seed():
     assert np.all(np.abs(result.q - seed) <= np.pi)
 
 
+def test_a_mimic_joints_leader_is_not_turned_toward_the_seed():
+    # j2 follows the continuous j1 at half its value: a whole turn of j1 would turn j2 by
+    # half a turn, so an answer with j1 4 rad from the seed (0) stays as it was found
+    urdf = """<robot name="half"><link name="base"/><link name="l1"/><link name="l2"/>
+      <link name="tip"/>
+      <joint name="j1" type="continuous"><parent link="base"/><child link="l1"/>
+        <axis xyz="0 0 1"/></joint>
+      <joint name="j2" type="revolute"><parent link="l1"/><child link="l2"/>
+        <origin xyz="0.5 0 0"/><axis xyz="0 0 1"/><mimic joint="j1" multiplier="0.5"/>
+        <limit lower="-10" upper="10" effort="1" velocity="1"/></joint>
+      <joint name="tip_joint" type="fixed"><parent link="l2"/><child link="tip"/>
+        <origin xyz="0.4 0 0"/></joint></robot>"""
+    arm = load_urdf_string(urdf)
+    target = arm.forward_kinematics(np.array([4.0]), 'tip')[:3, 3]
+    result = solve(arm, [IKObjective.point('tip', [0, 0, 0], target)], np.array([0.0]),
+                   mode='global')
+    assert result.success and result.q[0] == pytest.approx(4.0, abs=1e-4)
+    reached = arm.forward_kinematics(result.q, 'tip')[:3, 3]
+    assert np.linalg.norm(reached - target) < 1e-5
+    np.testing.assert_allclose(result.residual, reached - target, atol=1e-12)
+
+
 def test_wide_revolute_joint_is_shifted_toward_the_seed_only_inside_its_limits():
     goal_q = np.array([-0.7, -1.2, 1.0, -1.3, -1.5, 0.4])
     goal = UR5E.forward_kinematics(goal_q, 'tool0')

@@ -73,11 +73,13 @@ class JointLimits:
         """Tell where every dof of a configuration (..., n) is within its limits."""
         return np.all((q >= self.lower - tolerance) & (q <= self.upper + tolerance), axis=-1)
 
-    def at_limit(self, q: np.ndarray, tolerance: float = 1e-6) -> list[int]:
-        """Return the indices of the dofs of q (n,) within ``tolerance`` of a finite limit."""
-        return [i for i, (value, lo, hi) in enumerate(zip(q.tolist(), self.lower.tolist(),
-                                                          self.upper.tolist()))
-                if abs(value - lo) <= tolerance or abs(value - hi) <= tolerance]
+    def at_limit(self, q: np.ndarray, tolerance: float = 1e-6,
+                 dofs: Optional[np.ndarray] = None) -> list[int]:
+        """Return the dofs of q (n,) within ``tolerance`` of a finite limit (among ``dofs``)."""
+        dofs = range(len(q)) if dofs is None else dofs.tolist()
+        values, lower, upper = q.tolist(), self.lower.tolist(), self.upper.tolist()
+        return [i for i in dofs if abs(values[i] - lower[i]) <= tolerance
+                or abs(values[i] - upper[i]) <= tolerance]
 
     def around(self, center: np.ndarray, deviation: float) -> 'JointLimits':
         """

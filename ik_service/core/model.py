@@ -222,6 +222,9 @@ class RobotModel:
         self.objective_layouts = BoundedCache(256)
         # closed forms per (link, moving dofs), None where there is none (closed_form)
         self.closed_forms = BoundedCache(256)
+        # poses of links per values of the dofs that move them (held_pose)
+        self._held_poses = BoundedCache(64)
+        self._moving_dofs = BoundedCache(256)
         rows = np.where(self.link_frame >= 0, self.link_frame, nf)
         self.link_ancestor_frames = anc[rows]  # (num_links, num_frames)
 
@@ -320,6 +323,27 @@ class RobotModel:
         batch = q.reshape(len(q) if q.ndim == 2 else 1, self.num_dofs)
         t = kin.link_pose(kin.transforms(batch), lid)
         return t if q.ndim == 2 else t[0]
+
+    def held_pose(self, link: str, q: np.ndarray) -> np.ndarray:
+        """
+        Return the world pose (4, 4, read-only) of ``link`` at q (n,), kept per pose.
+
+        For a link a solve holds still (a base, a torso whose joints are not active): its
+        pose is asked once per solve, and solves in a row mostly hold it at one value.
+        Kept by the values of the dofs that move it, so a new value is a new entry.
+        """
+        lid = self.link_id(link)
+        moving = self._moving_dofs.get(lid)
+        if moving is None:
+            moving = np.flatnonzero(self.dofs_moving_links([lid]))
+            self._moving_dofs[lid] = moving
+        key = (lid, q[moving].tobytes())
+        pose = self._held_poses.get(key)
+        if pose is None:
+            pose = self.forward_kinematics(q, link)
+            pose.flags.writeable = False
+            self._held_poses[key] = pose
+        return pose
 
     # ------------------------------------------------------------------ reach
     def reach_bound(self, link_id: int, local_point: np.ndarray):

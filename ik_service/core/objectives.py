@@ -290,7 +290,7 @@ def targets_in_root(model: RobotModel, objective: IKObjective, q: Optional[np.nd
         ref_id = model.link_id(objective.ref_link)
         if q is None or idx is None or model.dofs_moving_links([ref_id])[idx].any():
             return None
-        ref = model.forward_kinematics(q, objective.ref_link)
+        ref = model.held_pose(objective.ref_link, q)
     points = objective.target_points
     rotation = objective.target_rotation if objective.rotation == 'fixed' else None
     if objective.ref_link not in (None, model.root_link) and ref.tobytes() != _IDENTITY_POSE:

@@ -60,6 +60,7 @@ class SeedTable:
         # from requests
         self._links = BoundedCache(MAX_LINKS)
         self._bases = BoundedCache(4 * MAX_LINKS)       # per (link, active dofs)
+        self._base_poses = BoundedCache(4 * MAX_LINKS)  # per (link, base, its dofs' values)
         self._building = threading.Lock()
 
     @classmethod
@@ -96,14 +97,35 @@ class SeedTable:
         parent of slot i + 1). The base is the last frame above the first one that an
         active dof moves; -1 is the root. None when no active dof moves the link.
         """
+        return self._base(link_id, idx)[0]
+
+    def _base(self, link_id: int, idx: np.ndarray) -> tuple:
+        """Return (``base_slot``, the dofs (j,) that move the base)."""
         key = (link_id, idx.tobytes())
         found = self._bases.get(key)
         if found is None:
             kin = self._model.kinematics([link_id])
             moved = np.flatnonzero((kin.dof_map[:, idx] != 0).any(axis=1))
-            found = (int(moved[0]) - 1 if len(moved) else None,)
+            base = int(moved[0]) - 1 if len(moved) else None
+            found = (base, np.flatnonzero(kin.dof_map[:base + 1].any(axis=0))
+                     if base is not None else None)
             self._bases[key] = found
-        return found[0]
+        return found
+
+    def _base_pose(self, link_id: int, idx: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """
+        Return the world pose (4, 4) of a link's still base frame at q (n,).
+
+        Kept per value of the dofs that move the base: solves in a row mostly hold a
+        torso at one value.
+        """
+        base, moving = self._base(link_id, idx)
+        key = (link_id, base, q[moving].tobytes())
+        pose = self._base_poses.get(key)
+        if pose is None:
+            pose = self._model.kinematics([link_id]).transforms(q[None])[base, 0]
+            self._base_poses[key] = pose
+        return pose
 
     def _link(self, link_id: int, base: int) -> tuple:
         """
@@ -268,7 +290,7 @@ class SeedTable:
             return None
         points, rotation = in_root
         if base >= 0:
-            pose = model.kinematics([link_id]).transforms(seed[None])[base, 0]
+            pose = self._base_pose(link_id, idx, seed)
             points = (points - pose[:3, 3]) @ pose[:3, :3]
             rotation = None if rotation is None else pose[:3, :3].T @ rotation
         return (link_id, base), points, rotation

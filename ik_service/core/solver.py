@@ -308,6 +308,14 @@ class _Descent:
         self.cancel = cancel
         self.call_start = self.start = start   # the budget counts from start
         self.chain = problem.chain(idx, seed)
+        # The answer's angles move by whole turns toward the seed, but for a dof that
+        # turns a frame of the chain other than by its own value (a mimic joint's leader),
+        # whose whole turn is not a whole turn of that frame: it stays as it is.
+        a_map = self.chain[0]
+        own = np.all((a_map == 0.0) | (a_map == 1.0) & (np.count_nonzero(a_map, axis=0) == 1),
+                     axis=0)
+        self.turns = self.box if own.all() else \
+            JointLimits(self.box.lower, self.box.upper, self.box.is_angle & own)
 
     def _random(self, count: int) -> np.ndarray:
         return self.box.sample(self.rng, self.seed_x, count)
@@ -397,17 +405,9 @@ class _Descent:
         q[self.idx] = x
         return q
 
-    def residual_at(self, q: np.ndarray) -> np.ndarray:
-        """Residual (m,) at a full configuration q (n,)."""
-        return self.problem.evaluate(q[None], jacobian=False)[0][0]
-
     def result(self, x, residual, reason, iterations, restarts) -> IKResult:
         """Wrap angles toward the seed and package the outcome; residual: x's, or None."""
-        wrapped = self.box.wrap_near(x, self.seed_x)
-        q = self._full(wrapped)
-        if residual is None or self.model.has_mimic and not np.array_equal(wrapped, x):
-            # a 2 pi shift of a mimic leader moves its followers by multiplier * 2 pi
-            residual = self.residual_at(q)
+        q = self._full(self.turns.wrap_near(x, self.seed_x))
         return self._package(q, residual, reason, iterations, restarts)
 
     def _package(self, q, residual, reason, iterations, restarts) -> IKResult:
@@ -423,7 +423,7 @@ def _package(model, problem, q, idx, limits, settings, reason, iterations, resta
         residual = problem.evaluate(q[None], jacobian=False)[0][0]
     errors = problem.objective_errors(residual)
     max_error = max(max(e) for e in errors)
-    names, active = model.joint_names, idx.tolist()
+    names = model.joint_names
     return IKResult(
         success=reason == CONVERGED and max_error <= settings.tolerance,
         q=q,
@@ -434,8 +434,8 @@ def _package(model, problem, q, idx, limits, settings, reason, iterations, resta
         iterations=int(iterations),
         restarts=int(restarts),
         elapsed=time.perf_counter() - started,
-        joints_at_limit=[names[i] for i in limits.at_limit(q) if i in active],
-        active_joints=[names[i] for i in active],
+        joints_at_limit=[names[i] for i in limits.at_limit(q, dofs=idx)],
+        active_joints=[names[i] for i in idx.tolist()],
     )
 
 
