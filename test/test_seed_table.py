@@ -4,7 +4,7 @@ import math
 from ik_service.core import IKObjective, JointLimits, load_urdf_file, load_urdf_string, solve
 from ik_service.core.objectives import ObjectiveSet
 from ik_service.core.seed_table import RANKED_SIZE, ROTATION_WEIGHT, SeedTable
-from ik_service.core.turned_poses import turn_to_azimuth_zero
+from ik_service.core.turned_poses import axis_features
 import numpy as np
 import pytest
 from robots import ARMS, dual_arm, gripper_with_mimic_and_prismatic, robot_path
@@ -85,19 +85,24 @@ def test_ranking_is_the_order_of_the_true_distances(local_point):
     np.testing.assert_allclose(scores[ranked], np.sort(scores)[:32], rtol=1e-9, atol=1e-12)
 
 
-def test_turning_to_azimuth_zero_matches_rotating_by_minus_the_azimuth():
+def test_axis_features_are_the_pose_turned_to_azimuth_zero():
     rng = np.random.default_rng(3)
     points = rng.normal(size=(20, 3))
     rotations = Rotation.random(20, random_state=4).as_matrix()
-    many = turn_to_azimuth_zero(points.T, rotations.transpose(1, 2, 0), m=np)
-    for k, (p, r) in enumerate(zip(points, rotations)):
-        distance, height, azimuth, turned = turn_to_azimuth_zero(p.tolist(), r.tolist())
+    from_root = np.eye(4)
+    from_root[:3, :3] = Rotation.from_rotvec([0.3, -0.2, 0.9]).as_matrix()
+    from_root[:3, 3] = [0.1, -0.4, 0.2]
+    for p, r in zip(points, rotations):
+        pose = np.eye(4)
+        pose[:3, :3], pose[:3, 3] = r, p
+        features = np.empty(12)
+        azimuth = axis_features(from_root, pose, features)
+        local = from_root @ pose
         undo = Rotation.from_rotvec([0.0, 0.0, -azimuth]).as_matrix()
-        np.testing.assert_allclose(undo @ p, [distance, 0.0, height], atol=1e-12)
-        np.testing.assert_allclose(np.reshape(turned, (3, 3)), undo @ r, atol=1e-12)
-        np.testing.assert_allclose([many[0][k], many[1][k], many[2][k]],
-                                   [distance, height, azimuth], atol=1e-12)
-        np.testing.assert_allclose([t[k] for t in many[3]], turned, atol=1e-12)
+        distance, height = features[:2]
+        np.testing.assert_allclose(undo @ local[:3, 3], [distance, 0.0, height], atol=1e-12)
+        assert distance >= 0 and features[2] == pytest.approx(distance ** 2 + height ** 2)
+        np.testing.assert_allclose(features[3:].reshape(3, 3), undo @ local[:3, :3], atol=1e-12)
 
 
 @pytest.mark.parametrize('robot', ['ur5', 'panda', 'z1', 'tilted', 'dual'])

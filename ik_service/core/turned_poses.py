@@ -17,7 +17,7 @@ best are scored in full.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Optional
 
 from numba import njit
 import numpy as np
@@ -26,22 +26,45 @@ LEAF = 128              # entries per leaf
 LEAVES_SCANNED = 4      # leaves scored in full per target (at least)
 
 
-def turn_to_azimuth_zero(point: Sequence, rotation: Sequence, m=math) -> tuple:
+@njit(nogil=True, cache=True)
+def axis_features(from_root, pose, features):
     """
-    Turn poses about z so that their points lie at azimuth 0 (in the x-z half plane).
+    Write a pose's features (12,) seen from the axis frame; return its azimuth [rad].
 
-    point (x, y, z) [m] and rotation (3 rows of 3), in the axis frame: floats for one
-    pose with ``m=math``, or arrays (N,) for N poses with ``m=numpy``. Returns the
-    distance from the z axis and the height along it [m], the azimuth [rad] (0 on the
-    axis) and the turned rotation Rz(-azimuth) @ rotation as a row-major list of 9.
+    from_root (4, 4) maps the pose's frame into the axis frame (z: the joint axis); pose
+    (4, 4). The pose, turned about z so that its point lies at azimuth 0 (in the x-z
+    half plane), gives: the point's distance from the axis and height along it [m],
+    their squares summed, and the turned rotation Rz(-azimuth) R row-major (9).
     """
-    x, y, z = point
-    azimuth = m.atan2(y, x)
-    c, s = m.cos(azimuth), m.sin(azimuth)
-    r0, r1, r2 = rotation
-    turned = [c * a + s * b for a, b in zip(r0, r1)] + \
-        [c * b - s * a for a, b in zip(r0, r1)] + list(r2)
-    return m.hypot(x, y), z, azimuth, turned
+    point = np.empty(3)
+    rotation = np.empty((3, 3))
+    for i in range(3):
+        point[i] = from_root[i, 3]
+        for j in range(3):
+            point[i] += from_root[i, j] * pose[j, 3]
+            acc = 0.0
+            for k in range(3):
+                acc += from_root[i, k] * pose[k, j]
+            rotation[i, j] = acc
+    azimuth = math.atan2(point[1], point[0])
+    c, s = math.cos(azimuth), math.sin(azimuth)
+    distance, height = math.hypot(point[0], point[1]), point[2]
+    features[0], features[1] = distance, height
+    features[2] = distance * distance + height * height
+    for j in range(3):
+        features[3 + j] = c * rotation[0, j] + s * rotation[1, j]
+        features[6 + j] = c * rotation[1, j] - s * rotation[0, j]
+        features[9 + j] = rotation[2, j]
+    return azimuth
+
+
+@njit(nogil=True, cache=True)
+def _all_axis_features(from_root, poses, features, azimuth):
+    """``axis_features`` of poses (N, 4, 4) into features (12, N) and azimuth (N,)."""
+    one = np.empty(12)
+    for n in range(poses.shape[0]):
+        azimuth[n] = axis_features(from_root, poses[n], one)
+        features[:, n] = one
 
 
 class TurnedPoses:
@@ -65,11 +88,9 @@ class TurnedPoses:
         self.dof, self.from_root = first_dof, from_root
         self.lower, self.upper = limits
         self.rotation_weight = rotation_weight
-        local = from_root @ poses
-        distance, height, azimuth, turned = turn_to_azimuth_zero(
-            local[:, :3, 3].T, local[:, :3, :3].transpose(1, 2, 0), m=np)
         # score features (12, N): distance, height, their squares summed, turned rotation
-        features = np.array([distance, height, distance ** 2 + height ** 2] + list(turned))
+        features, azimuth = np.empty((12, len(poses))), np.empty(len(poses))
+        _all_axis_features(from_root, np.ascontiguousarray(poses), features, azimuth)
         # the first joint's value minus the azimuth: offset + phi puts the pose at phi
         offset = first_values - azimuth
         # coordinates in which the score is a squared distance (3 - trace(A^T B) is half
@@ -94,15 +115,15 @@ class TurnedPoses:
         point (3,) [m]; rotation (3, 3) or None for a position-only target. An entry's
         score at the target's azimuth is weights @ its features, up to a constant.
         """
-        to_axis = self.from_root[:3, :3]
-        local_point = to_axis @ point + self.from_root[:3, 3]
-        local_rotation = np.eye(3) if rotation is None else to_axis @ rotation
-        distance, height, azimuth, turned = turn_to_azimuth_zero(local_point.tolist(),
-                                                                 local_rotation.tolist())
-        weights = [-2.0 * distance, -2.0 * height, 1.0] + [0.0] * 9
+        pose = np.eye(4)
+        pose[:3, 3] = point
         if rotation is not None:
-            weights[3:] = [-self.rotation_weight * v for v in turned]
-        return np.array(weights), azimuth
+            pose[:3, :3] = rotation
+        weights = np.empty(12)
+        azimuth = axis_features(self.from_root, pose, weights)
+        weights[:3] = -2.0 * weights[0], -2.0 * weights[1], 1.0
+        weights[3:] *= -self.rotation_weight if rotation is not None else 0.0
+        return weights, azimuth
 
     def nearest(self, weights: np.ndarray, azimuth: float, count: int) -> tuple:
         """
