@@ -433,7 +433,7 @@ class LinkKinematics:
         masks = {lid: model.link_ancestor_frames[lid][frames] for lid in link_ids}
         self._mask = {lid: None if m.all() else m.astype(float) for lid, m in masks.items()}
         self.num_frames = len(frames)
-        self._active = BoundedCache(16)     # per set of active dofs: (A, inactive mask)
+        self._active = BoundedCache(16)     # per set of active dofs (_over)
 
     def active_arrays(self, idx: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """
@@ -442,19 +442,35 @@ class LinkKinematics:
         x holds the values of the dofs idx (ascending); c the mimic offsets and the other
         dofs' contribution at q.
         """
-        entry = self._active.get(idx.tobytes())
-        if entry is None:
-            inactive = np.ones(self.dof_map.shape[1], dtype=bool)
-            inactive[idx] = False
-            entry = (self.dof_map if not inactive.any() else
-                     np.ascontiguousarray(self.dof_map[:, idx]), inactive)
-            self._active[idx.tobytes()] = entry
-        a_map, inactive = entry
+        a_map, inactive, _ = self._over(idx)
         if a_map is self.dof_map:           # every dof active
             return a_map, self.value_offset
         c = np.empty(self.num_frames)
         kernel.inactive_values(self.dof_map, self.value_offset, q, inactive, c)
         return a_map, c
+
+    def turns_only_its_own_frame(self, idx: np.ndarray) -> np.ndarray:
+        """
+        Tell, per active dof idx (k,), whether it turns no frame but its own, one for one.
+
+        False for a mimic joint's leader: a whole turn of it is not a whole turn of its
+        follower.
+        """
+        return self._over(idx)[2]
+
+    def _over(self, idx: np.ndarray) -> tuple:
+        """Return (A (S, k), the inactive dofs (n,), ``turns_only_its_own_frame``) for idx."""
+        entry = self._active.get(idx.tobytes())
+        if entry is None:
+            inactive = np.ones(self.dof_map.shape[1], dtype=bool)
+            inactive[idx] = False
+            a_map = self.dof_map if not inactive.any() else \
+                np.ascontiguousarray(self.dof_map[:, idx])
+            own = np.all((a_map == 0.0) | (a_map == 1.0) &
+                         (np.count_nonzero(a_map, axis=0) == 1), axis=0)
+            entry = (a_map, inactive, own)
+            self._active[idx.tobytes()] = entry
+        return entry
 
     def transforms(self, q: np.ndarray) -> np.ndarray:
         """Compute the world pose (S, B, 4, 4) of each needed frame at configurations q (B, n)."""

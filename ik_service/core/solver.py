@@ -311,9 +311,7 @@ class _Descent:
         # The answer's angles move by whole turns toward the seed, but for a dof that
         # turns a frame of the chain other than by its own value (a mimic joint's leader),
         # whose whole turn is not a whole turn of that frame: it stays as it is.
-        a_map = self.chain[0]
-        own = np.all((a_map == 0.0) | (a_map == 1.0) & (np.count_nonzero(a_map, axis=0) == 1),
-                     axis=0)
+        own = problem.kinematics.turns_only_its_own_frame(idx)
         self.turns = self.box if own.all() else \
             JointLimits(self.box.lower, self.box.upper, self.box.is_angle & own)
 
