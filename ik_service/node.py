@@ -573,14 +573,11 @@ class IKServiceNode(Node):
                 'MODE_GLOBAL(2), MODE_NEARBY(3)'
             )
         mode = _MODES.get(req.mode, values['mode'])
-        timeout = conv.duration_to_seconds(req.timeout)
-        settings = replace(
-            self._settings,
-            tolerance=req.tolerance if req.tolerance != 0 else self._settings.tolerance,
-            max_iterations=req.max_iterations or self._settings.max_iterations,
-            timeout=timeout if timeout != 0 else self._settings.timeout,
-            max_restarts=req.max_restarts or self._settings.max_restarts,
-        )
+        given = {name: value for name, value in (
+            ('tolerance', req.tolerance), ('max_iterations', req.max_iterations),
+            ('timeout', conv.duration_to_seconds(req.timeout)),
+            ('max_restarts', req.max_restarts)) if value != 0}
+        settings = replace(self._settings, **given) if given else self._settings
         request_limits.check_budget(settings.timeout, settings.max_restarts, values)
         max_deviation = req.max_deviation if req.max_deviation != 0 else values['max_deviation']
         if not np.isfinite(max_deviation) or max_deviation < 0:

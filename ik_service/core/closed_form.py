@@ -41,7 +41,6 @@ SINGULAR = 1e-9
 # A configuration whose unitless singularity factor is below this is near that singular
 # surface (``ClosedForm.near_singularities``): joint speeds there reach ~100x the tool's.
 NEAR_SINGULAR = 0.01
-_SIGN = {1: '+', -1: '-', 0: '0'}
 
 
 class ClosedForm:
@@ -123,7 +122,7 @@ class ClosedForm:
     def describe(self, q: np.ndarray, margin: float = NEAR_SINGULAR) -> tuple[list, list]:
         """Return (``branches(q)``, ``near_singularities(q, margin)``) from one FK."""
         names, signed, scaled = self._factors(q)
-        labels = [' '.join(f'{name}{_SIGN[int(np.sign(v)) if abs(v) > SINGULAR else 0]}'
+        labels = [' '.join(name + ('+' if v > SINGULAR else '-' if v < -SINGULAR else '0')
                            for name, v in zip(names, row)) for row in signed.tolist()]
         near = [[name for name, v in zip(names, row) if v < margin] for row in scaled.tolist()]
         return labels, near
