@@ -82,6 +82,50 @@ def test_labels_reproduce_the_poses_without_flips_and_any_worker_count_gives_the
             assert np.mean(branches[episodes == e] == np.array(truth)) > 0.98
 
 
+# What another x86-64 machine computes with: the C library's sin, cos and atan2 without
+# fused multiply-add and AVX (glibc chooses them by CPU, and their last bits differ),
+# numpy's kernels without AVX2 and AVX-512, OpenBLAS's Nehalem kernels, and the compiled
+# solver built for a generic CPU.
+OTHER_CPU = {
+    'GLIBC_TUNABLES': 'glibc.cpu.hwcaps=-AVX2,-FMA,-FMA4,-AVX512F,-AVX512DQ,-AVX512BW,-AVX512VL',
+    'NPY_DISABLE_CPU_FEATURES': 'X86_V3 X86_V4 AVX512_ICL',
+    'OPENBLAS_CORETYPE': 'Nehalem',
+    'NUMBA_CPU_NAME': 'generic',
+}
+RELABEL_BOTH_WAYS = """
+import sys
+from pathlib import Path
+from ik_service.relabel import Columns, relabel_lerobot, RelabelConfig
+from ik_service.relabel.example import BASE_LINK, LINK
+from ik_service.relabel.lerobot import checksum
+from ik_service.resources import bundled_urdf_path
+source, out = Path(sys.argv[1]), Path(sys.argv[2])
+urdf, config = Path(bundled_urdf_path()).read_text(), RelabelConfig(link=LINK, base_link=BASE_LINK)
+recorded = Columns('observation.ee_pose', recorded_joints='observation.state')
+for name, columns in (('recorded', recorded), ('first_frame', Columns('observation.ee_pose'))):
+    relabel_lerobot(source, out / name, urdf, config, columns)
+    print(name, checksum(out / name))
+"""
+SINES = 'import math; print(hash(tuple(math.sin(k * 0.001) for k in range(20000))))'
+
+
+def test_labels_are_the_same_bytes_on_a_cpu_without_fma_or_avx(dataset, tmp_path):
+    source, _ = dataset
+    other = dict(os.environ, **OTHER_CPU, NUMBA_CACHE_DIR=str(tmp_path / 'numba'))
+
+    def run(code, *args, env=None):
+        done = subprocess.run([sys.executable, '-c', code, *map(str, args)], env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    if run(SINES) == run(SINES, env=other):
+        pytest.skip('this CPU has no fused multiply-add: the C library has nothing to switch')
+    here = run(RELABEL_BOTH_WAYS, source, tmp_path / 'here')
+    elsewhere = run(RELABEL_BOTH_WAYS, source, tmp_path / 'elsewhere', env=other)
+    assert here == elsewhere and len(here.splitlines()) == 2
+
+
 def test_the_output_records_its_provenance_and_columns(dataset, tmp_path):
     source, _ = dataset
     relabel_lerobot(source, tmp_path / 'out', URDF, CONFIG, RECORDED)

@@ -28,7 +28,7 @@ from typing import Optional
 
 import numpy as np
 
-from . import kernel
+from . import exact_math, kernel
 from .limits import JointLimits
 from .model import RobotModel
 
@@ -288,25 +288,27 @@ class _Planar:
         if abs(target[2, 3] - self.height) > self.TOLERANCE or \
                 np.abs(turn[2] - [0, 0, 1]).max() > self.TOLERANCE:
             return np.zeros((0, self.count))
-        phi = math.atan2(turn[1, 0], turn[0, 0])     # the sum of the joint angles
+        phi = exact_math.atan2(turn[1, 0], turn[0, 0])     # the sum of the joint angles
         p = self.points
         w = target[:2, 3]
         if self.count == 3:     # the third joint's point: back from the link along phi
-            c, s = math.cos(phi), math.sin(phi)
+            s, c = exact_math.sincos(phi)
             w = w - np.array([[c, -s], [s, c]]) @ (p[3] - p[2])
         a_vec, b_vec = p[1] - p[0], p[2] - p[1]      # 3R: joint 2 to 3; 2R: joint 2 to link
-        a, b = float(np.hypot(*a_vec)), float(np.hypot(*b_vec))
-        alpha = math.atan2(a_vec[1], a_vec[0])
-        beta = math.atan2(b_vec[1], b_vec[0]) - alpha          # elbow angle at zero
+        a, b = exact_math.hypot(*a_vec), exact_math.hypot(*b_vec)
+        alpha = exact_math.atan2(a_vec[1], a_vec[0])
+        beta = exact_math.atan2(b_vec[1], b_vec[0]) - alpha          # elbow angle at zero
         d = w - p[0]
         cosine = (d @ d - a * a - b * b) / (2 * a * b) if a > 0 and b > 0 else 2.0
         if abs(cosine) > 1.0 + self.TOLERANCE:
             return np.zeros((0, self.count))
-        theta = math.acos(max(-1.0, min(1.0, cosine)))
+        cosine = max(-1.0, min(1.0, cosine))
+        theta = exact_math.atan2(math.sqrt((1.0 - cosine) * (1.0 + cosine)), cosine)
         out = []
         for elbow in ((theta, -theta) if theta > self.TOLERANCE else (theta,)):
-            bend = math.atan2(b * math.sin(elbow), a + b * math.cos(elbow))
-            q1 = math.atan2(d[1], d[0]) - bend - alpha
+            sine, cosine = exact_math.sincos(elbow)
+            bend = exact_math.atan2(b * sine, a + b * cosine)
+            q1 = exact_math.atan2(d[1], d[0]) - bend - alpha
             q2 = elbow - beta
             row = [q1, q2] + ([phi - q1 - q2] if self.count == 3 else [])
             if self.count == 2 and abs((q1 + q2 - phi + math.pi) % TWO_PI - math.pi) > \

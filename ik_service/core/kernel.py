@@ -3,7 +3,9 @@ The compiled part of the solver: numba, nopython, the GIL released.
 
 Forward kinematics, the residual rows and exact Jacobians of every objective kind, and
 the damped least-squares iterations over a batch of configurations. Plain arrays in,
-arrays out; the policy (modes, starts, restarts, budgets) stays in ``solver``.
+arrays out; the policy (modes, starts, restarts, budgets) stays in ``solver``. Sines,
+cosines and arctangents are ``exact_math``'s, so answers are the same bits on every
+machine.
 
 Conventions. A *problem* is a chain of S frames (the movable joints above the
 constrained links, parents first; ``model.LinkKinematics``), a configuration x of k
@@ -36,6 +38,8 @@ import math
 from numba import njit
 import numpy as np
 
+from . import exact_math
+
 POS_NONE, POS_PLANAR, POS_LINEAR, POS_FIXED = 0, 1, 2, 3
 NO_REF = -2             # the ref slot of an objective whose targets are in the root frame
 ROT_NONE, ROT_AXIAL, ROT_FIXED = 0, 1, 2
@@ -63,7 +67,7 @@ def frame_transforms(x, a_map, c, basis, parent, world, local):
         v = c[f]
         for j in range(x.shape[0]):
             v += a_map[f, j] * x[j]
-        s, co = math.sin(v), math.cos(v)
+        s, co = exact_math.sincos(v)
         for e in range(16):
             local[e // 4, e % 4] = basis[f, 0, e] + s * basis[f, 1, e] + co * basis[f, 2, e] \
                 + v * basis[f, 3, e]
@@ -228,7 +232,7 @@ def _fixed_rotation_rows(rel, target, jw, res, jac, row, m, inv, col):
     vx, vy, vz = 0.5 * (m[2, 1] - m[1, 2]), 0.5 * (m[0, 2] - m[2, 0]), 0.5 * (m[1, 0] - m[0, 1])
     s = math.sqrt(vx * vx + vy * vy + vz * vz)
     cos = 0.5 * (m[0, 0] + m[1, 1] + m[2, 2] - 1.0)
-    theta = math.atan2(s, cos)
+    theta = exact_math.atan2(s, cos)
     if cos > -0.99:
         scale = theta / s if s > 1e-300 else 1.0
         ex, ey, ez = vx * scale, vy * scale, vz * scale
@@ -247,7 +251,8 @@ def _fixed_rotation_rows(rel, target, jw, res, jac, row, m, inv, col):
     if theta < 1e-4:
         beta = 1.0 / 12.0 + theta * theta / 720.0
     else:
-        beta = 1.0 / (theta * theta) - 1.0 / (2.0 * theta * math.tan(0.5 * theta))
+        half_sin, half_cos = exact_math.sincos(0.5 * theta)
+        beta = 1.0 / (theta * theta) - half_cos / (2.0 * theta * half_sin)
     # Jl^-1 = I - [e]x / 2 + beta [e]x^2, [e]x^2 = e e^T - theta^2 I
     t2 = ex * ex + ey * ey + ez * ez
     e = (ex, ey, ez)
@@ -284,7 +289,7 @@ def _axial_rows(b, a, complement, jw, res, jac, row, de):
     cx, cy, cz = a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]
     s = math.sqrt(cx * cx + cy * cy + cz * cz)
     cos = a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-    theta = math.atan2(s, cos)
+    theta = exact_math.atan2(s, cos)
     opposite = s < 1e-9 and cos < 0.0
     if opposite:
         for i in range(2):

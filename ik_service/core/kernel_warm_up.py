@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from . import kernel
+from . import exact_math, kernel
 from .objectives import IKObjective, residual_and_jacobian
 from .solver import solve
 from .urdf_loader import load_urdf_string
@@ -66,9 +66,12 @@ def warm_up() -> float:
     solutions = np.array([[0.1, 3.0, -2.0], [-3.0, 0.2, 1.0]])
     kernel.nearest_turns(solutions, q[:3].copy(), np.full(3, -7.0), np.full(3, 7.0),
                          np.empty_like(solutions))
-    # and the branch labels' singularity factors of a 6R chain's frames (6, B, 4, 4)
+    # the branch labels' singularity factors of a 6R chain's frames (6, B, 4, 4)
     kernel.branch_factors(np.tile(np.eye(4), (6, 1, 1, 1)), np.arange(6, dtype=np.int64),
                           True, 1.0, np.empty((1, 3)), np.empty((1, 3)))
+    # and the machine-independent trigonometry as Python code calls it (URDF angles,
+    # planar arms' closed form)
+    exact_math.sincos(0.1), exact_math.atan2(0.1, 0.2), exact_math.hypot(0.1, 0.2)
     return time.perf_counter() - started
 
 

@@ -11,13 +11,13 @@ import math
 
 import numpy as np
 
+from . import exact_math
 from .errors import InvalidObjectiveError
 
 
 def rpy_to_matrix(rpy) -> np.ndarray:
     """URDF roll-pitch-yaw [rad] (fixed axes X, then Y, then Z) to a rotation matrix."""
-    r, p, y = (float(v) for v in rpy)
-    cr, sr, cp, sp, cy, sy = np.cos(r), np.sin(r), np.cos(p), np.sin(p), np.cos(y), np.sin(y)
+    (sr, cr), (sp, cp), (sy, cy) = (exact_math.sincos(float(v)) for v in rpy)
     return np.array(
         [
             [cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],

@@ -22,6 +22,8 @@ from typing import Optional
 from numba import njit
 import numpy as np
 
+from . import exact_math
+
 LEAF = 128              # entries per leaf
 LEAVES_SCANNED = 4      # leaves scored in full per target (at least)
 
@@ -46,9 +48,9 @@ def axis_features(from_root, pose, features):
             for k in range(3):
                 acc += from_root[i, k] * pose[k, j]
             rotation[i, j] = acc
-    azimuth = math.atan2(point[1], point[0])
-    c, s = math.cos(azimuth), math.sin(azimuth)
-    distance, height = math.hypot(point[0], point[1]), point[2]
+    azimuth = exact_math.atan2(point[1], point[0])
+    s, c = exact_math.sincos(azimuth)
+    distance, height = exact_math.hypot(point[0], point[1]), point[2]
     features[0], features[1] = distance, height
     features[2] = distance * distance + height * height
     for j in range(3):
