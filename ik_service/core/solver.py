@@ -55,6 +55,10 @@ class SolverSettings:
     initial_damping: Levenberg-Marquardt damping at the start of each descent.
     approximate: on failure return the closest configuration found; when False, a target
         that is provably out of reach fails at once, without descending.
+    closed_form: global mode starts from the chain's closed-form solutions where it has
+        one (``closed_form.ClosedForm``); False: from the seed table, so that every answer
+        is the compiled solver's own (the same bits on every machine: EAIK's closed form
+        calls the C library, whose last bits depend on the CPU).
     """
 
     tolerance: float = 1e-5
@@ -64,6 +68,7 @@ class SolverSettings:
     batch_size: int = 4
     initial_damping: float = 1e-3
     approximate: bool = True
+    closed_form: bool = True
 
     def __post_init__(self):
         """Raise InvalidSettingsError naming the first field outside its range."""
@@ -183,7 +188,8 @@ def solve(
     descent.start += table.prepare(problem.constrained_links, idx)
 
     def first_starts():
-        exact = closed_form_starts(problem, active, seed, limits, idx, in_root)
+        exact = closed_form_starts(problem, active, seed, limits, idx, in_root) \
+            if settings.closed_form else None
         return exact if exact is not None else \
             table.starts(problem, 4 * settings.batch_size, idx, seed, in_root)
 

@@ -6,7 +6,9 @@ An episode's end-effector poses are solved as one continuous path
 more than ``max_step`` between frames, no change of solution branch. It starts from the
 episode's first recorded joint positions when the dataset has them; else from a solution
 of its first frame: the one nearest ``seed`` first, then others (other branches) until
-one carries the path through every frame.
+one carries the path through every frame. Every label is the compiled solver's own (no
+closed-form solution is taken as it is: ``SolverSettings.closed_form`` is off), so the
+same inputs give the same bits on every machine.
 """
 
 from __future__ import annotations
@@ -150,7 +152,8 @@ class Labeller:
             candidate = solve_path(
                 model, objectives, q, max_step=c.max_step,
                 restarts_per_waypoint=c.restarts_per_frame, active_joints=self.joint_names,
-                settings=SolverSettings(tolerance=c.tolerance, timeout=c.timeout),
+                settings=SolverSettings(tolerance=c.tolerance, timeout=c.timeout,
+                                        closed_form=False),
                 random_seed=c.random_seed)
             if path is None or candidate.success.sum() > path.success.sum():
                 path = candidate
@@ -177,7 +180,7 @@ class Labeller:
         c, model = self.config, self.model
         seed = self._full(None)
         settings = SolverSettings(tolerance=c.tolerance, timeout=FIRST_TIMEOUT,
-                                  max_restarts=FIRST_RESTARTS)
+                                  max_restarts=FIRST_RESTARTS, closed_form=False)
         found, variants = [], []
         for k in range(FIRST_STARTS):
             # a descent from a random configuration ends in that configuration's basin:
