@@ -100,10 +100,18 @@ from ik_service.relabel.example import BASE_LINK, LINK
 from ik_service.relabel.lerobot import checksum
 from ik_service.resources import bundled_urdf_path
 source, out = Path(sys.argv[1]), Path(sys.argv[2])
-urdf, config = Path(bundled_urdf_path()).read_text(), RelabelConfig(link=LINK, base_link=BASE_LINK)
+config = RelabelConfig(link=LINK, base_link=BASE_LINK)
+# the arm mounted at an angle under a world link: its base pose is no identity
+urdf = Path(bundled_urdf_path()).read_text()
+mounted = urdf.replace('<link name="base_link"/>', (
+    '<link name="world"/><link name="base_link"/><joint name="mount" type="fixed">'
+    '<parent link="world"/><child link="base_link"/>'
+    '<origin xyz="0.1 -0.2 0.3" rpy="0.3 -0.2 0.7"/></joint>'), 1)
 recorded = Columns('observation.ee_pose', recorded_joints='observation.state')
-for name, columns in (('recorded', recorded), ('first_frame', Columns('observation.ee_pose'))):
-    relabel_lerobot(source, out / name, urdf, config, columns)
+for name, description, columns in (('recorded', urdf, recorded),
+                                   ('first_frame', urdf, Columns('observation.ee_pose')),
+                                   ('mounted', mounted, recorded)):
+    relabel_lerobot(source, out / name, description, config, columns)
     print(name, checksum(out / name))
 """
 SINES = 'import math; print(hash(tuple(math.sin(k * 0.001) for k in range(20000))))'
@@ -123,7 +131,7 @@ def test_labels_are_the_same_bytes_on_a_cpu_without_fma_or_avx(dataset, tmp_path
         pytest.skip('this CPU has no fused multiply-add: the C library has nothing to switch')
     here = run(RELABEL_BOTH_WAYS, source, tmp_path / 'here')
     elsewhere = run(RELABEL_BOTH_WAYS, source, tmp_path / 'elsewhere', env=other)
-    assert here == elsewhere and len(here.splitlines()) == 2
+    assert here == elsewhere and len(here.splitlines()) == 3
 
 
 def test_the_output_records_its_provenance_and_columns(dataset, tmp_path):

@@ -28,7 +28,7 @@ import numpy as np
 from . import kernel
 from .bounded_cache import BoundedCache
 from .errors import closest_names, UnknownJointError, UnknownLinkError, URDFError
-from .transforms import orthonormal_complement
+from .transforms import norm, orthonormal_complement, product
 
 REVOLUTE = 'revolute'
 CONTINUOUS = 'continuous'
@@ -120,7 +120,7 @@ class RobotModel:
             link = stack.pop()
             visited += 1
             for j in children[link]:
-                pre = link_offset[link] @ j.origin
+                pre = product(link_offset[link], j.origin)
                 if j.joint_type == FIXED:
                     link_frame[j.child] = link_frame[link]
                     link_offset[j.child] = pre
@@ -196,16 +196,16 @@ class RobotModel:
         a = np.zeros((nf, 4, 4, 4))
         for i in range(nf):
             p = self._frame_parent[i]
-            c = self._frame_origin[i] @ self._frame_align[i]
+            c = product(self._frame_origin[i], self._frame_align[i])
             if p >= 0:
-                c = self._frame_align[p].T @ c
+                c = product(self._frame_align[p].T, c)
             if self._is_prismatic[i]:
                 a[i, 0] = c
-                a[i, 3] = c @ slide
+                a[i, 3] = product(c, slide)
             else:
-                a[i, 0] = c @ (np.eye(4) + k @ k)
-                a[i, 1] = c @ k
-                a[i, 2] = -c @ (k @ k)
+                a[i, 0] = product(c, np.eye(4) + product(k, k))
+                a[i, 1] = product(c, k)
+                a[i, 2] = -product(c, product(k, k))
         self._local_basis = a.reshape(nf, 4, 16)
 
         # Ancestry: frame_ancestors[i, k] is True when frame k is frame i or above it.
@@ -360,14 +360,15 @@ class RobotModel:
         f = int(self.link_frame[link_id])
         if f < 0:
             return None
-        tail = self.link_offset[link_id] @ np.append(np.asarray(local_point, float), 1.0)
-        radius = float(np.linalg.norm(tail[:3]))
+        tail = product(self.link_offset[link_id],
+                       np.append(np.asarray(local_point, float), 1.0)[:, None])[:, 0]
+        radius = norm(tail[:3])
         while True:
             radius += self._travel(f)
             p = int(self._frame_parent[f])
             if p < 0:
                 return self._frame_origin[f][:3, 3].copy(), radius
-            radius += float(np.linalg.norm(self._frame_origin[f][:3, 3]))
+            radius += norm(self._frame_origin[f][:3, 3])
             f = p
 
     def _travel(self, frame: int) -> float:
@@ -425,8 +426,9 @@ class LinkKinematics:
         self._slot = {lid: slot.get(int(model.link_frame[lid]), -1) for lid in link_ids}
         # a link's pose from its frame's (z-aligned) transform
         self._offset = {
-            lid: (model._frame_align[model.link_frame[lid]].T @ model.link_offset[lid]
-                  if model.link_frame[lid] >= 0 else model.link_offset[lid])
+            lid: np.ascontiguousarray(
+                product(model._frame_align[model.link_frame[lid]].T, model.link_offset[lid])
+                if model.link_frame[lid] >= 0 else model.link_offset[lid])
             for lid in link_ids
         }
         # frames that do not move a link get zero Jacobian columns (None: all move it)
@@ -499,4 +501,6 @@ class LinkKinematics:
         f = self._slot[link_id]
         if f < 0:
             return np.broadcast_to(self._offset[link_id], (frames.shape[1], 4, 4))
-        return frames[f] @ self._offset[link_id]
+        out = np.empty((frames.shape[1], 4, 4))
+        kernel.link_poses(frames, f, self._offset[link_id], out)
+        return out

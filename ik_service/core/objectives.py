@@ -25,7 +25,7 @@ import numpy as np
 from . import kernel
 from .errors import InvalidObjectiveError, MAX_MAGNITUDE, UnknownFrameError, within_magnitude
 from .model import LinkKinematics, RobotModel
-from .transforms import orthonormal_complement
+from .transforms import norm, orthonormal_complement, product
 
 POSITION_TYPES = ('none', 'planar', 'linear', 'fixed')
 ROTATION_TYPES = ('none', 'axial', 'fixed')
@@ -46,7 +46,7 @@ def _unit(value, what: str) -> np.ndarray:
     if scale < 1e-9:
         raise InvalidObjectiveError(f'{what} must be a non-zero vector, got {v.tolist()}')
     v = v / scale
-    return v / np.sqrt(v @ v)
+    return v / norm(v)
 
 
 def _points(value, what: str) -> np.ndarray:
@@ -294,8 +294,8 @@ def targets_in_root(model: RobotModel, objective: IKObjective, q: Optional[np.nd
     points = objective.target_points
     rotation = objective.target_rotation if objective.rotation == 'fixed' else None
     if objective.ref_link not in (None, model.root_link) and ref.tobytes() != _IDENTITY_POSE:
-        points = points @ ref[:3, :3].T + ref[:3, 3]
-        rotation = None if rotation is None else ref[:3, :3] @ rotation
+        points = product(points, ref[:3, :3].T) + ref[:3, 3]
+        rotation = None if rotation is None else product(ref[:3, :3], rotation)
     return points, rotation
 
 
@@ -314,12 +314,13 @@ def _in_root_frame(o: IKObjective, ref: np.ndarray) -> IKObjective:
     rotation, origin = ref[:3, :3], ref[:3, 3]
     turns = not _is_identity(rotation)
     if turns or origin.any():
-        set_(moved, 'target_points', o.target_points @ rotation.T + origin)
+        set_(moved, 'target_points', product(o.target_points, rotation.T) + origin)
     if turns:
         for name in ('direction', 'target_axis', 'target_rotation'):
             value = getattr(o, name)
             if value is not None:
-                set_(moved, name, rotation @ value)
+                set_(moved, name, product(rotation, value[:, None])[:, 0] if value.ndim == 1
+                     else product(rotation, value))
     return moved
 
 

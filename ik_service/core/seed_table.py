@@ -29,6 +29,7 @@ import numpy as np
 from .bounded_cache import BoundedCache
 from .model import LinkKinematics, RobotModel
 from .objectives import ObjectiveSet, targets_in_root
+from .transforms import product, rigid_inverse
 from .turned_poses import TurnedPoses
 
 TABLE_SIZE = 16384      # a multiple of turned_poses.LEAF
@@ -158,9 +159,9 @@ class SeedTable:
         t = np.concatenate([_over_base(kin, kin.transforms(q), link_id, base)
                             for q in np.array_split(self.q, chunks)])
         p = t[:RANKED_SIZE, :3, 3]
+        squared = p[:, 0] * p[:, 0] + p[:, 1] * p[:, 1] + p[:, 2] * p[:, 2]
         features = np.ascontiguousarray(np.concatenate(
-            [p, t[:RANKED_SIZE, :3, :3].reshape(-1, 9), np.einsum('ij,ij->i', p, p)[:, None]],
-            axis=1).T)
+            [p, t[:RANKED_SIZE, :3, :3].reshape(-1, 9), squared[:, None]], axis=1).T)
         return features, self._turned_poses(kin, t, base)
 
     def _turned_poses(self, kin: LinkKinematics, poses: np.ndarray,
@@ -176,11 +177,12 @@ class SeedTable:
             return None
         dof = int(kin.frame_dofs[first])
         at_zero = kin.transforms(np.zeros((1, model.num_dofs)))[:, 0]
-        axis_frame = at_zero[first] if base < 0 else _rigid_inverse(at_zero[base]) @ at_zero[first]
+        axis_frame = at_zero[first] if base < 0 else \
+            product(rigid_inverse(at_zero[base]), at_zero[first])
         lower, upper = float(model.lower[dof]), float(model.upper[dof])
         limits = (lower, upper) if np.isfinite(lower) and np.isfinite(upper) else \
             (-np.pi, np.pi)
-        return TurnedPoses(poses, dof, self.q[:, dof], np.linalg.inv(axis_frame), limits,
+        return TurnedPoses(poses, dof, self.q[:, dof], rigid_inverse(axis_frame), limits,
                            ROTATION_WEIGHT)
 
     def starts(self, problem: ObjectiveSet, count: int, idx: np.ndarray, seed: np.ndarray,
@@ -254,15 +256,18 @@ class SeedTable:
             if o.position == 'fixed':
                 for local, goal in zip(o.local_points.tolist(), targets.tolist()):
                     if any(local):    # a point off the origin: p = origin + R local
-                        d = features[:3].T + features[3:12].T.reshape(-1, 3, 3) @ local - goal
-                        extra.append(np.einsum('ij,ij->i', d, d))
+                        d = features[:3].T + product(features[3:12].T.reshape(-1, 3, 3),
+                                                     np.array(local)[:, None])[..., 0] - goal
+                        extra.append(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1] + d[:, 2] * d[:, 2])
                     else:             # |p - g|^2 = |p|^2 - 2 p.g + |g|^2, |g|^2 dropped
                         for axis in range(3):
                             weights[axis] -= 2.0 * goal[axis]
                         weights[12] += 1.0
             if rotation is not None:    # 3 - trace(R_t^T R), 3 dropped
                 weights[3:12] = [-ROTATION_WEIGHT * v for v in rotation.ravel().tolist()]
-            term = np.array(weights).dot(features)
+            term = weights[0] * features[0]       # weights @ features, summed in order
+            for w, row in zip(weights[1:], features[1:]):
+                term = term + w * row
             for t in extra:
                 term += t
             score = term if score is None else score + term
@@ -291,22 +296,12 @@ class SeedTable:
         points, rotation = in_root
         if base >= 0:
             pose = self._base_pose(link_id, idx, seed)
-            points = (points - pose[:3, 3]) @ pose[:3, :3]
-            rotation = None if rotation is None else pose[:3, :3].T @ rotation
+            points = product(points - pose[:3, 3], pose[:3, :3])
+            rotation = None if rotation is None else product(pose[:3, :3].T, rotation)
         return (link_id, base), points, rotation
-
-
-def _rigid_inverse(t: np.ndarray) -> np.ndarray:
-    """Inverse of rigid transforms t (..., 4, 4)."""
-    out = np.zeros_like(t)
-    rotation_t = np.swapaxes(t[..., :3, :3], -1, -2)
-    out[..., :3, :3] = rotation_t
-    out[..., :3, 3] = -(rotation_t @ t[..., :3, 3, None])[..., 0]
-    out[..., 3, 3] = 1.0
-    return out
 
 
 def _over_base(kin: LinkKinematics, frames: np.ndarray, link_id: int, base: int) -> np.ndarray:
     """Poses (B, 4, 4) of a link in its base frame (slot ``base``, -1: the root), from frames."""
     poses = kin.link_pose(frames, link_id)
-    return poses if base < 0 else _rigid_inverse(frames[base]) @ poses
+    return poses if base < 0 else product(rigid_inverse(frames[base]), poses)

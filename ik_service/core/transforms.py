@@ -27,6 +27,35 @@ def rpy_to_matrix(rpy) -> np.ndarray:
     )
 
 
+def product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """
+    Return the matrix product a @ b of (..., n, k) and (..., k, m), the same bits everywhere.
+
+    Summed term by term in a fixed order from elementwise products, which IEEE 754 rounds
+    alike on every machine; numpy's ``@`` goes to the BLAS, whose kernels (chosen by CPU)
+    sum in other orders and fuse multiply-adds, so its last bits depend on the machine.
+    """
+    out = a[..., :, 0:1] * b[..., 0:1, :]
+    for j in range(1, a.shape[-1]):
+        out = out + a[..., :, j:j + 1] * b[..., j:j + 1, :]
+    return out
+
+
+def norm(v) -> float:
+    """Return the Euclidean length of a vector, summed in order (the same bits everywhere)."""
+    return math.sqrt(sum(x * x for x in np.asarray(v, dtype=float).tolist()))
+
+
+def rigid_inverse(t: np.ndarray) -> np.ndarray:
+    """Return the inverse of rigid transforms t (..., 4, 4): (R^T, -R^T p)."""
+    out = np.zeros_like(t)
+    rotation_t = np.swapaxes(t[..., :3, :3], -1, -2)
+    out[..., :3, :3] = rotation_t
+    out[..., :3, 3:4] = -product(rotation_t, t[..., :3, 3:4])
+    out[..., 3, 3] = 1.0
+    return out
+
+
 def make_transform(rotation: np.ndarray, translation) -> np.ndarray:
     """Build a 4x4 homogeneous transform from a rotation matrix and a translation [m]."""
     t = np.eye(4)
@@ -122,8 +151,8 @@ def rotation_angle(r: np.ndarray) -> np.ndarray:
 def orthonormal_complement(direction: np.ndarray) -> np.ndarray:
     """Two unit vectors (2, 3) orthogonal to ``direction`` and to each other."""
     d = np.asarray(direction, dtype=float)
-    d = d / np.linalg.norm(d)
+    d = d / norm(d)
     helper = np.array([1.0, 0.0, 0.0]) if abs(d[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
     u = np.cross(d, helper)
-    u /= np.linalg.norm(u)
+    u /= norm(u)
     return np.stack([u, np.cross(d, u)])

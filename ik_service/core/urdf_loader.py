@@ -23,7 +23,7 @@ import numpy as np
 from .description_files import expand_xacro_file, read_description_file
 from .errors import MAX_MAGNITUDE, URDFError
 from .model import CONTINUOUS, FIXED, JointSpec, PRISMATIC, REVOLUTE, RobotModel
-from .transforms import make_transform, rpy_to_matrix
+from .transforms import make_transform, norm, rpy_to_matrix
 
 
 @dataclass(frozen=True)
@@ -239,5 +239,5 @@ def _joint_spec(joint, warnings: list[str]) -> JointSpec:
             raise URDFError(f'{where}: mimic multiplier and offset must be finite, '
                             f'within +-{MAX_MAGNITUDE:g}')
         mimic = (joint.mimic.joint, mult, off)
-    return JointSpec(joint_type=jtype, axis=axis / np.linalg.norm(axis), lower=lower,
+    return JointSpec(joint_type=jtype, axis=axis / norm(axis), lower=lower,
                      upper=upper, mimic=mimic, **spec)

@@ -22,6 +22,7 @@ import numpy as np
 from ..core import (ClosedForm, GLOBAL, IKObjective, JointLimits, LOCAL, RobotModel, solve,
                     SolverSettings)
 from ..core.paths import solve_path
+from ..core.transforms import product
 
 # An episode without recorded joints starts from global solves of its first frame (from
 # the seed, then from random configurations): their restarts are counted, so the answers do
@@ -141,7 +142,7 @@ class Labeller:
         # labelled joint moves it; joints outside the labels stay at the seed's values)
         base = model.forward_kinematics(self._full(start), c.base_link) if c.base_link else \
             np.eye(4)
-        in_root = base @ poses[frames]
+        in_root = product(base, poses[frames])
         objectives = [[IKObjective.fixed_pose(c.link, t[:3, :3], t[:3, 3])] for t in in_root]
         if start is not None:
             starts = [self._full(start)]
