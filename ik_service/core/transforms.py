@@ -86,14 +86,14 @@ def quaternion_to_matrix(q, normalize_tolerance: float = 1e-3) -> np.ndarray:
             f'quaternion (x, y, z, w) = {values} has norm {n:.6g}; it must be a unit '
             'quaternion (identity is w: 1.0)'
         )
-    x, y, z, w = (v / n for v in values)
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-        ]
-    )
+    return np.array(unit_quaternion_rows(*(v / n for v in values)))
+
+
+def unit_quaternion_rows(x, y, z, w) -> tuple:
+    """Return the rows of the rotation of unit quaternions: floats, or arrays (N,) each."""
+    return ((1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)),
+            (2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)),
+            (2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)))
 
 
 def matrix_to_quaternion(r: np.ndarray) -> np.ndarray:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from ..core.transforms import rpy_to_matrix, unit_quaternion_rows
+
 POSE_FORMATS = {'xyz_xyzw': 7, 'xyz_wxyz': 7, 'xyz_rpy': 6, 'matrix': 16}
 QUATERNION_NORM_TOLERANCE = 1e-3
 MATRIX_TOLERANCE = 1e-6
@@ -48,16 +50,18 @@ def pose_matrices(values: np.ndarray, pose_format: str) -> tuple[np.ndarray, np.
         poses[valid] = m[valid]
         return poses, valid
     poses[:, :3, 3] = np.where(valid[:, None], values[:, :3], 0.0)
+    # rotations by elementwise arithmetic and the project's own sines (the same bits on
+    # every machine; scipy's go through the C library's trigonometry and BLAS)
     if pose_format == 'xyz_rpy':
-        rpy = values[valid, 3:6]
-        poses[valid, :3, :3] = Rotation.from_euler('xyz', rpy).as_matrix() if len(rpy) else \
-            np.zeros((0, 3, 3))
+        for i in np.flatnonzero(valid).tolist():
+            poses[i, :3, :3] = rpy_to_matrix(values[i, 3:6])
         return poses, valid
-    q = values[:, 3:7] if pose_format == 'xyz_xyzw' else values[:, [4, 5, 6, 3]]
-    norm = np.linalg.norm(np.where(valid[:, None], q, 1.0), axis=1)
+    q = np.where(valid[:, None], values[:, 3:7] if pose_format == 'xyz_xyzw' else
+                 values[:, [4, 5, 6, 3]], [0.0, 0.0, 0.0, 1.0])
+    norm = np.sqrt(q[:, 0] * q[:, 0] + q[:, 1] * q[:, 1] + q[:, 2] * q[:, 2] + q[:, 3] * q[:, 3])
     valid &= np.abs(norm - 1.0) <= QUATERNION_NORM_TOLERANCE
-    if valid.any():
-        poses[valid, :3, :3] = Rotation.from_quat(q[valid] / norm[valid, None]).as_matrix()
+    rows = unit_quaternion_rows(*(q[:, k] / norm for k in range(4)))
+    poses[valid, :3, :3] = np.stack([np.stack(row, axis=1) for row in rows], axis=1)[valid]
     return poses, valid
 
 
