@@ -540,6 +540,38 @@ def _cross(a, b, out):
 
 
 @njit(**_JIT)
+def _dot3(a, b):
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+
+
+@njit(**_JIT)
+def _determinant(m):
+    """
+    Return the determinant of a square matrix m, overwritten (LU, partial pivoting).
+
+    In loops of its own, not numpy's (LAPACK), so that its bits do not depend on the CPU.
+    """
+    n, det = m.shape[0], 1.0
+    for j in range(n):
+        pivot = j
+        for i in range(j + 1, n):
+            if abs(m[i, j]) > abs(m[pivot, j]):
+                pivot = i
+        if m[pivot, j] == 0.0:
+            return 0.0
+        if pivot != j:
+            for k in range(n):
+                m[j, k], m[pivot, k] = m[pivot, k], m[j, k]
+            det = -det
+        det *= m[j, j]
+        for i in range(j + 1, n):
+            f = m[i, j] / m[j, j]
+            for k in range(j + 1, n):
+                m[i, k] -= f * m[j, k]
+    return det
+
+
+@njit(**_JIT)
 def branch_factors(world, frames, spherical_wrist, reach, signed, scaled):
     """
     Write the singularity factors of a 6R chain at B configurations (``ClosedForm.branches``).
@@ -562,8 +594,8 @@ def branch_factors(world, frames, spherical_wrist, reach, signed, scaled):
                 o[i, r] = world[frames[i], b, r, 3]
         if spherical_wrist:     # nearest point of line (o4, z4) to line (o3, z3)
             w = o[4] - o[3]
-            aa, ab, bb = z[4] @ z[4], z[4] @ z[3], z[3] @ z[3]
-            d, e = z[4] @ w, z[3] @ w
+            aa, ab, bb = _dot3(z[4], z[4]), _dot3(z[4], z[3]), _dot3(z[3], z[3])
+            d, e = _dot3(z[4], w), _dot3(z[3], w)
             den = aa * bb - ab * ab
             s = (ab * e - bb * d) / den if abs(den) > 1e-12 else 0.0
             for r in range(3):
@@ -573,19 +605,19 @@ def branch_factors(world, frames, spherical_wrist, reach, signed, scaled):
         for r in range(3):
             a[r], c[r] = o[2, r] - o[1, r], p[r] - o[2, r]
         _cross(a, c, t)
-        elbow = t @ z[1]
+        elbow = _dot3(t, z[1])
         _cross(z[3], z[5], t)
-        wrist = t @ z[4]
+        wrist = _dot3(t, z[4])
         for i in range(6):
             _cross(o[i], z[i], t)
             for r in range(3):
                 screws[i, r], screws[i, 3 + r] = t[r], z[i, r]
-        det = np.linalg.det(screws)
+        det = _determinant(screws)
         others = abs(elbow * wrist)
         signed[b, 0] = det * (1.0 if elbow * wrist > 0 else -1.0 if elbow * wrist < 0 else 0.0)
         signed[b, 1], signed[b, 2] = elbow, wrist
         scaled[b, 0] = abs(det) / others / reach if others > 0 else np.inf
-        lengths = math.sqrt((a @ a) * (c @ c))
+        lengths = math.sqrt(_dot3(a, a) * _dot3(c, c))
         scaled[b, 1] = abs(elbow) / lengths if lengths > 0 else abs(elbow)
         scaled[b, 2] = abs(wrist)
 

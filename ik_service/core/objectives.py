@@ -319,6 +319,7 @@ def _in_root_frame(o: IKObjective, ref: np.ndarray) -> IKObjective:
         for name in ('direction', 'target_axis', 'target_rotation'):
             value = getattr(o, name)
             if value is not None:
+                value = np.asarray(value, dtype=float)
                 set_(moved, name, product(rotation, value[:, None])[:, 0] if value.ndim == 1
                      else product(rotation, value))
     return moved
