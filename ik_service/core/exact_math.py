@@ -12,8 +12,8 @@ does not fuse them), so their results depend on the arguments alone. Accuracy: w
 (|x| < 1e5 rad), checked against the C library in the tests.
 
 Method: the argument is reduced by a multiple of pi/2 (pi/2 split into three parts,
-Cody and Waite), and the reduced angle r, |r| <= pi/4, goes into the Taylor series of
-sin (to r^19) and cos (to r^20), whose remainders there are below 1e-19. atan2 reduces
+Cody and Waite), and the reduced angle r, |r| <= pi/4, goes into fdlibm's minimax
+polynomials of sin and cos (within 1 unit in the last place there). atan2 reduces
 to atan of a ratio in [0, 1], and that, by atan(a) = pi/6 + atan((a sqrt 3 - 1) /
 (a + sqrt 3)), to |t| <= tan(pi/12), where the series to t^29 leaves less than 1e-18.
 
@@ -40,9 +40,12 @@ PI_OVER_6 = 0.5235987755982989
 SQRT_3 = 1.7320508075688772
 TAN_PI_OVER_12 = 0.2679491924311227
 
-# Taylor coefficients (-1)^k / (2k+1)! and (-1)^k / (2k)!, rounded to doubles
-_SIN = tuple((-1) ** k / math.factorial(2 * k + 1) for k in range(1, 10))
-_COS = tuple((-1) ** k / math.factorial(2 * k) for k in range(1, 11))
+# Minimax polynomials on |r| <= pi/4, fdlibm's (Sun Microsystems, freely redistributable):
+# sin r = r + r^3 (S1 + S2 r^2 + ...), cos r = 1 - r^2 / 2 + r^4 (C1 + C2 r^2 + ...)
+_SIN = (-1.66666666666666324348e-01, 8.33333333332248946124e-03, -1.98412698298579493134e-04,
+        2.75573137070700676789e-06, -2.50507602534068634195e-08, 1.58969099521155010221e-10)
+_COS = (4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015872894767294178e-05,
+        -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11)
 # atan(t) = t - t^3/3 + t^5/5 - ...
 _ATAN = tuple((-1) ** k / (2 * k + 1) for k in range(1, 15))
 
@@ -62,7 +65,7 @@ def _cos_series(r):
     p = 0.0
     for k in range(len(_COS) - 1, -1, -1):
         p = p * z + _COS[k]
-    return 1.0 + z * p
+    return 1.0 - 0.5 * z + z * z * p
 
 
 @njit(**_JIT)
