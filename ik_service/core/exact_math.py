@@ -51,21 +51,12 @@ _ATAN = tuple((-1) ** k / (2 * k + 1) for k in range(1, 15))
 
 
 @njit(**_JIT)
-def _sin_series(r):
-    z = r * r
+def _polynomial(z, coefficients):
+    """Return c0 + c1 z + c2 z^2 + ... (Horner's rule, from the last coefficient)."""
     p = 0.0
-    for k in range(len(_SIN) - 1, -1, -1):
-        p = p * z + _SIN[k]
-    return r + r * z * p
-
-
-@njit(**_JIT)
-def _cos_series(r):
-    z = r * r
-    p = 0.0
-    for k in range(len(_COS) - 1, -1, -1):
-        p = p * z + _COS[k]
-    return 1.0 - 0.5 * z + z * z * p
+    for k in range(len(coefficients) - 1, -1, -1):
+        p = p * z + coefficients[k]
+    return p
 
 
 @njit(**_JIT)
@@ -75,7 +66,9 @@ def sincos(x):
         return math.nan, math.nan
     k = int(math.floor(x * TWO_OVER_PI + 0.5))
     r = ((x - k * PIO2_1) - k * PIO2_2) - k * PIO2_3
-    s, c = _sin_series(r), _cos_series(r)
+    z = r * r
+    s = r + r * z * _polynomial(z, _SIN)
+    c = 1.0 - 0.5 * z + z * z * _polynomial(z, _COS)
     quadrant = k & 3
     if quadrant == 0:
         return s, c
@@ -94,10 +87,7 @@ def _atan_unit(a):
         a = (a * SQRT_3 - 1.0) / (a + SQRT_3)
         base = PI_OVER_6
     z = a * a
-    p = 0.0
-    for k in range(len(_ATAN) - 1, -1, -1):
-        p = p * z + _ATAN[k]
-    return base + (a + a * z * p)
+    return base + (a + a * z * _polynomial(z, _ATAN))
 
 
 @njit(**_JIT)

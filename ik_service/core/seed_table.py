@@ -286,7 +286,8 @@ class SeedTable:
         seed (n,). None when the targets are not in the root frame or a still link, or
         no active dof moves the link. in_root: the objective's ``targets_in_root``.
         """
-        in_root = in_root or targets_in_root(model, o, seed, idx)
+        if in_root is None:
+            in_root = targets_in_root(model, o, seed, idx)
         if in_root is None:
             return None
         link_id = model.link_id(o.link)
