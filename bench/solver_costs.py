@@ -60,6 +60,7 @@ def main() -> None:
                        problem.blocks, *chain, *problem.tables)
 
     far = IKObjective.fixed_pose(arm.tip, target[:3, :3], target[:3, 3] * 10)
+    exact_only = SolverSettings(timeout=0.005, approximate=False)
     active = np.zeros(model.num_dofs, dtype=bool)
     active[idx] = True
     form = ClosedForm.of(model, arm.tip, active)
@@ -87,8 +88,7 @@ def main() -> None:
         *([('branch label (ClosedForm.branches)', lambda: form.branches(goal))]
           if form is not None else []),
         ('out of reach, approximate=false', lambda: solve(
-            model, [far], goal, mode='global',
-            settings=SolverSettings(timeout=0.005, approximate=False))),
+            model, [far], goal, mode='global', settings=exact_only)),
     ]
     print(f'{arm.path}: {arm.tip}, {len(idx)} joints; microseconds per call, best of 5')
     for name, function in rows:
