@@ -56,7 +56,8 @@ def main() -> None:
                        x[0].copy(), res[0].copy(), np.array([np.inf]),
                        np.array([0, 7, 0, 0, -1]), np.zeros((0, len(idx))), 8,
                        np.array(model.lower[idx]), np.array(model.upper[idx]),
-                       np.zeros(len(idx)), False, 1e-12, 100, 8, 7, np.array([1e-3, 1e-9]),
+                       np.zeros(len(idx), dtype=bool), np.zeros(len(idx)), False, 1e-12, 100,
+                       8, 7, np.array([1e-3, 1e-9]),
                        problem.blocks, *chain, *problem.tables)
 
     far = IKObjective.fixed_pose(arm.tip, target[:3, :3], target[:3, 3] * 10)

@@ -546,6 +546,26 @@ def test_the_descent_from_the_seed_does_not_depend_on_the_clock(mode):
     assert answers[0].iterations == answers[1].iterations
 
 
+@pytest.mark.parametrize('seed, goal', [
+    ([-0.9303, 4.1097, 0.9624, 3.8289, -4.9967, -2.1224],
+     [-0.5361, 0.1143, 0.3467, 5.7016, -5.2496, -2.3801]),
+    ([-5.4736, 1.2215, -3.0688, -5.1051, -4.4047, 6.0587],
+     [1.1148, 3.979, 3.037, 4.6293, 5.9624, 6.1347]),
+])
+def test_a_joint_wider_than_a_turn_does_not_stall_a_descent_at_its_limit(seed, goal):
+    # UR5 (+-2 pi wrists), the tool's z axis only, one descent from a far seed: it drove
+    # wrist 2 into its limit and stopped there, 0.1-0.25 rad off, though the same pose a
+    # turn back is inside the limits
+    seed, goal = np.array(seed), np.array(goal)
+    axis = UR5_ERD.forward_kinematics(goal, 'tool0')[:3, 2]
+    objective = IKObjective('tool0', position='none', rotation='axial',
+                            local_axis=[0, 0, 1], target_axis=axis)
+    result = solve(UR5_ERD, [objective], seed, mode='local')
+    reached = UR5_ERD.forward_kinematics(result.q, 'tool0')[:3, 2]
+    assert result.success and np.arccos(min(1.0, reached @ axis)) < 1e-4
+    assert JointLimits.from_model(UR5_ERD).contains(result.q)
+
+
 def test_a_joint_resting_at_its_limit_does_not_stall_a_local_descent():
     # Panda's joint 4 at its lower limit in the seed and in the goal: the plain projected
     # step (clip the Gauss-Newton step into the limits) stalls on about half of these;

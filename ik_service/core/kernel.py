@@ -50,6 +50,7 @@ ROTATION_ROWS = (0, 2, 3)
 RAN, CONVERGED, NEED_STARTS, EXHAUSTED = 0, 1, 2, 3
 # Damping beyond this (after repeated rejected steps) means the row cannot move.
 MAX_DAMPING = 1e8
+TWO_PI = 2.0 * math.pi
 
 _JIT = {'nogil': True, 'cache': True}
 
@@ -738,8 +739,8 @@ def _stalled(i, total, born, lam, cost, checkpoint, max_iterations, window, may_
 
 @njit(**_JIT)
 def descend(x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, best_res,
-            best_cost, counters, starts, iterations, lower, upper, bias, has_bias, tolerance,
-            max_iterations, window, restarts_allowed, damping, blocks,
+            best_cost, counters, starts, iterations, lower, upper, turns, bias, has_bias,
+            tolerance, max_iterations, window, restarts_allowed, damping, blocks,
             a_map, c, basis, parent, prismatic, ints, offsets, vectors, rotations,
             ancestors, local_points, target_points):
     """
@@ -755,7 +756,11 @@ def descend(x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, b
     increases. A row whose descent ended (``_stalled``) is compared with the best ended
     row so far (best_cost (1,), best_x (k,), best_res (m,)) and waits for a start: the
     next row of ``starts`` (N, k) while fewer than ``restarts_allowed`` were taken (the
-    first start, the seed, is not a restart), else it retires.
+    first start, the seed, is not a restart), else it retires. An accepted value at a
+    bound that is a whole turn from another inside [lower, upper] (``turns`` (k,): angles
+    that turn their own frame only, one for one) moves that turn back: the same pose, off
+    the bound, so a joint wider than a turn (UR arms' +-2 pi) never stalls a descent at
+    its limit.
 
     counters (5,) int64: iterations so far, restarts taken (-1 before the seed's start),
     the next row of ``starts``, 1 once row 0's first descent ended, the iteration whose
@@ -852,6 +857,11 @@ def descend(x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, b
                 converged[i] = True
                 any_converged = True
             if converged[i] or (ok and trial_cost < cost[i]):
+                for j in range(k):
+                    if turns[j] and xt[j] >= upper[j] and xt[j] - TWO_PI >= lower[j]:
+                        xt[j] -= TWO_PI
+                    elif turns[j] and xt[j] <= lower[j] and xt[j] + TWO_PI <= upper[j]:
+                        xt[j] += TWO_PI
                 x[i, :] = xt
                 res[i, :] = rt
                 jac[i, :, :] = jt

@@ -320,6 +320,8 @@ class _Descent:
         own = problem.kinematics.turns_only_its_own_frame(idx)
         self.turns = self.box if own.all() else \
             JointLimits(self.box.lower, self.box.upper, self.box.is_angle & own)
+        # angles that a whole turn back from a bound leaves inside the limits (kernel)
+        self.whole_turns = self.turns.is_angle & (self.box.upper - self.box.lower >= 2 * np.pi)
 
     def _random(self, count: int) -> np.ndarray:
         return self.box.sample(self.rng, self.seed_x, count)
@@ -361,8 +363,9 @@ class _Descent:
             outcome = kernel.descend(
                 x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, best_res,
                 best_cost, counters, pool, PROGRESS_WINDOW, self.box.lower, self.box.upper,
-                self.bias, self.has_bias, s.tolerance, s.max_iterations, PROGRESS_WINDOW,
-                restarts_allowed, damping, problem.blocks, *self.chain, *problem.tables)
+                self.whole_turns, self.bias, self.has_bias, s.tolerance, s.max_iterations,
+                PROGRESS_WINDOW, restarts_allowed, damping, problem.blocks, *self.chain,
+                *problem.tables)
             if outcome == kernel.CONVERGED:
                 found = self._pick(x, converged)
                 if found is not None:
