@@ -115,5 +115,11 @@ class JointLimits:
         Prismatic dofs are never shifted.
         """
         out = np.empty(len(q))
-        kernel.wrap_near(q, reference, self.lower, self.upper, self.is_angle, out)
+        # the compiled code takes writable contiguous arrays (the model's own limits are
+        # read-only, a type it would compile again for)
+        lower, upper, is_angle = (a if a.flags.writeable else a.copy()
+                                  for a in (self.lower, self.upper, self.is_angle))
+        kernel.wrap_near(np.ascontiguousarray(q, dtype=float),
+                         np.ascontiguousarray(reference, dtype=float), lower, upper,
+                         is_angle, out)
         return out
