@@ -31,6 +31,7 @@ import numpy as np
 from . import exact_math, kernel
 from .limits import JointLimits
 from .model import RobotModel
+from .transforms import norm
 
 # Solutions a pose may stand for once turns are enumerated: more are not returned.
 MAX_CONFIGURATIONS = 4096
@@ -295,7 +296,7 @@ class _Planar:
             s, c = exact_math.sincos(phi)
             w = w - np.array([[c, -s], [s, c]]) @ (p[3] - p[2])
         a_vec, b_vec = p[1] - p[0], p[2] - p[1]      # 3R: joint 2 to 3; 2R: joint 2 to link
-        a, b = exact_math.hypot(*a_vec), exact_math.hypot(*b_vec)
+        a, b = norm(a_vec), norm(b_vec)
         alpha = exact_math.atan2(a_vec[1], a_vec[0])
         beta = exact_math.atan2(b_vec[1], b_vec[0]) - alpha          # elbow angle at zero
         d = w - p[0]

@@ -71,7 +71,7 @@ def warm_up() -> float:
                           True, 1.0, np.empty((1, 3)), np.empty((1, 3)))
     # and the machine-independent trigonometry as Python code calls it (URDF angles,
     # planar arms' closed form)
-    exact_math.sincos(0.1), exact_math.atan2(0.1, 0.2), exact_math.hypot(0.1, 0.2)
+    exact_math.sincos(0.1), exact_math.atan2(0.1, 0.2)
     return time.perf_counter() - started
 
 

@@ -410,6 +410,7 @@ class LinkKinematics:
     def __init__(self, model: RobotModel, link_ids: tuple):
         frames = np.flatnonzero(np.any(model.link_ancestor_frames[list(link_ids)], axis=0)) \
             if link_ids else np.zeros(0, dtype=int)
+        self.frames = frames                # model frame index of each slot
         slot = {int(f): i for i, f in enumerate(frames)}
         parent = [slot[int(p)] if p >= 0 else -1 for p in model._frame_parent[frames]]
         # parents come first (tree order); -1 is the root

@@ -4,9 +4,9 @@ Precomputed configurations and link poses, to start global-mode descents near a 
 A table of configurations is sampled once per robot model (uniform within the URDF
 limits, unbounded angles within +-pi, fixed random seed so solves stay reproducible).
 The pose of a link in every configuration is computed the first time that link is
-constrained, in the frame of its chain's *still base*: the last frame above the first
-joint a solve moves (the root when the first joint of the chain is active; a torso's
-frame when the torso is held still). Only the moving part of the chain then matters, so
+constrained, in the frame of its chain's *still base*: the link of the last joint above
+the first one a solve moves (the root when the first joint of the chain is active; a
+torso link when the torso is held still). Only the moving part of the chain then matters, so
 the table serves an arm on a torso at any height. For a problem, configurations are
 ranked by how far their links are from the targets (taken into the base frame at the
 seed): squared distance [m^2] of each fixed point plus ``ROTATION_WEIGHT`` times
@@ -61,7 +61,6 @@ class SeedTable:
         # from requests
         self._links = BoundedCache(MAX_LINKS)
         self._bases = BoundedCache(4 * MAX_LINKS)       # per (link, active dofs)
-        self._base_poses = BoundedCache(4 * MAX_LINKS)  # per (link, base, its dofs' values)
         self._building = threading.Lock()
 
     @classmethod
@@ -96,37 +95,24 @@ class SeedTable:
 
         The chain is ``model.kinematics([link_id])`` (frames from the root, slot i the
         parent of slot i + 1). The base is the last frame above the first one that an
-        active dof moves; -1 is the root. None when no active dof moves the link.
+        active dof moves (the link it carries is the base link); -1 is the root. None
+        when no active dof moves the link.
         """
-        return self._base(link_id, idx)[0]
-
-    def _base(self, link_id: int, idx: np.ndarray) -> tuple:
-        """Return (``base_slot``, the dofs (j,) that move the base)."""
         key = (link_id, idx.tobytes())
         found = self._bases.get(key)
         if found is None:
             kin = self._model.kinematics([link_id])
             moved = np.flatnonzero((kin.dof_map[:, idx] != 0).any(axis=1))
-            base = int(moved[0]) - 1 if len(moved) else None
-            found = (base, np.flatnonzero(kin.dof_map[:base + 1].any(axis=0))
-                     if base is not None else None)
+            found = (int(moved[0]) - 1 if len(moved) else None,)
             self._bases[key] = found
-        return found
+        return found[0]
 
-    def _base_pose(self, link_id: int, idx: np.ndarray, q: np.ndarray) -> np.ndarray:
-        """
-        Return the world pose (4, 4) of a link's still base frame at q (n,).
-
-        Kept per value of the dofs that move the base: solves in a row mostly hold a
-        torso at one value.
-        """
-        base, moving = self._base(link_id, idx)
-        key = (link_id, base, q[moving].tobytes())
-        pose = self._base_poses.get(key)
-        if pose is None:
-            pose = self._model.kinematics([link_id]).transforms(q[None])[base, 0]
-            self._base_poses[key] = pose
-        return pose
+    def _base_link(self, link_id: int, base: int) -> Optional[int]:
+        """Return the link at a base slot (its joint's child link), or None for the root."""
+        if base < 0:
+            return None
+        model = self._model
+        return model.link_id(model._frame_joint[model.kinematics([link_id]).frames[base]].child)
 
     def _link(self, link_id: int, base: int) -> tuple:
         """
@@ -151,23 +137,26 @@ class SeedTable:
         return entry
 
     def _make_link_features(self, link_id: int, base: int) -> tuple:
-        kin = self._model.kinematics([link_id])
+        model = self._model
+        base_link = self._base_link(link_id, base)
+        # the base link's frames are among the link's: the same slots
+        kin = model.kinematics([link_id] + ([base_link] if base_link is not None else []))
         # in chunks of at most FK_CHUNK_FRAMES frame transforms: the frames of all entries
         # at once would take ~30 MB for a 6-joint arm (which the allocator keeps after they
         # are freed) and grow with the chain's length
         chunks = -(-TABLE_SIZE * max(1, kin.num_frames) // FK_CHUNK_FRAMES)
-        t = np.concatenate([_over_base(kin, kin.transforms(q), link_id, base)
+        t = np.concatenate([_over_base(kin, kin.transforms(q), link_id, base_link)
                             for q in np.array_split(self.q, chunks)])
         p = t[:RANKED_SIZE, :3, 3]
         squared = p[:, 0] * p[:, 0] + p[:, 1] * p[:, 1] + p[:, 2] * p[:, 2]
         features = np.ascontiguousarray(np.concatenate(
             [p, t[:RANKED_SIZE, :3, :3].reshape(-1, 9), squared[:, None]], axis=1).T)
-        return features, self._turned_poses(kin, t, base)
+        return features, self._turned_poses(kin, t, base, base_link)
 
-    def _turned_poses(self, kin: LinkKinematics, poses: np.ndarray,
-                      base: int) -> Optional[TurnedPoses]:
+    def _turned_poses(self, kin: LinkKinematics, poses: np.ndarray, base: int,
+                      base_link: Optional[int]) -> Optional[TurnedPoses]:
         """
-        Index a link's poses (N, 4, 4) over its base by the first moving joint, or None.
+        Index a link's poses (N, 4, 4) over its base link by the first moving joint, or None.
 
         The frame after the base (slot base + 1) is the first joint a solve moves. It
         must be a revolute dof, and no joint of the chain a mimic (which could follow it).
@@ -176,9 +165,9 @@ class SeedTable:
         if kin.frame_dofs is None or kin.prismatic[first]:
             return None
         dof = int(kin.frame_dofs[first])
-        at_zero = kin.transforms(np.zeros((1, model.num_dofs)))[:, 0]
-        axis_frame = at_zero[first] if base < 0 else \
-            product(rigid_inverse(at_zero[base]), at_zero[first])
+        at_zero = kin.transforms(np.zeros((1, model.num_dofs)))
+        axis_frame = at_zero[first, 0] if base_link is None else product(
+            rigid_inverse(kin.link_pose(at_zero, base_link)[0]), at_zero[first, 0])
         lower, upper = float(model.lower[dof]), float(model.upper[dof])
         limits = (lower, upper) if np.isfinite(lower) and np.isfinite(upper) else \
             (-np.pi, np.pi)
@@ -282,8 +271,8 @@ class SeedTable:
         """
         Return ((link id, base slot), target points (P, 3), rotation (3, 3) or None).
 
-        The targets are in the link's still base frame (``base_slot``), posed at the
-        seed (n,). None when the targets are not in the root frame or a still link, or
+        The targets are in the frame of the link's still base link (``base_slot``), posed
+        at the seed (n,). None when the targets are not in the root frame or a still link, or
         no active dof moves the link. in_root: the objective's ``targets_in_root``.
         """
         if in_root is None:
@@ -295,14 +284,17 @@ class SeedTable:
         if base is None:
             return None
         points, rotation = in_root
-        if base >= 0:
-            pose = self._base_pose(link_id, idx, seed)
+        if base >= 0:        # a torso held still: its pose at the seed
+            pose = model.held_pose(model.link_names[self._base_link(link_id, base)], seed)
             points = product(points - pose[:3, 3], pose[:3, :3])
             rotation = None if rotation is None else product(pose[:3, :3].T, rotation)
         return (link_id, base), points, rotation
 
 
-def _over_base(kin: LinkKinematics, frames: np.ndarray, link_id: int, base: int) -> np.ndarray:
-    """Poses (B, 4, 4) of a link in its base frame (slot ``base``, -1: the root), from frames."""
+def _over_base(kin: LinkKinematics, frames: np.ndarray, link_id: int,
+               base_link: Optional[int]) -> np.ndarray:
+    """Poses (B, 4, 4) of a link in its base link's frame (None: the root), from frames."""
     poses = kin.link_pose(frames, link_id)
-    return poses if base < 0 else product(rigid_inverse(frames[base]), poses)
+    if base_link is None:
+        return poses
+    return product(rigid_inverse(kin.link_pose(frames, base_link)), poses)
