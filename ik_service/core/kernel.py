@@ -51,6 +51,10 @@ RAN, CONVERGED, NEED_STARTS, EXHAUSTED = 0, 1, 2, 3
 # Damping beyond this (after repeated rejected steps) means the row cannot move.
 MAX_DAMPING = 1e8
 TWO_PI = 2.0 * math.pi
+# Rows that start at once; the others take their first start once a progress window has
+# passed. Most problems are solved by the seed or the best table start within a few
+# iterations: a problem that is not gets every row from then on.
+FIRST_ROWS = 2
 
 _JIT = {'nogil': True, 'cache': True}
 
@@ -756,7 +760,8 @@ def descend(x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, b
     increases. A row whose descent ended (``_stalled``) is compared with the best ended
     row so far (best_cost (1,), best_x (k,), best_res (m,)) and waits for a start: the
     next row of ``starts`` (N, k) while fewer than ``restarts_allowed`` were taken (the
-    first start, the seed, is not a restart), else it retires. An accepted value at a
+    first start, the seed, is not a restart), else it retires; rows from ``FIRST_ROWS``
+    on take their first start at iteration ``window``. An accepted value at a
     bound that is a whole turn from another inside [lower, upper] (``turns`` (k,): angles
     that turn their own frame only, one for one) moves that turn back: the same pose, off
     the bound, so a joint wider than a turn (UR arms' +-2 pi) never stalls a descent at
@@ -803,6 +808,9 @@ def descend(x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, b
                 if counters[1] >= restarts_allowed:
                     done[i] = True
                     continue
+                if i >= FIRST_ROWS and total < window:     # joins after the first rows
+                    all_done = False
+                    continue
                 if counters[2] >= starts.shape[0]:      # the rows started so far first
                     return CONVERGED if any_converged else NEED_STARTS
                 converged[i] = _start_row(
@@ -820,7 +828,7 @@ def descend(x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, b
         if ran == iterations:
             return RAN
         for i in range(rows):
-            if done[i]:
+            if done[i] or born[i] < 0:     # retired, or not joined yet
                 continue
             # Values at a bound whose step points out of the box are held there and the
             # step is taken again for the others: a joint resting at a limit does not

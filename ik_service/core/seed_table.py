@@ -284,8 +284,12 @@ class SeedTable:
         if base is None:
             return None
         points, rotation = in_root
-        if base >= 0:        # a torso held still: its pose at the seed
-            pose = model.held_pose(model.link_names[self._base_link(link_id, base)], seed)
+        base_link = model.link_names[self._base_link(link_id, base)] if base >= 0 else None
+        if base_link is not None and base_link == o.ref_link:    # given in the base frame
+            return (link_id, base), o.target_points, \
+                None if rotation is None else o.target_rotation
+        if base_link is not None:        # a torso held still: its pose at the seed
+            pose = model.held_pose(base_link, seed)
             points = product(points - pose[:3, 3], pose[:3, :3])
             rotation = None if rotation is None else product(pose[:3, :3].T, rotation)
         return (link_id, base), points, rotation

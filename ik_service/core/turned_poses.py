@@ -158,13 +158,19 @@ def _nearest(weights, azimuth, span, mean_features, features, offset, table_entr
     +inf. The order depends on the inputs only (a deterministic sort).
     """
     leaves, rows = mean_features.shape[1], features.shape[1]
-    leaf_score = np.empty(leaves)
+    # the ``scanned`` best leaves, best first (a leaf ties with an earlier one behind it)
+    picked = np.arange(scanned)
+    picked_score = np.full(scanned, np.inf)
     for c in range(leaves):
         acc = 0.0
         for f in range(rows):
             acc += weights[f] * mean_features[f, c]
-        leaf_score[c] = acc
-    picked = np.argsort(leaf_score)[:scanned]
+        if acc < picked_score[scanned - 1]:
+            slot = scanned - 1
+            while slot > 0 and acc < picked_score[slot - 1]:
+                picked_score[slot], picked[slot] = picked_score[slot - 1], picked[slot - 1]
+                slot -= 1
+            picked_score[slot], picked[slot] = acc, c
     size = features.shape[2]
     score = np.empty(scanned * size)
     turned = np.empty(scanned * size)
