@@ -225,6 +225,7 @@ class RobotModel:
         # poses of links per values of the dofs that move them (held_pose)
         self._held_poses = BoundedCache(64)
         self._moving_dofs = BoundedCache(256)
+        self._moved_by = BoundedCache(256)       # (link, active dofs): bool
         rows = np.where(self.link_frame >= 0, self.link_frame, nf)
         self.link_ancestor_frames = anc[rows]  # (num_links, num_frames)
 
@@ -323,6 +324,15 @@ class RobotModel:
         batch = q.reshape(len(q) if q.ndim == 2 else 1, self.num_dofs)
         t = kin.link_pose(kin.transforms(batch), lid)
         return t if q.ndim == 2 else t[0]
+
+    def moved_by(self, link: str, idx: np.ndarray) -> bool:
+        """Tell whether any of the dofs idx (k,) moves ``link`` (kept per link and idx)."""
+        key = (link, idx.tobytes())
+        moved = self._moved_by.get(key)
+        if moved is None:
+            moved = bool(self.dofs_moving_links([self.link_id(link)])[idx].any())
+            self._moved_by[key] = moved
+        return moved
 
     def held_pose(self, link: str, q: np.ndarray) -> np.ndarray:
         """

@@ -25,7 +25,7 @@ import numpy as np
 from . import kernel
 from .errors import InvalidObjectiveError, MAX_MAGNITUDE, UnknownFrameError, within_magnitude
 from .model import LinkKinematics, RobotModel
-from .transforms import norm, orthonormal_complement, product
+from .transforms import norm, orthonormal_complement, product, transform_points
 
 POSITION_TYPES = ('none', 'planar', 'linear', 'fixed')
 ROTATION_TYPES = ('none', 'axial', 'fixed')
@@ -287,14 +287,13 @@ def targets_in_root(model: RobotModel, objective: IKObjective, q: Optional[np.nd
     """
     ref = model.fixed_link_transform(objective.ref_link)
     if ref is None:
-        ref_id = model.link_id(objective.ref_link)
-        if q is None or idx is None or model.dofs_moving_links([ref_id])[idx].any():
+        if q is None or idx is None or model.moved_by(objective.ref_link, idx):
             return None
         ref = model.held_pose(objective.ref_link, q)
     points = objective.target_points
     rotation = objective.target_rotation if objective.rotation == 'fixed' else None
     if objective.ref_link not in (None, model.root_link) and ref.tobytes() != _IDENTITY_POSE:
-        points = product(points, ref[:3, :3].T) + ref[:3, 3]
+        points = transform_points(ref, points)
         rotation = None if rotation is None else product(ref[:3, :3], rotation)
     return points, rotation
 
@@ -314,7 +313,7 @@ def _in_root_frame(o: IKObjective, ref: np.ndarray) -> IKObjective:
     rotation, origin = ref[:3, :3], ref[:3, 3]
     turns = not _is_identity(rotation)
     if turns or origin.any():
-        set_(moved, 'target_points', product(o.target_points, rotation.T) + origin)
+        set_(moved, 'target_points', transform_points(ref, o.target_points))
     if turns:
         for name in ('direction', 'target_axis', 'target_rotation'):
             value = getattr(o, name)

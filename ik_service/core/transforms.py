@@ -48,6 +48,18 @@ def product(a, b, out):
             out[i, j] = total
 
 
+@guvectorize(['void(f8[:, :], f8[:], f8[:])'], '(m,m),(k)->(k)', nopython=True, cache=True)
+def transform_points(pose, point, out):
+    """
+    Return points (..., 3) [m] moved by a rigid transform pose (4, 4): R p + t.
+
+    Summed in a fixed order, like ``product`` (the same bits on every machine).
+    """
+    for i in range(3):
+        out[i] = pose[i, 0] * point[0] + pose[i, 1] * point[1] + pose[i, 2] * point[2] \
+            + pose[i, 3]
+
+
 def norm(v) -> float:
     """Return the Euclidean length of a vector, summed in order (the same bits everywhere)."""
     return math.sqrt(sum(x * x for x in np.asarray(v, dtype=float).tolist()))

@@ -25,7 +25,7 @@ import numpy as np
 from . import exact_math
 
 LEAF = 128              # entries per leaf
-LEAVES_SCANNED = 4      # leaves scored in full per target (at least)
+LEAVES_SCANNED = 2      # leaves scored in full per target (at least)
 
 
 @njit(nogil=True, cache=True)
