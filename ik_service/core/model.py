@@ -226,6 +226,7 @@ class RobotModel:
         self._held_poses = BoundedCache(64)
         self._moving_dofs = BoundedCache(256)
         self._moved_by = BoundedCache(256)       # (link, active dofs): bool
+        self._named_dofs = BoundedCache(32)      # masks of lists of joint names
         rows = np.where(self.link_frame >= 0, self.link_frame, nf)
         self.link_ancestor_frames = anc[rows]  # (num_links, num_frames)
 
@@ -324,6 +325,21 @@ class RobotModel:
         batch = q.reshape(len(q) if q.ndim == 2 else 1, self.num_dofs)
         t = kin.link_pose(kin.transforms(batch), lid)
         return t if q.ndim == 2 else t[0]
+
+    def dofs_named(self, names: Sequence[str]) -> np.ndarray:
+        """Return the boolean mask (n,) of the named dofs (read-only, kept per list of names)."""
+        key = tuple(names)
+        mask = self._named_dofs.get(key)
+        if mask is None:
+            ids = [self.joint_id(name) for name in key]
+            mask = np.zeros(self.num_dofs, dtype=bool)
+            mask[ids] = True
+            mask.flags.writeable = False
+            # kept under the model's own name strings (not a request's copies), for lists
+            # without repeats
+            if len(ids) <= self.num_dofs:
+                self._named_dofs[tuple(self.joint_names[i] for i in ids)] = mask
+        return mask
 
     def moved_by(self, link: str, idx: np.ndarray) -> bool:
         """Tell whether any of the dofs idx (k,) moves ``link`` (kept per link and idx)."""

@@ -23,6 +23,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from . import kernel
+from .bounded_cache import BoundedCache
 from .errors import InvalidObjectiveError, MAX_MAGNITUDE, UnknownFrameError, within_magnitude
 from .model import LinkKinematics, RobotModel
 from .transforms import norm, orthonormal_complement, product, transform_points
@@ -31,6 +32,8 @@ POSITION_TYPES = ('none', 'planar', 'linear', 'fixed')
 ROTATION_TYPES = ('none', 'axial', 'fixed')
 _POSITION_ROWS = {'none': 0, 'planar': 1, 'linear': 2, 'fixed': 3}
 _ROTATION_ROWS = {'none': 0, 'axial': 2, 'fixed': 3}
+# Solver set-ups kept per objective layout (sets of active dofs and limits seen with it).
+PLANS_PER_LAYOUT = 16
 
 
 def _vec3(value, what: str) -> np.ndarray:
@@ -355,6 +358,7 @@ class _Layout:
     offsets: np.ndarray
     ancestors: np.ndarray
     blocks: np.ndarray          # (first row, end) of each block, as an int array
+    plans: BoundedCache         # the solver's set-up per active dofs and limits (solver._Plan)
 
     @classmethod
     def of(cls, model: RobotModel, objectives: Sequence[IKObjective]) -> '_Layout':
@@ -408,6 +412,7 @@ class _Layout:
             default_active=model.dofs_moving_links(links + [r for r in refs if r is not None]),
             ints=ints, offsets=offsets, ancestors=ancestors,
             blocks=np.array(list(zip([0] + ends[:-1], ends)), dtype=np.int64).reshape(-1, 2),
+            plans=BoundedCache(PLANS_PER_LAYOUT),
         )
 
 
@@ -432,6 +437,7 @@ class ObjectiveSet:
         self.constrained_links = layout.constrained_links
         self.default_active = layout.default_active
         self.blocks = layout.blocks
+        self.plans = layout.plans
         self.tables = self._tables()
 
     def _tables(self) -> tuple:

@@ -17,6 +17,7 @@ objectives); time budget in seconds of wall clock.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 import time
 from typing import Callable, Optional, Sequence
 
@@ -146,11 +147,11 @@ def solve(
     rng = _LazyGenerator(random_seed)
 
     active = active_dofs(problem, active_joints)
-    idx = active.nonzero()[0]
-    if idx.size == 0:
+    if not active.any():
         raise InvalidSettingsError('no active joints move the constrained links')
 
     if random_start:
+        idx = active.nonzero()[0]
         seed = seed.copy()
         seed[idx] = limits.sample(rng, seed, 1)[0, idx]
     if mode == NEARBY:
@@ -159,12 +160,15 @@ def solve(
         # the box around the seed as given: clipping the seed first would let a joint
         # outside its limits move by its distance to them plus max_deviation
         limits = limits.around(seed, max_deviation)
-        empty = [model.joint_names[i] for i in idx if limits.lower[i] > limits.upper[i]]
+        empty = [model.joint_names[i] for i in active.nonzero()[0]
+                 if limits.lower[i] > limits.upper[i]]
         if empty:
             raise InvalidConfigurationError(
                 f'nearby mode: the seed of {", ".join(empty)} is more than max_deviation '
                 f'({max_deviation:g}) outside the joint limits, so no configuration within '
                 'the limits is near it; give a seed within the limits or a larger deviation')
+    plan = _Plan.of(problem, active, limits)
+    idx = plan.idx
     seed = np.where(active, limits.clip(seed), seed)
     if mode == NEARBY:
         bias = seed if bias is None else bias
@@ -174,9 +178,8 @@ def solve(
     in_root = [targets_in_root(model, o, seed, idx) for o in problem.objectives]
     unreachable = problem_is_unreachable(model, problem, settings.tolerance, in_root)
     if unreachable and not settings.approximate:     # reported at once, nothing solved
-        return _package(model, problem, seed, idx, limits, settings, UNREACHABLE, 0, 0, start)
-    descent = _Descent(model, problem, seed, idx, limits, bias, settings, feasible, rng, start,
-                       cancel)
+        return _package(model, problem, seed, plan, settings, UNREACHABLE, 0, 0, start)
+    descent = _Descent(model, problem, seed, plan, bias, settings, feasible, rng, start, cancel)
     failed_because = UNREACHABLE if unreachable else None
     if mode != GLOBAL:
         return descent.run(seed[idx][None], None, 0, reason_if_failed=failed_because)
@@ -188,7 +191,7 @@ def solve(
     descent.start += table.prepare(problem.constrained_links, idx)
 
     def first_starts():
-        exact = closed_form_starts(problem, active, seed, limits, idx, in_root) \
+        exact = closed_form_starts(problem, active, seed, limits, idx, in_root, plan) \
             if settings.closed_form else None
         return exact if exact is not None else \
             table.starts(problem, 4 * settings.batch_size, idx, seed, in_root)
@@ -201,14 +204,12 @@ def active_dofs(problem: ObjectiveSet, active_joints: Optional[Sequence[str]]) -
     """Return the dofs (n,) a solve moves: the named joints, else those moving its links."""
     if active_joints is None or len(active_joints) == 0:
         return problem.default_active
-    active = np.zeros(problem.model.num_dofs, dtype=bool)
-    active[[problem.model.joint_id(j) for j in active_joints]] = True
-    return active
+    return problem.model.dofs_named(active_joints)
 
 
 def closed_form_starts(problem: ObjectiveSet, active: np.ndarray, seed: np.ndarray,
-                       limits: JointLimits, idx: np.ndarray,
-                       in_root: Optional[list] = None) -> Optional[np.ndarray]:
+                       limits: JointLimits, idx: np.ndarray, in_root: Optional[list] = None,
+                       plan: Optional['_Plan'] = None) -> Optional[np.ndarray]:
     """
     Return the closed-form solutions of a one-pose problem as starts (N, k), or None.
 
@@ -216,14 +217,16 @@ def closed_form_starts(problem: ObjectiveSet, active: np.ndarray, seed: np.ndarr
     link no active dof moves, posed at the seed), when the active dofs moving that link
     have a closed form (``closed_form.ClosedForm``): each exact solution, nearest the
     seed first. They meet the tolerance at once, so the descent only checks them.
-    in_root: each objective's ``targets_in_root`` at the seed, if already known.
+    in_root: each objective's ``targets_in_root`` at the seed, if already known; plan: the
+    solve's ``_Plan``, which holds the closed form.
     """
     if len(problem.objectives) != 1:
         return None
     o = problem.objectives[0]
     if o.position != 'fixed' or o.rotation != 'fixed':
         return None
-    form = ClosedForm.of(problem.model, o.link, active)     # cached: most chains have none
+    # cached: most chains have none
+    form = plan.closed_form if plan is not None else ClosedForm.of(problem.model, o.link, active)
     if form is None:
         return None
     targets = in_root[0] if in_root is not None else targets_in_root(problem.model, o, seed, idx)
@@ -302,26 +305,17 @@ class _Descent:
     or the caller ends the solve. A solve makes a handful of Python calls.
     """
 
-    def __init__(self, model, problem, seed, idx, limits, bias, settings, feasible, rng, start,
+    def __init__(self, model, problem, seed, plan, bias, settings, feasible, rng, start,
                  cancel=None):
-        self.model, self.problem, self.seed, self.idx = model, problem, seed, idx
-        self.seed_x = seed[idx]         # (k,): the seed's active values
-        self.limits = limits
-        self.box = JointLimits(limits.lower[idx], limits.upper[idx], limits.is_angle[idx])
+        self.model, self.problem, self.seed, self.plan = model, problem, seed, plan
+        self.idx, self.box = plan.idx, plan.box
+        self.seed_x = seed[self.idx]         # (k,): the seed's active values
         self.has_bias = bias is not None
-        self.bias = np.ascontiguousarray(bias[idx] if bias is not None else np.zeros(len(idx)))
+        self.bias = np.ascontiguousarray(bias[self.idx]) if bias is not None else plan.no_bias
         self.settings, self.feasible, self.rng = settings, feasible, rng
         self.cancel = cancel
         self.call_start = self.start = start   # the budget counts from start
-        self.chain = problem.chain(idx, seed)
-        # The answer's angles move by whole turns toward the seed, but for a dof that
-        # turns a frame of the chain other than by its own value (a mimic joint's leader),
-        # whose whole turn is not a whole turn of that frame: it stays as it is.
-        own = problem.kinematics.turns_only_its_own_frame(idx)
-        self.turns = self.box if own.all() else \
-            JointLimits(self.box.lower, self.box.upper, self.box.is_angle & own)
-        # angles that a whole turn back from a bound leaves inside the limits (kernel)
-        self.whole_turns = self.turns.is_angle & (self.box.upper - self.box.lower >= 2 * np.pi)
+        self.chain = problem.chain(self.idx, seed)
 
     def _random(self, count: int) -> np.ndarray:
         return self.box.sample(self.rng, self.seed_x, count)
@@ -363,7 +357,7 @@ class _Descent:
             outcome = kernel.descend(
                 x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, best_res,
                 best_cost, counters, pool, PROGRESS_WINDOW, self.box.lower, self.box.upper,
-                self.whole_turns, self.bias, self.has_bias, s.tolerance, s.max_iterations,
+                self.plan.whole_turns, self.bias, self.has_bias, s.tolerance, s.max_iterations,
                 PROGRESS_WINDOW, restarts_allowed, damping, problem.blocks, *self.chain,
                 *problem.tables)
             if outcome == kernel.CONVERGED:
@@ -414,23 +408,18 @@ class _Descent:
 
     def result(self, x, residual, reason, iterations, restarts) -> IKResult:
         """Wrap angles toward the seed and package the outcome; residual: x's, or None."""
-        q = self._full(self.turns.wrap_near(x, self.seed_x))
-        return self._package(q, residual, reason, iterations, restarts)
-
-    def _package(self, q, residual, reason, iterations, restarts) -> IKResult:
-        """Build the IKResult of configuration q (n,) and its residual (m,)."""
-        return _package(self.model, self.problem, q, self.idx, self.limits, self.settings,
-                        reason, iterations, restarts, self.call_start, residual)
+        q = self._full(self.plan.turns.wrap_near(x, self.seed_x))
+        return _package(self.model, self.problem, q, self.plan, self.settings, reason,
+                        iterations, restarts, self.call_start, residual)
 
 
-def _package(model, problem, q, idx, limits, settings, reason, iterations, restarts, started,
+def _package(model, problem, q, plan, settings, reason, iterations, restarts, started,
              residual=None) -> IKResult:
     """Build the IKResult of configuration q (n,) and its residual (m,), computed if None."""
     if residual is None:
         residual = problem.evaluate(q[None], jacobian=False)[0][0]
     errors = problem.objective_errors(residual)
     max_error = max(max(e) for e in errors)
-    names = model.joint_names
     return IKResult(
         success=reason == CONVERGED and max_error <= settings.tolerance,
         q=q,
@@ -441,9 +430,52 @@ def _package(model, problem, q, idx, limits, settings, reason, iterations, resta
         iterations=int(iterations),
         restarts=int(restarts),
         elapsed=time.perf_counter() - started,
-        joints_at_limit=[names[i] for i in limits.at_limit(q, dofs=idx)],
-        active_joints=[names[i] for i in idx.tolist()],
+        joints_at_limit=[plan.names[i] for i in plan.box.at_limit(q[plan.idx])],
+        active_joints=list(plan.names),
     )
+
+
+class _Plan:
+    """
+    What the solves of one problem shape share: its layout, active dofs and limits.
+
+    Kept per layout (``ObjectiveSet.plans``), so setting up a solve is a lookup.
+    idx (k,): the active dofs, ascending; names: their joints; box: the limits over them;
+    turns: the box with ``is_angle`` only where a whole turn of the dof turns its own frame
+    alone, one for one (the answer's angles move by whole turns toward the seed, but a
+    mimic joint's leader, whose whole turn is not one of its follower, stays as it is);
+    whole_turns (k,): those angles that a whole turn back from a bound leaves inside the
+    limits (the kernel steps off such bounds); no_bias (k,): zeros.
+    """
+
+    def __init__(self, problem: ObjectiveSet, active: np.ndarray, limits: JointLimits):
+        o = problem.objectives[0]
+        one_pose = len(problem.objectives) == 1 and o.position == 'fixed' and \
+            o.rotation == 'fixed'
+        self._model, self._active = problem.model, active
+        self._pose_link = o.link if one_pose else None
+        self.idx = idx = active.nonzero()[0]
+        self.names = [problem.model.joint_names[i] for i in idx.tolist()]
+        self.box = JointLimits(limits.lower[idx], limits.upper[idx], limits.is_angle[idx])
+        own = problem.kinematics.turns_only_its_own_frame(idx)
+        self.turns = self.box if own.all() else \
+            JointLimits(self.box.lower, self.box.upper, self.box.is_angle & own)
+        self.whole_turns = self.turns.is_angle & (self.box.upper - self.box.lower >= 2 * np.pi)
+        self.no_bias = np.zeros(len(idx))
+
+    @classmethod
+    def of(cls, problem: ObjectiveSet, active: np.ndarray, limits: JointLimits) -> '_Plan':
+        """Return the plan of a problem's layout over active dofs (n,) and limits."""
+        key = (active.tobytes(), limits.lower.tobytes(), limits.upper.tobytes(),
+               limits.is_angle.tobytes())
+        return problem.plans.get_or_make(key, lambda: cls(problem, active, limits))
+
+    @cached_property
+    def closed_form(self) -> Optional[ClosedForm]:
+        """Return the closed form of a one-pose problem's chain, or None (looked up once)."""
+        if self._pose_link is None:
+            return None
+        return ClosedForm.of(self._model, self._pose_link, self._active)
 
 
 def solve_nearby(
