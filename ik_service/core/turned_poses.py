@@ -117,14 +117,11 @@ class TurnedPoses:
         point (3,) [m]; rotation (3, 3) or None for a position-only target. An entry's
         score at the target's azimuth is weights @ its features, up to a constant.
         """
-        pose = np.eye(4)
-        pose[:3, 3] = point
-        if rotation is not None:
-            pose[:3, :3] = rotation
         weights = np.empty(12)
-        azimuth = axis_features(self.from_root, pose, weights)
-        weights[:3] = -2.0 * weights[0], -2.0 * weights[1], 1.0
-        weights[3:] *= -self.rotation_weight if rotation is not None else 0.0
+        azimuth = _target_weights(
+            self.from_root, np.ascontiguousarray(point, dtype=float),
+            _IDENTITY if rotation is None else np.ascontiguousarray(rotation, dtype=float),
+            0.0 if rotation is None else -self.rotation_weight, weights)
         return weights, azimuth
 
     def nearest(self, weights: np.ndarray, azimuth: float, count: int) -> tuple:
@@ -144,6 +141,29 @@ class TurnedPoses:
                  self.mean_features, self.features, self.offset, self.entries, scanned,
                  entries, turn)
         return entries, turn + self.lower
+
+
+_IDENTITY = np.eye(3)
+
+
+@njit(nogil=True, cache=True)
+def _target_weights(from_root, point, rotation, rotation_factor, weights):
+    """
+    Write a target's score weights (12,) (``TurnedPoses.target_weights``); return its azimuth.
+
+    point (3,), rotation (3, 3): the target pose; rotation_factor: minus the rotation
+    weight, or 0 for a position-only target.
+    """
+    pose = np.eye(4)
+    for i in range(3):
+        pose[i, 3] = point[i]
+        for j in range(3):
+            pose[i, j] = rotation[i, j]
+    azimuth = axis_features(from_root, pose, weights)
+    weights[0], weights[1], weights[2] = -2.0 * weights[0], -2.0 * weights[1], 1.0
+    for f in range(3, 12):
+        weights[f] *= rotation_factor
+    return azimuth
 
 
 @njit(nogil=True, cache=True)
