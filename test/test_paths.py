@@ -1,5 +1,7 @@
 """Paths and batches: continuity, rejoining after an unreachable stretch, determinism."""
 
+import gc
+
 from ik_service.core import IKObjective, JointLimits, load_urdf_file, solve
 from ik_service.core import solve_batch, solve_path
 import numpy as np
@@ -78,6 +80,14 @@ def test_the_same_path_twice_and_a_batch_in_any_order_give_identical_answers():
     for k, result in zip(order, batch):
         assert np.array_equal(result.q, alone[k])
     assert all(r.success for r in batch)
+    # the garbage collector, paused while the workers' answers come back, runs again
+    assert gc.isenabled()
+    gc.disable()            # and a caller's own choice is left as it was
+    try:
+        solve_batch(UR5, problems[:4], seeds[:4], workers=2, **options)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_a_batch_on_worker_processes_is_cancelled_between_chunks():
