@@ -147,8 +147,6 @@ def solve(
     rng = _LazyGenerator(random_seed)
 
     active = active_dofs(problem, active_joints)
-    if not active.any():
-        raise InvalidSettingsError('no active joints move the constrained links')
 
     if random_start:
         idx = active.nonzero()[0]
@@ -169,6 +167,8 @@ def solve(
                 'the limits is near it; give a seed within the limits or a larger deviation')
     plan = _Plan.of(problem, active, limits)
     idx = plan.idx
+    if idx.size == 0:
+        raise InvalidSettingsError('no active joints move the constrained links')
     seed = np.where(active, limits.clip(seed), seed)
     if mode == NEARBY:
         bias = seed if bias is None else bias
