@@ -3,7 +3,8 @@
 import gc
 
 from ik_service.core import IKObjective, JointLimits, load_urdf_file, solve
-from ik_service.core import solve_batch, solve_path
+from ik_service.core import solve_batch, solve_path, SolverSettings
+from ik_service.core.paths import solve_near
 import numpy as np
 import pytest
 from robots import ARMS, robot_path
@@ -11,6 +12,7 @@ from scipy.spatial.transform import Rotation
 
 UR5 = load_urdf_file(robot_path(ARMS['ur5'][0]))
 PANDA = load_urdf_file(robot_path(ARMS['panda'][0]))
+XARM7 = load_urdf_file(robot_path('xarm_description/urdf/xarm7.urdf'))
 START = np.array([0.3, -1.2, 1.4, -1.6, -1.5, 0.2])
 
 
@@ -147,3 +149,39 @@ def test_bad_steps_are_refused(bad):
     from ik_service.core import InvalidSettingsError
     with pytest.raises((InvalidSettingsError, ValueError)):
         solve_path(UR5, [], START, max_step=bad)
+
+
+def test_an_arm_stretched_out_of_reach_and_back_returns_the_way_it_left():
+    # xArm7 (7 joints): a line 1 m out through the workspace boundary and back. Following
+    # the targets out of reach turns the arm about its shoulder-wrist line, and it came
+    # back 2.1 rad from where it left (on a 1000-waypoint line, into the elbow's limit);
+    # held at the last waypoint it met, it returns the way it left
+    start = np.array([-0.947, -0.832, 0.252, 1.139, 0.54, -0.002, 1.389])
+    pose = XARM7.forward_kinematics(start, 'link_eef')
+    out = pose[:3, 3] / np.linalg.norm(pose[:3, 3])
+    s = np.linspace(0, 1, 400)
+    waypoints = [[IKObjective.fixed_pose('link_eef', pose[:3, :3], pose[:3, 3] + t * out)]
+                 for t in np.minimum(s, 1 - s) * 2]
+    path = solve_path(XARM7, waypoints, start)
+    assert path.success[:20].all() and not path.success[200]       # out of reach midway
+    assert path.success[-1] and np.abs(path.q[-1] - start).max() < 0.05
+    assert path.step.max() <= 0.5 + 1e-12
+
+
+def test_a_bias_never_costs_a_waypoint():
+    # Panda near a singular configuration (a 10 cm circle): held toward q by the bias, the
+    # descent from q stops 5e-4 short of the target; the solution lies inside the box
+    q = np.array([-0.42077869982653676, 0.37170695104260837, -0.8121243366774165,
+                  -0.4477988397617746, 0.7726460345131054, 0.805786118573552,
+                  -0.18498950341476297, 0.0])
+    target = np.array([[0.9142492110850704, 0.34084562270006025, 0.2190265771922084],
+                       [0.31370248510209786, -0.9376451015361627, 0.1497077633458178],
+                       [0.2563964330311449, -0.06816102296362227, -0.9641654132343983]])
+    objectives = [IKObjective.fixed_pose('panda_hand', target,
+                                         [0.37533124865492495, -0.3015339038971639,
+                                          0.8447848671129582])]
+    limits = JointLimits.from_model(PANDA)
+    result = solve_near(PANDA, objectives, q, np.full(PANDA.num_dofs, 0.5),
+                        SolverSettings(max_restarts=16), limits)
+    assert result.success
+    assert np.abs(result.q - q).max() <= 0.5 + 1e-12

@@ -4,8 +4,9 @@ Many IK problems in one call: a path solved as one continuous motion, and batche
 ``solve_path`` solves waypoints in order, each from the previous answer, inside a box of
 ``max_step`` around it (per joint or for all) with the previous answer as the bias: the
 descent cannot jump to another solution branch, and where a stretch is out of reach the
-answers stay continuous (the closest configuration within the box) and rejoin the path
-when it comes back. ``max_cartesian_step`` solves interpolated targets first where
+answers stay continuous (following the targets as closely as the box allows, or holding
+the last configuration that met one, whichever meets more of the path) and rejoin the
+path when it comes back. ``max_cartesian_step`` solves interpolated targets first where
 consecutive waypoints are far apart, carrying the configuration along; only the
 waypoints' answers are returned.
 
@@ -34,7 +35,7 @@ from .errors import InvalidSettingsError
 from .limits import JointLimits
 from .model import RobotModel
 from .objectives import IKObjective, ObjectiveSet
-from .solver import CANCELLED, GLOBAL, IKResult, LOCAL, solve, SolverSettings
+from .solver import CANCELLED, GLOBAL, IKResult, LOCAL, result_at, solve, SolverSettings
 
 # A joint step larger than this between consecutive waypoints [rad or m] is a branch
 # change unless the caller allows one (also the default largest step).
@@ -95,6 +96,19 @@ def solve_path(
     restarts_per_waypoint: starts inside the box when the descent from the previous answer
     misses (they replace ``settings.max_restarts`` there). cancel: asked before each
     waypoint and during its solve; True ends the path (``PathResult.cancelled``).
+
+    A stretch of waypoints that cannot be met is answered one of two ways: following the
+    targets (each answer the closest configuration within the box of the previous one)
+    or holding the configuration that met the waypoint before it (the seed, for a path
+    that starts out of reach). The path is solved following, then each such stretch is
+    solved again holding, and on from where a waypoint is met again, up to the end of the
+    path or to the first answer from which the following answers continue within the box;
+    of the two, the answers that meet more waypoints are kept, the shorter motion
+    (joint-space length) when they meet as many. Following keeps up with a path that
+    comes back elsewhere; holding comes back the way it left (an arm stretched out of
+    reach and back returns on the side it left on, as TRAC-IK and Klampt held at their
+    last answer do) and does not wander while nothing can be met. Solving again costs at
+    most one more solve per waypoint of the path.
     """
     n = model.num_dofs
     step_limit = np.broadcast_to(np.asarray(max_step, dtype=float), (n,))
@@ -103,38 +117,125 @@ def solve_path(
     if max_cartesian_step is not None and not max_cartesian_step > 0:
         raise InvalidSettingsError(f'max_cartesian_step must be > 0, got {max_cartesian_step}')
     limits = limits or JointLimits.from_model(model)
-    in_box = replace(settings, max_restarts=restarts_per_waypoint)
-    q = start = limits.clip(np.asarray(seed, dtype=float))
-    previous: Optional[list] = None
-    results, cancelled = [], False
-    for k, objectives in enumerate(objectives_per_waypoint):
-        if cancel is not None and cancel():
-            cancelled = True
+    walk = _Walk(model, [list(o) for o in objectives_per_waypoint], step_limit,
+                 replace(settings, max_restarts=restarts_per_waypoint), settings, limits,
+                 active_joints, allow_branch_change, max_cartesian_step, random_seed, cancel)
+    start = limits.clip(np.asarray(seed, dtype=float))
+    results = walk.run(0, start)
+    cancelled = walk.cancelled
+    budget = len(results)       # waypoints solved again, at most one per waypoint
+    first = 0
+    while not walk.cancelled and budget > 0:
+        stretch = _next_stretch(results, first)
+        if stretch is None:
             break
-        objectives = list(objectives)
-        if max_cartesian_step is not None and previous is not None:
-            for between in _interpolated(previous, objectives, max_cartesian_step):
-                q = solve_near(model, between, q, step_limit, in_box, limits,
-                               active_joints, random_seed + k, cancel).q
-        result = solve_near(model, objectives, q, step_limit, in_box, limits,
-                            active_joints, random_seed + k, cancel)
-        if not result.success and allow_branch_change:
-            other = solve(model, objectives, q, mode=GLOBAL, settings=settings, limits=limits,
-                          active_joints=active_joints, random_seed=random_seed + k,
-                          cancel=cancel)
-            if other.success:
-                result = other
-        results.append(result)
-        q, previous = result.q, objectives
-    starts = np.vstack([start] + [r.q for r in results])
+        held = results[stretch - 1].q if stretch > 0 else start
+        other = walk.run(stretch, held, hold=True, until=results, budget=budget)
+        budget -= len(other)
+        end = stretch + len(other)
+        # only answers that reach the end or that the others continue can replace them
+        joined = end == len(results) or bool(other) and bool(np.all(
+            np.abs(results[end].q - other[-1].q) <= step_limit))
+        if joined and _better(other, results[stretch:end], held):
+            results[stretch:end] = other
+        first = stretch + 1
+    steps = np.vstack([start] + [r.q for r in results])
     return PathResult(
         q=np.array([r.q for r in results]).reshape(len(results), n),
         success=np.array([r.success for r in results], dtype=bool),
         max_error=np.array([r.max_error for r in results]),
-        step=np.abs(np.diff(starts, axis=0)).max(axis=1, initial=0.0),
+        step=np.abs(np.diff(steps, axis=0)).max(axis=1, initial=0.0),
         results=results,
         cancelled=cancelled,
     )
+
+
+class _Walk:
+    """Solves a path's waypoints in order from a configuration (``solve_path``'s options)."""
+
+    def __init__(self, model, waypoints, step_limit, in_box, settings, limits, active_joints,
+                 allow_branch_change, max_cartesian_step, random_seed, cancel):
+        self.model, self.waypoints, self.step_limit = model, waypoints, step_limit
+        self.in_box, self.settings, self.limits = in_box, settings, limits
+        self.active_joints, self.allow_branch_change = active_joints, allow_branch_change
+        self.max_cartesian_step, self.random_seed = max_cartesian_step, random_seed
+        self.cancel, self.cancelled = cancel, False
+
+    def run(self, first: int, q: np.ndarray, hold: bool = False,
+            until: Optional[list] = None, budget: Optional[int] = None) -> list[IKResult]:
+        """
+        Solve waypoints first, first + 1, ... from q (n,); return their results.
+
+        hold: until a waypoint is met, a missed one keeps q (its result is q's); else
+        each answer is the closest configuration found. until: results of another walk
+        over the same waypoints: once a waypoint is met (after the held ones), stop where
+        their answer to the next waypoint is within the box of this one's (their answers
+        from there on continue these). budget: at most this many waypoints.
+        """
+        out = []
+        for k in range(first, len(self.waypoints)):
+            if budget is not None and len(out) >= budget:
+                break
+            if self.cancel is not None and self.cancel():
+                self.cancelled = True
+                break
+            result = self._waypoint(k, q)
+            if hold and not result.success:
+                result = result_at(self.model, self.waypoints[k], q, result.stop_reason,
+                                   settings=self.settings, limits=self.limits,
+                                   active_joints=self.active_joints)
+            hold = hold and not result.success
+            out.append(result)
+            q = result.q
+            if until is not None and not hold and (k + 1 == len(until) or np.all(
+                    np.abs(until[k + 1].q - q) <= self.step_limit)):
+                break
+        return out
+
+    def _waypoint(self, k: int, q: np.ndarray) -> IKResult:
+        """Solve waypoint k from the previous answer q (n,), interpolating if asked."""
+        objectives = self.waypoints[k]
+        if self.max_cartesian_step is not None and k > 0:
+            for between in _interpolated(self.waypoints[k - 1], objectives,
+                                         self.max_cartesian_step):
+                q = solve_near(self.model, between, q, self.step_limit, self.in_box,
+                               self.limits, self.active_joints, self.random_seed + k,
+                               self.cancel).q
+        result = solve_near(self.model, objectives, q, self.step_limit, self.in_box,
+                            self.limits, self.active_joints, self.random_seed + k, self.cancel)
+        if not result.success and self.allow_branch_change:
+            other = solve(self.model, objectives, q, mode=GLOBAL, settings=self.settings,
+                          limits=self.limits, active_joints=self.active_joints,
+                          random_seed=self.random_seed + k, cancel=self.cancel)
+            if other.success:
+                result = other
+        return result
+
+
+def _next_stretch(results: list, first: int) -> Optional[int]:
+    """Return the first waypoint >= first that is missed after one met (or the seed), or None."""
+    for k in range(first, len(results)):
+        if not results[k].success and (k == 0 or results[k - 1].success):
+            return k
+    return None
+
+
+def _better(candidate: list, current: list, start: np.ndarray) -> bool:
+    """
+    Tell whether ``candidate`` answers beat ``current`` ones for the same waypoints.
+
+    More waypoints met wins; as many: the shorter joint-space motion from ``start`` (n,).
+    """
+    met = sum(r.success for r in candidate) - sum(r.success for r in current)
+    if met != 0:
+        return met > 0
+    return _length(start, candidate) < _length(start, current)
+
+
+def _length(start: np.ndarray, results: list) -> float:
+    """Return the joint-space length [rad or m] of the motion from start through results."""
+    q = np.vstack([start] + [r.q for r in results])
+    return float(np.linalg.norm(np.diff(q, axis=0), axis=1).sum())
 
 
 def solve_near(model: RobotModel, objectives, q: np.ndarray, step_limit,
@@ -153,6 +254,13 @@ def solve_near(model: RobotModel, objectives, q: np.ndarray, step_limit,
     box = limits.around(q, step_limit)
     result = solve(model, objectives, q, mode=LOCAL, settings=settings, limits=box,
                    active_joints=active_joints, bias=q, cancel=cancel)
+    if not result.success and result.stop_reason != CANCELLED:
+        # near a singular configuration the pull toward q can hold a descent short of
+        # the target: the bias is a preference, never the reason for a miss
+        plain = solve(model, objectives, q, mode=LOCAL, settings=settings, limits=box,
+                      active_joints=active_joints, cancel=cancel)
+        if plain.success or plain.max_error < result.max_error:
+            result = plain
     if result.success or settings.max_restarts == 0 or result.stop_reason == CANCELLED:
         return result
     other = solve(model, objectives, q, mode=GLOBAL, settings=settings, limits=box,

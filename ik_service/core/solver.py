@@ -200,6 +200,25 @@ def solve(
                        reason_if_failed=failed_because)
 
 
+def result_at(model: RobotModel, objectives: Sequence[IKObjective] | ObjectiveSet,
+              q: np.ndarray, reason: str, *, settings: SolverSettings = SolverSettings(),
+              limits: Optional[JointLimits] = None,
+              active_joints: Optional[Sequence[str]] = None) -> IKResult:
+    """
+    Return the IKResult of configuration q (n,) as it is, with stop reason ``reason``.
+
+    Its errors, residual and joints at a limit are q's; no descent, 0 iterations. For
+    callers that keep a configuration instead of a solve's answer (``solve_path`` holding
+    the last one that met its waypoint).
+    """
+    problem = objectives if isinstance(objectives, ObjectiveSet) else \
+        ObjectiveSet(model, objectives)
+    plan = _Plan.of(problem, active_dofs(problem, active_joints),
+                    limits or JointLimits.from_model(model))
+    return _package(model, problem, np.array(q, dtype=float), plan, settings, reason, 0, 0,
+                    time.perf_counter())
+
+
 def active_dofs(problem: ObjectiveSet, active_joints: Optional[Sequence[str]]) -> np.ndarray:
     """Return the dofs (n,) a solve moves: the named joints, else those moving its links."""
     if active_joints is None or len(active_joints) == 0:
@@ -500,4 +519,5 @@ __all__ = [
     'solve_global',
     'problem_is_unreachable',
     'active_dofs',
+    'result_at',
 ]
