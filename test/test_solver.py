@@ -4,6 +4,8 @@ The IK solver: closed-form cases on a planar arm, round trips on real robots, ev
 Every solution is checked by forward kinematics, not by the solver's own residual.
 """
 
+import pickle
+
 from ik_service.core import (
     IKObjective,
     InvalidConfigurationError,
@@ -105,6 +107,21 @@ def test_provably_unreachable_target_fails_at_once_when_no_approximation_is_want
         arm, objective, np.zeros(3), mode='global', settings=SolverSettings(approximate=False)
     )
     assert not result.success and result.stop_reason == 'unreachable' and result.iterations == 0
+
+
+def test_a_result_survives_pickling_whole_and_writable():
+    # batch workers send results back pickled (their arrays as bytes)
+    arm = load_urdf_string(planar_arm())
+    for target in ([1.5, 1.0, 0.0], [3.0, 4.0, 0.0]):        # met, and out of reach
+        result = solve(arm, [IKObjective.point('tip', [0, 0, 0], target)], np.zeros(3))
+        back = pickle.loads(pickle.dumps(result))
+        for name, value in vars(result).items():
+            if isinstance(value, np.ndarray):
+                assert np.array_equal(getattr(back, name), value), name
+            else:
+                assert getattr(back, name) == value, name
+        back.q[0] += 1.0
+        assert back.q.dtype == np.float64 and back.residual.flags.writeable
 
 
 # ---------------------------------------------------------------- real robots, 6-D poses
