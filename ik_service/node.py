@@ -51,7 +51,7 @@ from ik_service.core import (
     URDFError,
 )
 from ik_service.core import kernel_warm_up, solver as core_solver
-from ik_service.core.closed_form import all_solutions, ClosedForm, pose_asked
+from ik_service.core.closed_form import all_solutions
 from ik_service.core.errors import MAX_MAGNITUDE
 from ik_service.core.paths import DEFAULT_MAX_STEP, solve_path
 from ik_service.core.seed_table import SeedTable
@@ -625,7 +625,7 @@ class IKServiceNode(Node):
             random_start=req.seed_mode == SolveIK.Request.SEED_RANDOM,
             cancel=cancel,
         )
-        closed = self._closed_form(model, problem, active_joints)
+        closed = core_solver.closed_form_of(problem, active_joints, limits)
         every, every_labels, every_near = None, [], []
         if req.all_solutions or req.branch:
             every = closed and all_solutions(model, problem.objectives[0], seed, limits,
@@ -680,18 +680,6 @@ class IKServiceNode(Node):
             values['joint_limit_margin'], bool(req.ignore_joint_limits), req.seed_mode,
             tuple(result.active_joints), model.name
         ) + f'random_seed: {int(req.random_seed)}\n'
-
-    @staticmethod
-    def _closed_form(model: RobotModel, problem: ObjectiveSet, active_joints) -> Optional[tuple]:
-        """Return (ClosedForm, active dofs (n,)) of a one-pose problem's chain, or None."""
-        if len(problem.objectives) != 1:
-            return None
-        o = problem.objectives[0]
-        if pose_asked(o, o.target_points, o.target_rotation) is None:
-            return None
-        active = core_solver.active_dofs(problem, active_joints)
-        form = ClosedForm.of(model, o.link, active)
-        return None if form is None else (form, active)
 
     @staticmethod
     def _on_branch(model: RobotModel, problem: ObjectiveSet, closed, every, labels: list,

@@ -206,7 +206,7 @@ def solve(
     descent.start += table.prepare(problem.constrained_links, idx)
 
     def first_starts():
-        exact = closed_form_starts(problem, active, seed, limits, idx, in_root, plan) \
+        exact = closed_form_starts(problem, plan, seed, limits, in_root) \
             if settings.closed_form else None
         return exact if exact is not None else \
             table.starts(problem, 4 * settings.batch_size, idx, seed, in_root)
@@ -241,31 +241,35 @@ def active_dofs(problem: ObjectiveSet, active_joints: Optional[Sequence[str]]) -
     return problem.model.dofs_named(active_joints)
 
 
-def closed_form_starts(problem: ObjectiveSet, active: np.ndarray, seed: np.ndarray,
-                       limits: JointLimits, idx: np.ndarray, in_root: Optional[list] = None,
-                       plan: Optional['_Plan'] = None) -> Optional[np.ndarray]:
+def closed_form_of(problem: ObjectiveSet, active_joints: Optional[Sequence[str]] = None,
+                   limits: Optional[JointLimits] = None) -> Optional[tuple]:
+    """
+    Return (ClosedForm, active dofs (n,)) of a one-pose problem's chain, or None.
+
+    One objective fixing a point's position and the link's rotation, on a chain of active
+    dofs with a closed form (``closed_form.ClosedForm``); looked up once per problem
+    shape, active dofs and limits (``_Plan``), as the solve does.
+    """
+    active = active_dofs(problem, active_joints)
+    form = _Plan.of(problem, active, limits or JointLimits.from_model(problem.model)).closed_form
+    return None if form is None else (form, active)
+
+
+def closed_form_starts(problem: ObjectiveSet, plan: '_Plan', seed: np.ndarray,
+                       limits: JointLimits, in_root: list) -> Optional[np.ndarray]:
     """
     Return the closed-form solutions of a one-pose problem as starts (N, k), or None.
 
     Applies to a single objective fixing a link's pose (targets in the root frame or a
-    link no active dof moves, posed at the seed), when the active dofs moving that link
-    have a closed form (``closed_form.ClosedForm``): each exact solution, nearest the
-    seed first. They meet the tolerance at once, so the descent only checks them.
-    in_root: each objective's ``targets_in_root`` at the seed, if already known; plan: the
-    solve's ``_Plan``, which holds the closed form.
+    link no active dof moves, posed at the seed: ``in_root``, each objective's
+    ``targets_in_root``), when the active dofs moving that link have a closed form (the
+    plan's): each exact solution, nearest the seed first. They meet the tolerance at
+    once, so the descent only checks them.
     """
-    if len(problem.objectives) != 1:
-        return None
-    o = problem.objectives[0]
-    if o.position != 'fixed' or o.rotation != 'fixed':
-        return None
-    # cached: most chains have none
-    form = plan.closed_form if plan is not None else ClosedForm.of(problem.model, o.link, active)
-    if form is None:
-        return None
-    targets = in_root[0] if in_root is not None else targets_in_root(problem.model, o, seed, idx)
-    pose = pose_asked(o, *targets) if targets is not None else None
-    return form.starts(pose, seed, limits, idx) if pose is not None else None
+    form = plan.closed_form
+    targets = in_root[0] if form is not None else None
+    pose = pose_asked(problem.objectives[0], *targets) if targets is not None else None
+    return form.starts(pose, seed, limits, plan.idx) if pose is not None else None
 
 
 def problem_is_unreachable(model: RobotModel, problem: ObjectiveSet, tolerance: float,
@@ -485,7 +489,7 @@ class _Plan:
     def __init__(self, problem: ObjectiveSet, active: np.ndarray, limits: JointLimits):
         o = problem.objectives[0]
         one_pose = len(problem.objectives) == 1 and o.position == 'fixed' and \
-            o.rotation == 'fixed'
+            o.rotation == 'fixed' and len(o.local_points) == 1
         self._model, self._active = problem.model, active
         self._pose_link = o.link if one_pose else None
         self.idx = idx = active.nonzero()[0]
@@ -534,5 +538,6 @@ __all__ = [
     'solve_global',
     'problem_is_unreachable',
     'active_dofs',
+    'closed_form_of',
     'result_at',
 ]
