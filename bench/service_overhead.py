@@ -16,14 +16,13 @@ DDS and executors, is timed too: its ``_fill_solve`` called in this process on t
 requests, minus the library solve.
 
 For scale, the same client also calls the floor: an rclpy node that answers SolveIK with
-an empty response the way the node does (an async callback on a single-threaded executor
-handing the response to a worker thread and waiting for it), with no conversion and no
+an empty response the way the node answers a short solve (an async callback on a
+single-threaded executor that fills the response itself), with no conversion and no
 solve (``--serve-empty`` runs it).
 """
 from __future__ import annotations
 
 import argparse
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 import os
 import subprocess
@@ -36,31 +35,21 @@ from ik_interfaces.srv import SolveIK  # noqa: E402
 from ik_service.conversions import pose_target_msg  # noqa: E402
 from ik_service.core import (IKObjective, JointLimits, load_urdf_file, solve,  # noqa: E402
                              SolverSettings)
-from ik_service.node import ANSWER_AT_ONCE_WAIT, IKServiceNode, WorkerHandoff  # noqa: E402
+from ik_service.node import IKServiceNode  # noqa: E402
 import numpy as np  # noqa: E402
 import rclpy  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.task import Future  # noqa: E402
 from reliability import Caller, start_node, stop_node, UR5_PATH  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 
 
 def serve_empty() -> None:
-    """Answer /overhead_floor/solve_ik with empty responses, handed to a worker thread."""
+    """Answer /overhead_floor/solve_ik with empty responses, as the node answers short solves."""
     rclpy.init()
     node = rclpy.create_node('floor', namespace='/overhead_floor')
-    workers = ThreadPoolExecutor(1)
 
     async def answer(request, response):
-        handoff = WorkerHandoff(response)
-        workers.submit(handoff.finish)
-        if handoff.wait(ANSWER_AT_ONCE_WAIT):
-            return response
-        later = Future(executor=node.executor)
-        later.add_done_callback(lambda _: None)
-        if handoff.finish_later(later):
-            return response
-        return await later
+        return response         # filled on the executor thread, like a short solve
 
     node.create_service(SolveIK, 'solve_ik', answer)
     executor = SingleThreadedExecutor()

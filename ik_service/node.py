@@ -4,12 +4,13 @@ The ik_service ROS 2 node: services solve_ik and compute_residual over the core 
 A thin layer: it keeps the robot model and the latest joint states, turns requests into
 core calls (``ik_service.conversions``) and core results into responses.
 
-Threads: one executor thread takes requests, parameters and topics and waits at most
-ANSWER_AT_ONCE_WAIT for a solve: solves run on a pool of ``solver_threads`` workers (the
-executor thread answers a solve that ends within that wait itself and awaits a longer one),
-and descriptions from the topic and seed tables are built on a background thread, so long
-solves and large robots never starve the parameter services or /joint_states. (One
-executor thread answers a call 0.2-0.5 ms sooner than rclpy's MultiThreadedExecutor;
+Threads: one executor thread takes requests, parameters and topics and spends at most
+ANSWER_AT_ONCE_WAIT on a solve: it answers a SolveIK or ComputeResidual that ends within
+that time itself, and a longer one (or a path, a batch, or any request while the workers
+are all busy) runs on a pool of ``solver_threads`` workers and is awaited; descriptions
+from the topic and seed tables are built on a background thread, so long solves and
+large robots never starve the parameter services or /joint_states. (One executor thread
+answers a call 0.2-0.5 ms sooner than rclpy's MultiThreadedExecutor;
 ``bench/service_overhead.py``.) At most
 ``limits.max_pending_requests`` requests wait for a worker (beyond, SERVICE_BUSY). A solve
 stops early when the node shuts down or no client of its service is left. The model is
@@ -99,9 +100,9 @@ PREPARED_LEAF_LINKS = 8
 # readings (and clipped into the limits); further out they are no value.
 JOINT_STATE_LIMIT_SLACK = 0.1
 MAX_MESSAGE_LENGTH = 2000
-# The executor thread waits this long [s] for a request's solve before it awaits it and
-# takes other work: most solves end within it, and answering them from the executor thread
-# saves a wake-up of each thread (0.2-0.3 ms a call; bench/service_overhead.py).
+# The executor thread spends this long [s] on a request's solve before it hands it to a
+# worker and takes other work: most solves end within it, and answering them on the
+# executor thread saves waking a worker and the executor again (bench/service_overhead.py).
 ANSWER_AT_ONCE_WAIT = 0.002
 # The executor thread looks for SIGINT / SIGTERM this often [s].
 SIGNAL_CHECK_PERIOD = 0.1
@@ -443,11 +444,13 @@ class IKServiceNode(Node):
 
     # ------------------------------------------------------------------ services
     async def _solve_ik(self, request: SolveIK.Request, response: SolveIK.Response):
-        return await self._queued(self._fill_solve, request, response, self._solve_service)
+        # all solutions and branches are worked out after the solve, past its time check
+        return await self._queued(self._fill_solve, request, response, self._solve_service,
+                                  at_once=not (request.all_solutions or request.branch))
 
     async def _compute_residual(self, request, response):
         return await self._queued(self._fill_residual, request, response,
-                                  self._residual_service)
+                                  self._residual_service, at_once=True)
 
     async def _solve_ik_path(self, request, response):
         return await self._queued(self._fill_path, request, response, self._path_service)
@@ -455,8 +458,14 @@ class IKServiceNode(Node):
     async def _solve_ik_batch(self, request, response):
         return await self._queued(self._fill_batch, request, response, self._batch_service)
 
-    async def _queued(self, fill, request, response, service):
-        """Run ``fill`` on a solver thread, or answer SERVICE_BUSY when too many wait."""
+    async def _queued(self, fill, request, response, service, at_once: bool = False):
+        """
+        Run ``fill`` on a solver thread, or answer SERVICE_BUSY when too many wait.
+
+        at_once: a request that finds a worker free is first filled on this (the executor)
+        thread, for up to ANSWER_AT_ONCE_WAIT; one that takes longer is abandoned there
+        and filled anew on a worker (a solve's answer does not depend on where it ran).
+        """
         started = time.perf_counter()
         with self._pending_lock:
             busy = self._pending >= self._values['limits.max_pending_requests']
@@ -470,6 +479,13 @@ class IKServiceNode(Node):
                 f'{self._values["limits.max_pending_requests"]} requests are already waiting '
                 '(parameter limits.max_pending_requests); try again later')
             return response
+        if at_once and worker_free:
+            filled = self._filled_at_once(fill, request, response, service, started)
+            if filled is not None:
+                with self._pending_lock:
+                    self._pending -= 1
+                return filled
+            response = type(response)()     # what was filled is abandoned with it
         handoff = WorkerHandoff(response)
 
         def work() -> None:
@@ -491,15 +507,37 @@ class IKServiceNode(Node):
                 self._pending -= 1
             self._fill_cancelled(response)
             return response
-        # A short solve that starts at once is answered from this thread (no second wake-up
-        # of the executor); a longer or queued one is awaited while the executor goes on.
-        if worker_free and handoff.wait(ANSWER_AT_ONCE_WAIT):
+        # A short path or batch that starts at once is answered from this thread (no second
+        # wake-up of the executor); a longer or queued one is awaited while the executor
+        # goes on, and so is a solve this thread gave up (it already spent the wait).
+        if worker_free and not at_once and handoff.wait(ANSWER_AT_ONCE_WAIT):
             return response
         later = Future(executor=self.executor)
         later.add_done_callback(lambda _: None)   # wakes the executor when a worker sets it
         if handoff.finish_later(later):
             return response
         return await later
+
+    def _filled_at_once(self, fill, request, response, service, started: float):
+        """
+        Fill a request on this thread within ANSWER_AT_ONCE_WAIT; return it, or None if not.
+
+        Most solves end well within the wait, and answering them here spares two thread
+        wake-ups (0.17-0.2 ms a call, ``bench/service_overhead.py``). The executor waited
+        as long for a worker's answer before, so other requests wait no longer than they
+        did.
+        """
+        cancel = self._cancel_check(service.srv_name, started)
+        deadline = time.perf_counter() + ANSWER_AT_ONCE_WAIT
+        over = [False]
+
+        def cancelled() -> bool:
+            if time.perf_counter() >= deadline:
+                over[0] = True
+            return over[0] or cancel()
+
+        self._guarded(fill, request, response, started, cancelled)
+        return None if over[0] else response
 
     def _cancel_check(self, service_name: str, started: float) -> Callable[[], bool]:
         """
@@ -625,6 +663,9 @@ class IKServiceNode(Node):
             random_start=req.seed_mode == SolveIK.Request.SEED_RANDOM,
             cancel=cancel,
         )
+        if result.stop_reason == core_solver.CANCELLED:     # nobody waits for the answer
+            self._fill_cancelled(res)
+            return
         closed = core_solver.closed_form_of(problem, active_joints, limits)
         every, every_labels, every_near = None, [], []
         if req.all_solutions or req.branch:

@@ -297,9 +297,9 @@ def test_long_solves_do_not_starve_parameters_or_joint_states(ros):
 
 
 def test_a_short_solve_is_answered_while_a_long_one_runs(ros):
-    # the executor thread waits a moment for each solve, then awaits it: a long solve
-    # keeps its worker, not the executor, and a short request on another worker is
-    # answered (right, by FK) long before the long one ends
+    # the executor thread spends a moment on each solve, then hands it to a worker and
+    # awaits it (the long one's answer is its own, not the moment's: TIMED_OUT), and a
+    # short request is answered (right, by FK) long before the long one ends
     proc, solve, residual = start(ros, 'beside', '-p', 'solver_threads:=2', *MANY_RESTARTS)
     try:
         answers, sent = [], threading.Event()
