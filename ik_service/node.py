@@ -142,6 +142,27 @@ class WorkerHandoff:
             return False
 
 
+class _OnAWorker(Exception):
+    """A request filled on the executor thread would take long there: a worker fills it."""
+
+
+class _AtOnce:
+    """
+    The cancel check of a request filled on the executor thread: True past its time.
+
+    ``over`` tells whether the time ran out (the fill is then abandoned); ``cancel``: the
+    request's own check (client gone, shutdown).
+    """
+
+    def __init__(self, cancel: Callable[[], bool], seconds: float):
+        self._cancel, self._deadline, self.over = cancel, time.perf_counter() + seconds, False
+
+    def __call__(self) -> bool:
+        if time.perf_counter() >= self._deadline:
+            self.over = True
+        return self.over or self._cancel()
+
+
 class StartupError(Exception):
     """The node cannot start as configured (a parameter typo, a bad value)."""
 
@@ -525,19 +546,15 @@ class IKServiceNode(Node):
         Most solves end well within the wait, and answering them here spares two thread
         wake-ups (0.17-0.2 ms a call, ``bench/service_overhead.py``). The executor waited
         as long for a worker's answer before, so other requests wait no longer than they
-        did.
+        did. A link's first global solve, which builds its seed-table entries, goes to a
+        worker at once.
         """
-        cancel = self._cancel_check(service.srv_name, started)
-        deadline = time.perf_counter() + ANSWER_AT_ONCE_WAIT
-        over = [False]
-
-        def cancelled() -> bool:
-            if time.perf_counter() >= deadline:
-                over[0] = True
-            return over[0] or cancel()
-
-        self._guarded(fill, request, response, started, cancelled)
-        return None if over[0] else response
+        cancel = _AtOnce(self._cancel_check(service.srv_name, started), ANSWER_AT_ONCE_WAIT)
+        try:
+            self._guarded(fill, request, response, started, cancel)
+        except _OnAWorker:
+            return None
+        return None if cancel.over else response
 
     def _cancel_check(self, service_name: str, started: float) -> Callable[[], bool]:
         """
@@ -579,6 +596,8 @@ class IKServiceNode(Node):
     def _guarded(self, fill, request, response, started: float, cancel):
         try:
             fill(request, response, cancel)
+        except _OnAWorker:
+            raise
         except IKError as e:
             response.success = False
             response.result_code.val = conv.result_code_for(e)
@@ -649,6 +668,12 @@ class IKServiceNode(Node):
                 model, seed, conv.joint_values(model, req.bias.name, req.bias.position, 'bias')
             )
         active_joints = list(req.active_joints) or None
+        if isinstance(cancel, _AtOnce) and mode == GLOBAL and not SeedTable.of(
+                model).is_prepared(problem.constrained_links,
+                                   core_solver.active_dofs(problem, active_joints).nonzero()[0]):
+            # a link's first global solve builds its seed-table entries (tens of ms): on a
+            # worker, not on the thread that takes every request and topic
+            raise _OnAWorker()
         result = solve(
             model,
             problem,

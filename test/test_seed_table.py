@@ -258,3 +258,16 @@ def test_models_with_the_same_kinematics_share_one_table():
     assert again.fingerprint == first.fingerprint != other.fingerprint
     assert SeedTable.of(again) is SeedTable.of(first)
     assert SeedTable.of(other) is not SeedTable.of(first)
+
+
+def test_a_link_is_prepared_once_its_entries_are_built():
+    # kinematics of its own: tables are shared by models with the same kinematics
+    model = load_urdf_string(dual_arm().replace('xyz="0 0 0.5"', 'xyz="0 0 0.5017"'))
+    table = SeedTable.of(model)
+    links = [model.link_id(name) for name in model.link_names if 'tip' in name]
+    idx = np.arange(model.num_dofs)
+    assert links and not table.is_prepared(links, idx)
+    assert table.prepare(links[:1], idx) > 0.0
+    assert table.is_prepared(links[:1], idx) and not table.is_prepared(links, idx)
+    table.prepare(links, idx)
+    assert table.is_prepared(links, idx) and table.prepare(links, idx) == 0.0

@@ -82,12 +82,20 @@ class SeedTable:
         idx (k,): the dofs the solves will move (None: every dof).
         """
         start = time.perf_counter()
-        idx = np.arange(self._model.num_dofs) if idx is None else idx
-        keys = [(int(i), self.base_slot(int(i), idx)) for i in link_ids]
-        missing = [key for key in keys if key[1] is not None and key not in self._links]
+        missing = self._missing(link_ids, idx)
         for link_id, base in missing:
             self._link(link_id, base)
         return time.perf_counter() - start if missing else 0.0
+
+    def is_prepared(self, link_ids, idx: Optional[np.ndarray] = None) -> bool:
+        """Tell whether ``prepare`` has nothing to compute for these links (idx as there)."""
+        return not self._missing(link_ids, idx)
+
+    def _missing(self, link_ids, idx: Optional[np.ndarray]) -> list:
+        """Return the (link id, base slot) keys of these links whose features are not made."""
+        idx = np.arange(self._model.num_dofs) if idx is None else idx
+        keys = [(int(i), self.base_slot(int(i), idx)) for i in link_ids]
+        return [key for key in keys if key[1] is not None and key not in self._links]
 
     def base_slot(self, link_id: int, idx: np.ndarray) -> Optional[int]:
         """
