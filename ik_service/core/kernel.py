@@ -129,13 +129,6 @@ def _pose(world, slot, offset, out):
 
 
 @njit(**_JIT)
-def link_poses(frames, slot, offset, out):
-    """Write a link's world poses (B, 4, 4) from frames (S, B, 4, 4): its slot, its offset."""
-    for b in range(out.shape[0]):
-        _pose(frames[:, b], slot, offset, out[b])
-
-
-@njit(**_JIT)
 def _point_velocities(world, prismatic, ancestors, p, out):
     """
     Velocity columns ``out`` (3, S) of a world point p fixed to a link, per frame [m/unit].

@@ -528,6 +528,4 @@ class LinkKinematics:
         f = self._slot[link_id]
         if f < 0:
             return np.broadcast_to(self._offset[link_id], (frames.shape[1], 4, 4))
-        out = np.empty((frames.shape[1], 4, 4))
-        kernel.link_poses(frames, f, self._offset[link_id], out)
-        return out
+        return product(frames[f], self._offset[link_id])

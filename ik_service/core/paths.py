@@ -245,7 +245,9 @@ def solve_near(model: RobotModel, objectives, q: np.ndarray, step_limit,
     """
     Solve within q (n,) +- step_limit (a number or (n,)), pulled toward q.
 
-    A descent from q, then, when it misses, ``settings.max_restarts`` other starts.
+    A descent from q, then, when it misses, one without the pull (near a singular
+    configuration the pull can hold a descent short of the target), then
+    ``settings.max_restarts`` other starts.
 
     The starts (seed table, then random, ``settings.max_restarts`` of them, all inside the
     box) find the answers a single descent misses near singular configurations; being

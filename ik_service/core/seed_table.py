@@ -262,9 +262,7 @@ class SeedTable:
                         weights[12] += 1.0
             if rotation is not None:    # 3 - trace(R_t^T R), 3 dropped
                 weights[3:12] = [-ROTATION_WEIGHT * v for v in rotation.ravel().tolist()]
-            term = weights[0] * features[0]       # weights @ features, summed in order
-            for w, row in zip(weights[1:], features[1:]):
-                term = term + w * row
+            term = product(np.array([weights]), features)[0]
             for t in extra:
                 term += t
             score = term if score is None else score + term
