@@ -8,7 +8,9 @@ an objective and binding it to the model, the kernel's chain arrays, picking sta
 the seed table, the kernel's evaluation of 1 and 8 configurations, one kernel call of 8
 iterations over 8 rows, and whole solves: local and global from the answer (the fixed cost
 of a solve), global from a seed near the answer and from zeros, the answer's branch label
-(arms with a closed form), and failing a target that is provably out of reach.
+(arms with a closed form), failing a target that is provably out of reach, and a
+stream's step (``solve_near`` in a box of 0.006 rad) to a target it cannot meet, with and
+without the search for the closest configuration (out of reach; 0.2 rad away).
 """
 import os
 import sys
@@ -19,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ik_bench import Arm  # noqa: E402
 from ik_service.core import (ClosedForm, IKObjective, JointLimits, kernel,  # noqa: E402
                              ObjectiveSet, solve, SolverSettings)
+from ik_service.core.paths import solve_near  # noqa: E402
 from ik_service.core.seed_table import SeedTable  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -65,6 +68,9 @@ def main() -> None:
     active = np.zeros(model.num_dofs, dtype=bool)
     active[idx] = True
     form = ClosedForm.of(model, arm.tip, active)
+    stream, limits = SolverSettings(max_restarts=8), JointLimits.from_model(model)
+    moved = model.forward_kinematics(goal + np.where(active, 0.2, 0.0), arm.tip)
+    away = IKObjective.fixed_pose(arm.tip, moved[:3, :3], moved[:3, 3])
     rows = [
         ('forward kinematics of the tip',
          lambda: model.forward_kinematics(goal, arm.tip)),
@@ -90,6 +96,15 @@ def main() -> None:
           if form is not None else []),
         ('out of reach, approximate=false', lambda: solve(
             model, [far], goal, mode='global', settings=exact_only)),
+        # a stream's step (box 0.006 rad: 2 ms at 3 rad/s) to a target it cannot meet
+        ('step out of reach, closest searched', lambda: solve_near(
+            model, [far], goal, 0.006, stream, limits)),
+        ('step out of reach, held', lambda: solve_near(
+            model, [far], goal, 0.006, stream, limits, closest_if_missed=False)),
+        ('step 0.2 rad away, closest searched', lambda: solve_near(
+            model, [away], goal, 0.006, stream, limits)),
+        ('step 0.2 rad away, held', lambda: solve_near(
+            model, [away], goal, 0.006, stream, limits, closest_if_missed=False)),
     ]
     print(f'{arm.path}: {arm.tip}, {len(idx)} joints; microseconds per call, best of 5')
     for name, function in rows:

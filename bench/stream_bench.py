@@ -1,14 +1,17 @@
 """
 Teleoperation through the node: a pose stream at a fixed rate in, joint commands out.
 
-    .venv/bin/python bench/stream_bench.py [--rate 500] [--seconds 60]
+    .venv/bin/python bench/stream_bench.py [--rate 500] [--seconds 60] [--out-of-reach 0]
 
 The node runs as users start it, with ``stream.target_topic`` set (UR5, tool0). One
 thread publishes PoseStamped targets along a 10 cm circle (one turn per 4 s) at --rate,
-stamped when sent; the "robot" reports each command back on /joint_states. Per 10 s
-window: targets sent, commands received, targets the node dropped because a newer one
-came (never queued), failures, and the latency from a target's stamp to the arrival of
-its status here (p50, p99, max), and the node's RSS.
+stamped when sent; the "robot" reports each command back on /joint_states. With
+--out-of-reach F, the first fraction F of every turn's targets are 1 m further out, beyond
+the arm's reach (an operator's hand leaving the workspace: the node holds the last
+command). Per 10 s window: targets sent, commands received, targets the node dropped
+because a newer one came (never queued), targets met, approached (the command moved toward
+a target farther than one step allows) and held, and the latency from a target's stamp to
+the arrival of its status here (p50, p99, max), and the node's RSS.
 """
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--rate', type=float, default=500.0)
     parser.add_argument('--seconds', type=float, default=60.0)
+    parser.add_argument('--out-of-reach', type=float, default=0.0)
     args = parser.parse_args(argv)
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     node = start_node('/teleop', UR5_PATH,
@@ -56,7 +60,7 @@ def main(argv=None) -> None:
     def on_status(msg):
         arrivals.append((client.get_clock().now().nanoseconds * 1e-9,
                          msg.target_stamp.sec + msg.target_stamp.nanosec * 1e-9, msg.success,
-                         msg.dropped))
+                         msg.dropped, msg.held))
 
     def on_command(msg):
         commands.append(None)
@@ -69,10 +73,12 @@ def main(argv=None) -> None:
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
 
-    def pose_at(t):
+    def pose_at(t, out_of_reach=args.out_of_reach):
         pose = start.copy()
         angle = 2 * np.pi * t / 4.0
         pose[:3, 3] += 0.1 * np.array([np.cos(angle) - 1, np.sin(angle), 0.0])
+        if (t / 4.0) % 1.0 < out_of_reach:
+            pose[:3, 3] += [1.0, 0.0, 0.0]
         msg = PoseStamped(pose=pose_target_msg(pose, 'tool0').pose.pose)
         msg.header.frame_id = 'base_link'
         msg.header.stamp = client.get_clock().now().to_msg()
@@ -82,7 +88,7 @@ def main(argv=None) -> None:
     deadline = time.monotonic() + 30
     while not arrivals and time.monotonic() < deadline:
         states.publish(JointState(name=model.joint_names, position=START.tolist()))
-        targets.publish(pose_at(0.0))
+        targets.publish(pose_at(0.0, out_of_reach=0.0))
         time.sleep(0.1)
     if not arrivals:
         raise SystemExit('the node did not answer the stream')
@@ -112,20 +118,25 @@ def main(argv=None) -> None:
     rclpy.try_shutdown()
     stop_node(node)
 
-    stamps = np.array([stamp for _, stamp, _, _ in arrivals])
-    latency = np.array([t for t, _, _, _ in arrivals]) - stamps
+    stamps = np.array([stamp for _, stamp, *_ in arrivals])
+    latency = np.array([t for t, *_ in arrivals]) - stamps
     at = stamps - stamps.min() if len(stamps) else stamps
     print(f'stream at {args.rate:g} Hz for {args.seconds:g} s: {len(sent)} targets sent, '
           f'{len(commands)} commands, {len(arrivals)} statuses, '
           f'{arrivals[-1][3] if arrivals else 0} targets dropped for a newer one, '
-          f'{sum(not ok for _, _, ok, _ in arrivals)} failed; node RSS {rss:.1f} MB at the end')
-    print(f"{'t [s]':>6s} {'answered':>9s} {'p50 ms':>7s} {'p99 ms':>7s} {'max ms':>7s}")
+          f'{sum(not ok for _, _, ok, *_ in arrivals)} not met; node RSS {rss:.1f} MB at the end')
+    held = np.array([h for *_, h in arrivals], dtype=bool)
+    met = np.array([ok for _, _, ok, *_ in arrivals], dtype=bool)
+    print(f"{'t [s]':>6s} {'answered':>9s} {'met':>6s} {'toward':>6s} {'held':>6s} "
+          f"{'p50 ms':>7s} {'p99 ms':>7s} {'max ms':>7s}")
     for w in range(int(np.ceil(args.seconds / 10))):
         inside = (at >= 10 * w) & (at < 10 * (w + 1))
         if inside.any():
             ms = latency[inside] * 1e3
-            print(f'{10 * (w + 1):6d} {int(inside.sum()):9d} {np.median(ms):7.2f} '
-                  f'{np.percentile(ms, 99):7.2f} {ms.max():7.2f}')
+            toward = ~met[inside] & ~held[inside]
+            print(f'{10 * (w + 1):6d} {int(inside.sum()):9d} {int(met[inside].sum()):6d} '
+                  f'{int(toward.sum()):6d} {int(held[inside].sum()):6d} '
+                  f'{np.median(ms):7.2f} {np.percentile(ms, 99):7.2f} {ms.max():7.2f}')
 
 
 if __name__ == '__main__':

@@ -8,13 +8,17 @@ trajectory_msgs/JointTrajectory on ``stream.trajectory_topic`` for ros2_control'
 joint_trajectory_controller when set) and a StreamStatus on ``~/stream_status``.
 
 Each target is solved from the last command, inside a box of ``stream.max_joint_velocity``
-times the time since the previous target (at most 0.1 s), with the last command as the
-bias (``core.paths.solve_near``): commands never jump between solution branches. A target
-that cannot be met holds the last command (it is published again) and says why in the
-status. The last command is re-synced from /joint_states when they differ by more than
-``stream.resync_threshold`` (the robot was moved by something else). Targets are not
-queued: one thread solves the newest target; older ones that arrive meanwhile are dropped
-(counted in the status).
+times the time since the last command changed (at most 0.1 s), with the last command as
+the bias (``core.paths.solve_near``): commands never jump between solution branches. A
+target met farther from the last command than the box allows (a hand that moved faster
+than the arm may, or came back into reach elsewhere) is approached: the command moves
+along the straight joint-space line toward the solution a descent from the last command
+finds, as far as the box allows. A target that cannot be met (out of reach, or no descent
+from the last command meets it) holds the last command (it is published again) and says
+why in the status. The last command is re-synced from /joint_states when they differ by
+more than ``stream.resync_threshold`` (the robot was moved by something else). Targets are
+not queued: one thread solves the newest target; older ones that arrive meanwhile are
+dropped (counted in the status).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from ik_interfaces.msg import PoseTarget, StreamStatus
 from ik_service import conversions as conv
 from ik_service.core import IKError, JointLimits, RobotModel, SolverSettings
 from ik_service.core.paths import solve_near
+from ik_service.core.solver import CANCELLED, result_at, solve, UNREACHABLE
 import numpy as np
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
@@ -98,34 +103,55 @@ class TargetStream:
 
     def _follow(self, target: PoseStamped, arrived: float) -> None:
         model = self._model()
-        status = StreamStatus(dropped=self._dropped)
+        status = StreamStatus(dropped=self._dropped, held=True)
         status.header.frame_id = target.header.frame_id
         status.target_stamp = target.header.stamp
         if model is None:
             status.message = 'no robot model yet'
             return self._publish(None, None, status, arrived)
         seed, dt = self._seed(model, arrived)
+        step = self._velocity * dt
+        limits = JointLimits.from_model(model)
         try:
             objectives = conv.objectives_from_request(
                 [PoseTarget(link=self._link, pose=target)], [])
             settings = replace(self._settings(), max_restarts=RESTARTS)
-            result = solve_near(model, objectives, seed, self._velocity * dt, settings,
-                                JointLimits.from_model(model), cancel=lambda: self._stopping)
+            # a target not met inside the box is approached or held, never the closest
+            # configuration in the box: no search for that one
+            result = solve_near(model, objectives, seed, step, settings, limits,
+                                cancel=self._stopped, closest_if_missed=False)
+            goal = None if result.success or result.stop_reason in (UNREACHABLE, CANCELLED) \
+                else solve(model, objectives, seed, settings=settings, limits=limits, bias=seed,
+                           cancel=self._stopped)
         except IKError as e:
             status.message = f'target refused: {e}'
             return self._publish(model, self._held(model), status, arrived)
+        approaching = goal is not None and goal.success
+        if approaching:
+            far = float(np.abs(goal.q - seed).max())
+            if far <= step:         # inside the box after all
+                result = goal
+            else:                   # farther than one step: toward it, as fast as allowed
+                result = result_at(model, objectives, seed + (goal.q - seed) * (step / far),
+                                   result.stop_reason, settings=settings, limits=limits)
+                status.message = (f'approaching: the target is met {far:.3g} rad from the '
+                                  f'last command, more than one step ({step:.3g} rad) allows')
         (position, rotation), = result.objective_errors
         status.position_error, status.rotation_error = float(position), float(rotation)
         status.stop_reason = self._stop_codes[result.stop_reason]
         status.success = result.success
-        if result.success:
+        if result.success or approaching:
             self._last = (model, result.q, arrived)
-            status.message = 'met'
+            status.held = False
+            status.message = status.message or 'met'
             return self._publish(model, result.q, status, arrived)
         status.message = (f'held the last command: the target is {position:.3g} m and '
-                          f'{rotation:.3g} rad from the best configuration within '
-                          f'{self._velocity * dt:.3g} rad of it ({result.stop_reason})')
+                          f'{rotation:.3g} rad from the closest configuration found within '
+                          f'{step:.3g} rad of it ({result.stop_reason})')
         return self._publish(model, self._held(model), status, arrived)
+
+    def _stopped(self) -> bool:
+        return self._stopping
 
     def _seed(self, model: RobotModel, arrived: float) -> tuple[np.ndarray, float]:
         """Return the seed (the last command, or /joint_states) and the time step [s]."""

@@ -2,6 +2,7 @@
 
 from ik_service.core import (all_solutions, ClosedForm, IKObjective, JointLimits,
                              load_urdf_file, load_urdf_string, solve, SolverSettings)
+from ik_service.core.solver import exact_solutions
 import numpy as np
 import pytest
 from robots import ARMS, planar_arm, robot_path
@@ -45,6 +46,38 @@ def test_every_solution_reaches_the_pose_inside_the_limits(key):
         distance = np.abs(found - q).max(axis=1)
         assert (np.diff(distance) >= 0).all()                       # nearest the seed first
         assert len({tuple(np.round(r, 6)) for r in found}) == len(found)
+
+
+def test_exact_solutions_are_one_per_solution_inside_the_limits_nearest_the_seed_first():
+    model, base, tip, active = _arm('ur5')
+    joints = list(model.joint_names)
+    limits = JointLimits.from_model(model)
+    q = np.array([0.4, -1.1, 1.3, -1.7, -1.4, 0.6])
+    pose, objective = _target(model, base, tip, q)
+    seed = q + 0.2
+    exact = exact_solutions(model, [objective], seed, active_joints=joints)
+    assert len(exact) >= 4 and np.abs(exact[0] - q).max() < 1e-9       # q's own first
+    every = all_solutions(model, objective, seed, active=active)
+    for row in exact:
+        reached = np.linalg.inv(model.forward_kinematics(row, base)) @ \
+            model.forward_kinematics(row, tip)
+        assert np.abs(reached - pose).max() < 1e-9 and limits.contains(row, 0.0)
+        assert np.abs(every - row).max(axis=1).min() < 1e-9         # one of all_solutions
+    assert (np.diff(np.abs(exact - seed).max(axis=1)) >= 0).all()
+    # a box around q holds q's solution alone; a box away from every solution holds none
+    assert len(exact_solutions(model, [objective], q, limits=limits.around(q, 0.1),
+                               active_joints=joints)) == 1
+    away = q + np.array([1.0, 0, 0, 0, 0, 0])
+    none = exact_solutions(model, [objective], away, limits=limits.around(away, 0.1),
+                           active_joints=joints)
+    assert none.shape == (0, model.num_dofs)
+    assert not solve(model, [objective], away, mode='global', limits=limits.around(away, 0.1),
+                     active_joints=joints, random_seed=1).success
+    panda = load_urdf_file(robot_path(ARMS['panda'][0]))
+    hand = panda.forward_kinematics(np.full(panda.num_dofs, 0.3), 'panda_hand')
+    assert exact_solutions(panda, [IKObjective.fixed_pose('panda_hand', hand[:3, :3],
+                                                          hand[:3, 3])],
+                           np.zeros(panda.num_dofs)) is None          # 7 joints: no form
 
 
 def test_no_solution_escapes_a_dense_numerical_search():

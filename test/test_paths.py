@@ -185,3 +185,28 @@ def test_a_bias_never_costs_a_waypoint():
                         SolverSettings(max_restarts=16), limits)
     assert result.success
     assert np.abs(result.q - q).max() <= 0.5 + 1e-12
+
+
+def test_a_target_that_is_held_when_missed_is_not_searched_where_nothing_can_meet_it():
+    # a stream holds its last command on a miss: where the closed form has no exact
+    # solution inside the box (a pose 1 rad of shoulder pan away) or the target is out of
+    # reach, no restarts look for the closest configuration; the miss is the same
+    limits = JointLimits.from_model(UR5)
+    settings = SolverSettings(max_restarts=16)
+    goal = UR5.forward_kinematics(START + np.array([1.0, 0, 0, 0, 0, 0]), 'tool0')
+    far = UR5.forward_kinematics(START, 'tool0')
+    far[:3, 3] *= 3.0
+    for pose in (goal, far):
+        objectives = [IKObjective.fixed_pose('tool0', pose[:3, :3], pose[:3, 3])]
+        searched = solve_near(UR5, objectives, START, 0.1, settings, limits)
+        held = solve_near(UR5, objectives, START, 0.1, settings, limits,
+                          closest_if_missed=False)
+        assert not searched.success and not held.success
+        assert held.restarts == 0 and searched.restarts > 0
+        assert held.max_error >= searched.max_error
+    # a target inside the box is met either way, with the same answer
+    near = UR5.forward_kinematics(START + 0.05, 'tool0')
+    objectives = [IKObjective.fixed_pose('tool0', near[:3, :3], near[:3, 3])]
+    met = [solve_near(UR5, objectives, START, 0.1, settings, limits, closest_if_missed=c)
+           for c in (True, False)]
+    assert met[0].success and met[1].success and np.array_equal(met[0].q, met[1].q)

@@ -108,9 +108,36 @@ def test_an_unreachable_target_holds_the_last_command_and_says_why(stream):
     targets.publish(_pose(far))
     spin(0.5)
     status = statuses.messages[before]
-    assert not status.success and 'held the last command' in status.message
+    assert not status.success and status.held and 'held the last command' in status.message
     assert status.position_error > 1.0
     np.testing.assert_array_equal(_q(commands.messages[held]), last)
+
+
+def test_a_target_farther_than_one_step_is_approached_at_the_velocity_limit_then_met(stream):
+    # the hand jumps 0.6 rad of shoulder pan away and stays: no step may take the arm
+    # there (at most VELOCITY * 0.1 s = 0.2 rad), so the commands move toward it, then meet it
+    targets, commands, statuses, _, spin = stream
+    first, before = len(commands), len(statuses)
+    last = _q(commands.messages[-1])
+    goal = last + np.array([0.6, 0.0, 0.0, 0.0, 0.0, 0.0])
+    pose = UR5.forward_kinematics(goal, 'tool0')
+    started = time.monotonic()
+    while time.monotonic() - started < 1.5:
+        targets.publish(_pose(pose))
+        spin(0.01)
+    got = [_q(m) for m in commands.messages[first:]]
+    status = statuses.messages[before:]
+    toward = [s for s in status if not s.success and not s.held]
+    assert toward and all(s.message.startswith('approaching') for s in toward)
+    assert status[-1].success and not status[-1].held
+    steps = np.abs(np.diff(np.vstack([last, got]), axis=0)).max(axis=1)
+    assert steps.max() <= VELOCITY * 0.1 + 1e-9 and len(steps) >= 3
+    np.testing.assert_allclose(got[-1], goal, atol=1e-4)        # the same branch
+    tip = UR5.forward_kinematics(got[-1], 'tool0')
+    assert np.abs(tip - pose).max() < 1e-5
+    # on the way the commands go along the joint-space line from the last one to the goal
+    for q in got:
+        np.testing.assert_allclose(q - last, (q[0] - last[0]) / 0.6 * (goal - last), atol=1e-4)
 
 
 @pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM])

@@ -35,7 +35,8 @@ from .errors import InvalidSettingsError
 from .limits import JointLimits
 from .model import RobotModel
 from .objectives import IKObjective, ObjectiveSet
-from .solver import CANCELLED, GLOBAL, IKResult, LOCAL, result_at, solve, SolverSettings
+from .solver import (CANCELLED, exact_solutions, GLOBAL, IKResult, LOCAL, result_at, solve,
+                     SolverSettings, UNREACHABLE)
 
 # A joint step larger than this between consecutive waypoints [rad or m] is a branch
 # change unless the caller allows one (also the default largest step).
@@ -90,7 +91,8 @@ def solve_path(
 
     max_step: the largest change of any joint between consecutive answers, a number or
     one per dof (n,) [rad or m]. allow_branch_change: a waypoint the box cannot solve is
-    solved again in global mode from the previous answer (its step may then be large).
+    solved again in global mode from the previous answer (its step may then be large),
+    unless it is out of reach or its chain's closed form has no solution inside the limits.
     max_cartesian_step: where a waypoint's targets are more than this [m, or rad for
     rotations] from the previous waypoint's, interpolated targets are solved first.
     restarts_per_waypoint: starts inside the box when the descent from the previous answer
@@ -179,7 +181,7 @@ class _Walk:
             if self.cancel is not None and self.cancel():
                 self.cancelled = True
                 break
-            result = self._waypoint(k, q)
+            result = self._waypoint(k, q, closest_if_missed=not hold)
             if hold and not result.success:
                 result = result_at(self.model, self.waypoints[k], q, result.stop_reason,
                                    settings=self.settings, limits=self.limits,
@@ -192,8 +194,13 @@ class _Walk:
                 break
         return out
 
-    def _waypoint(self, k: int, q: np.ndarray) -> IKResult:
-        """Solve waypoint k from the previous answer q (n,), interpolating if asked."""
+    def _waypoint(self, k: int, q: np.ndarray, closest_if_missed: bool = True) -> IKResult:
+        """
+        Solve waypoint k from the previous answer q (n,), interpolating if asked.
+
+        closest_if_missed: see ``solve_near`` (the interpolated targets' answers always
+        carry the configuration along, so they are searched in full).
+        """
         objectives = self.waypoints[k]
         if self.max_cartesian_step is not None and k > 0:
             for between in _interpolated(self.waypoints[k - 1], objectives,
@@ -202,8 +209,11 @@ class _Walk:
                                self.limits, self.active_joints, self.random_seed + k,
                                self.cancel).q
         result = solve_near(self.model, objectives, q, self.step_limit, self.in_box,
-                            self.limits, self.active_joints, self.random_seed + k, self.cancel)
-        if not result.success and self.allow_branch_change:
+                            self.limits, self.active_joints, self.random_seed + k, self.cancel,
+                            closest_if_missed)
+        if not result.success and self.allow_branch_change and not _cannot_be_met(
+                self.model, objectives, q, self.limits, self.active_joints, self.settings,
+                result):
             other = solve(self.model, objectives, q, mode=GLOBAL, settings=self.settings,
                           limits=self.limits, active_joints=self.active_joints,
                           random_seed=self.random_seed + k, cancel=self.cancel)
@@ -241,7 +251,8 @@ def _length(start: np.ndarray, results: list) -> float:
 def solve_near(model: RobotModel, objectives, q: np.ndarray, step_limit,
                settings: SolverSettings,
                limits: JointLimits, active_joints: Optional[Sequence[str]] = None,
-               random_seed: int = 0, cancel: Optional[Callable[[], bool]] = None) -> IKResult:
+               random_seed: int = 0, cancel: Optional[Callable[[], bool]] = None,
+               closest_if_missed: bool = True) -> IKResult:
     """
     Solve within q (n,) +- step_limit (a number or (n,)), pulled toward q.
 
@@ -249,25 +260,53 @@ def solve_near(model: RobotModel, objectives, q: np.ndarray, step_limit,
     configuration the pull can hold a descent short of the target), then
     ``settings.max_restarts`` other starts.
 
-    The starts (seed table, then random, ``settings.max_restarts`` of them, all inside the
-    box) find the answers a single descent misses near singular configurations; being
-    inside the box, they are on the same branch.
+    The starts (the closed form's solutions inside the box, the seed table, then random,
+    ``settings.max_restarts`` of them, all inside the box) find the answers a single
+    descent misses near singular configurations; being inside the box, they are on the
+    same branch. On a miss they also find the configuration closest to the target.
+    closest_if_missed=False: the caller has no use for a miss's configuration (it holds
+    its own), so no search follows the first descent where nothing inside the box can
+    meet the target: a target out of reach (``problem_is_unreachable``), or, on a chain
+    with a closed form (and ``settings.closed_form``), a pose whose exact solutions all
+    lie outside the box.
     """
+    problem = objectives if isinstance(objectives, ObjectiveSet) else \
+        ObjectiveSet(model, objectives)
     box = limits.around(q, step_limit)
-    result = solve(model, objectives, q, mode=LOCAL, settings=settings, limits=box,
+    result = solve(model, problem, q, mode=LOCAL, settings=settings, limits=box,
                    active_joints=active_joints, bias=q, cancel=cancel)
-    if not result.success and result.stop_reason != CANCELLED:
-        # near a singular configuration the pull toward q can hold a descent short of
-        # the target: the bias is a preference, never the reason for a miss
-        plain = solve(model, objectives, q, mode=LOCAL, settings=settings, limits=box,
-                      active_joints=active_joints, cancel=cancel)
-        if plain.success or plain.max_error < result.max_error:
-            result = plain
+    if result.success or result.stop_reason == CANCELLED or not closest_if_missed and \
+            _cannot_be_met(model, problem, q, box, active_joints, settings, result):
+        return result
+    # near a singular configuration the pull toward q can hold a descent short of the
+    # target: the bias is a preference, never the reason for a miss
+    plain = solve(model, problem, q, mode=LOCAL, settings=settings, limits=box,
+                  active_joints=active_joints, cancel=cancel)
+    if plain.success or plain.max_error < result.max_error:
+        result = plain
     if result.success or settings.max_restarts == 0 or result.stop_reason == CANCELLED:
         return result
-    other = solve(model, objectives, q, mode=GLOBAL, settings=settings, limits=box,
+    other = solve(model, problem, q, mode=GLOBAL, settings=settings, limits=box,
                   active_joints=active_joints, bias=q, random_seed=random_seed, cancel=cancel)
     return other if other.success or other.max_error < result.max_error else result
+
+
+def _cannot_be_met(model: RobotModel, objectives, q: np.ndarray, limits: JointLimits,
+                   active_joints: Optional[Sequence[str]], settings: SolverSettings,
+                   missed: IKResult) -> bool:
+    """
+    Tell whether no configuration inside ``limits`` meets objectives a solve from q missed.
+
+    True when the target is out of reach (the miss's stop reason), or, on a chain with a
+    closed form (and ``settings.closed_form``), when no exact solution lies inside the
+    limits; False when neither is known.
+    """
+    if missed.stop_reason == UNREACHABLE:
+        return True
+    if not settings.closed_form:
+        return False
+    exact = exact_solutions(model, objectives, q, limits=limits, active_joints=active_joints)
+    return exact is not None and not len(exact)
 
 
 def _interpolated(a: list, b: list, max_cartesian_step: float) -> list:

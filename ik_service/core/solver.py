@@ -208,7 +208,7 @@ def solve(
     def first_starts():
         exact = closed_form_starts(problem, plan, seed, limits, in_root) \
             if settings.closed_form else None
-        return exact if exact is not None else \
+        return exact if exact is not None and len(exact) else \
             table.starts(problem, 4 * settings.batch_size, idx, seed, in_root)
 
     return descent.run(seed[idx][None], first_starts, settings.max_restarts, rows=rows,
@@ -263,13 +263,46 @@ def closed_form_starts(problem: ObjectiveSet, plan: '_Plan', seed: np.ndarray,
     Applies to a single objective fixing a link's pose (targets in the root frame or a
     link no active dof moves, posed at the seed: ``in_root``, each objective's
     ``targets_in_root``), when the active dofs moving that link have a closed form (the
-    plan's): each exact solution, nearest the seed first. They meet the tolerance at
-    once, so the descent only checks them.
+    plan's): each exact solution inside the limits, nearest the seed first; (0, k) when
+    none is. They meet the tolerance at once, so the descent only checks them. None when
+    no closed form applies.
     """
     form = plan.closed_form
     targets = in_root[0] if form is not None else None
     pose = pose_asked(problem.objectives[0], *targets) if targets is not None else None
-    return form.starts(pose, seed, limits, plan.idx) if pose is not None else None
+    if pose is None:
+        return None
+    starts = form.starts(pose, seed, limits, plan.idx)
+    return starts if starts is not None else np.empty((0, len(plan.idx)))
+
+
+def exact_solutions(model: RobotModel, objectives: Sequence[IKObjective] | ObjectiveSet,
+                    seed: np.ndarray, *, limits: Optional[JointLimits] = None,
+                    active_joints: Optional[Sequence[str]] = None) -> Optional[np.ndarray]:
+    """
+    Return a one-pose problem's exact solutions inside the limits, (N, n), or None.
+
+    By the closed form of its chain, as a global solve starts from them
+    (``closed_form_starts``): one configuration per exact solution inside ``limits``
+    (angles a whole number of turns from their value nearest the seed's), nearest the
+    seed (n,) first, the other dofs at the seed's values; (0, n) when none lies inside
+    them, so that no start inside the limits leads to one. None when no closed form
+    applies. A reference link is posed at the seed.
+    """
+    problem = objectives if isinstance(objectives, ObjectiveSet) else \
+        ObjectiveSet(model, objectives)
+    seed = _configuration(seed, model.num_dofs, 'seed')
+    limits = limits or JointLimits.from_model(model)
+    plan = _Plan.of(problem, active_dofs(problem, active_joints), limits)
+    if plan.closed_form is None:
+        return None
+    in_root = [targets_in_root(model, o, seed, plan.idx) for o in problem.objectives]
+    starts = closed_form_starts(problem, plan, seed, limits, in_root)
+    if starts is None:
+        return None
+    out = np.tile(seed, (len(starts), 1))
+    out[:, plan.idx] = starts
+    return out
 
 
 def problem_is_unreachable(model: RobotModel, problem: ObjectiveSet, tolerance: float,
@@ -539,5 +572,6 @@ __all__ = [
     'problem_is_unreachable',
     'active_dofs',
     'closed_form_of',
+    'exact_solutions',
     'result_at',
 ]
