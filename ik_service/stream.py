@@ -112,6 +112,7 @@ class TargetStream:
         seed, dt = self._seed(model, arrived)
         step = self._velocity * dt
         limits = JointLimits.from_model(model)
+        approaching = ''        # the message when the command moves toward the target
         try:
             objectives = conv.objectives_from_request(
                 [PoseTarget(link=self._link, pose=target)], [])
@@ -120,22 +121,12 @@ class TargetStream:
             # configuration in the box: no search for that one
             result = solve_near(model, objectives, seed, step, settings, limits,
                                 cancel=self._stopped, closest_if_missed=False)
-            goal = None if result.success or result.stop_reason in (UNREACHABLE, CANCELLED) \
-                else solve(model, objectives, seed, settings=settings, limits=limits, bias=seed,
-                           cancel=self._stopped)
+            if not result.success and result.stop_reason not in (UNREACHABLE, CANCELLED):
+                result, approaching = self._toward(model, objectives, seed, step, settings,
+                                                   limits, result)
         except IKError as e:
             status.message = f'target refused: {e}'
             return self._publish(model, self._held(model), status, arrived)
-        approaching = goal is not None and goal.success
-        if approaching:
-            far = float(np.abs(goal.q - seed).max())
-            if far <= step:         # inside the box after all
-                result = goal
-            else:                   # farther than one step: toward it, as fast as allowed
-                result = result_at(model, objectives, seed + (goal.q - seed) * (step / far),
-                                   result.stop_reason, settings=settings, limits=limits)
-                status.message = (f'approaching: the target is met {far:.3g} rad from the '
-                                  f'last command, more than one step ({step:.3g} rad) allows')
         (position, rotation), = result.objective_errors
         status.position_error, status.rotation_error = float(position), float(rotation)
         status.stop_reason = self._stop_codes[result.stop_reason]
@@ -143,12 +134,35 @@ class TargetStream:
         if result.success or approaching:
             self._last = (model, result.q, arrived)
             status.held = False
-            status.message = status.message or 'met'
+            status.message = approaching or 'met'
             return self._publish(model, result.q, status, arrived)
         status.message = (f'held the last command: the target is {position:.3g} m and '
                           f'{rotation:.3g} rad from the closest configuration found within '
                           f'{step:.3g} rad of it ({result.stop_reason})')
         return self._publish(model, self._held(model), status, arrived)
+
+    def _toward(self, model: RobotModel, objectives: list, seed: np.ndarray, step: float,
+                settings: SolverSettings, limits: JointLimits, missed) -> tuple:
+        """
+        Return (the command, a message) for a target the box around seed (n,) missed.
+
+        A descent from seed without the box: when it meets the target, the command moves
+        along the straight joint-space line toward that solution by at most ``step`` [rad
+        or m] (message: approaching), or is the solution itself when it is that near
+        (message: ''). When it misses, the box's miss stands (message: '').
+        """
+        goal = solve(model, objectives, seed, settings=settings, limits=limits, bias=seed,
+                     cancel=self._stopped)
+        if not goal.success:
+            return missed, ''
+        far = float(np.abs(goal.q - seed).max())
+        if far <= step:
+            return goal, ''
+        command = seed + (goal.q - seed) * (step / far)
+        return (result_at(model, objectives, command, missed.stop_reason, settings=settings,
+                          limits=limits),
+                f'approaching: the target is met {far:.3g} rad from the last command, more '
+                f'than one step ({step:.3g} rad) allows')
 
     def _stopped(self) -> bool:
         return self._stopping
