@@ -140,6 +140,32 @@ def test_a_target_farther_than_one_step_is_approached_at_the_velocity_limit_then
         np.testing.assert_allclose(q - last, (q[0] - last[0]) / 0.6 * (goal - last), atol=1e-4)
 
 
+def test_malformed_targets_are_refused_with_the_reason_and_hold_the_last_command(stream):
+    targets, commands, statuses, _, spin = stream
+    last = _q(commands.messages[-1])
+    good = UR5.forward_kinematics(last, 'tool0')
+    bad = {'position': ('nan', lambda m: setattr(m.pose.position, 'x', float('nan'))),
+           'not a unit quaternion': ('norm', lambda m: setattr(m.pose.orientation, 'w', 0.0)),
+           'unknown frame': ('nowhere', lambda m: setattr(m.header, 'frame_id', 'nowhere')),
+           'huge position': ('within', lambda m: setattr(m.pose.position, 'y', 1e300))}
+    for name, (words, spoil) in bad.items():
+        msg = _pose(good)
+        spoil(msg)
+        before, sent = len(statuses), len(commands)
+        targets.publish(msg)
+        spin(0.3)
+        assert len(statuses) > before, name
+        status = statuses.messages[before]
+        assert not status.success and status.held, name
+        assert status.message.startswith('target refused') and words in status.message, \
+            (name, status.message)
+        np.testing.assert_array_equal(_q(commands.messages[sent]), last)
+    before = len(statuses)
+    targets.publish(_pose(good))
+    spin(0.3)
+    assert statuses.messages[before].success       # the stream goes on
+
+
 @pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM])
 def test_the_node_stops_cleanly_while_the_stream_solves(ros, signum):
     """Unreachable targets at 500 Hz keep the stream thread solving when the signal comes."""
