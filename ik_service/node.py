@@ -44,7 +44,6 @@ from ik_service.core import (
     load_urdf_string,
     LOCAL,
     NEARBY,
-    NoSolutionError,
     ObjectiveSet,
     residual_and_jacobian,
     RobotModel,
@@ -52,7 +51,7 @@ from ik_service.core import (
     URDFError,
 )
 from ik_service.core import kernel_warm_up, solver as core_solver
-from ik_service.core.closed_form import all_solutions
+from ik_service.core.branches import labelled_solutions, solve_on_branch
 from ik_service.core.errors import MAX_MAGNITUDE
 from ik_service.core.paths import DEFAULT_MAX_STEP, solve_path
 from ik_service.core.seed_table import SeedTable
@@ -692,15 +691,12 @@ class IKServiceNode(Node):
             self._fill_cancelled(res)
             return
         closed = core_solver.closed_form_of(problem, active_joints, limits)
-        every, every_labels, every_near = None, [], []
-        if req.all_solutions or req.branch:
-            every = closed and all_solutions(model, problem.objectives[0], seed, limits,
-                                             closed[1], settings.tolerance)
-            if every is not None and len(every):
-                every_labels, every_near = closed[0].describe(every)
+        every = labelled_solutions(problem, seed, limits, active_joints, settings.tolerance) \
+            if closed is not None and (req.all_solutions or req.branch) else None
         if req.branch:
-            result = self._on_branch(model, problem, closed, every, every_labels, req.branch,
-                                     limits, active_joints, settings)
+            result = solve_on_branch(problem, seed, req.branch, settings=settings,
+                                     limits=limits, active_joints=active_joints,
+                                     solutions=every)
 
         res.success = result.success
         res.result_code.val = _result_code(result)
@@ -721,10 +717,10 @@ class IKServiceNode(Node):
             else:
                 names = list(model.joint_names)
                 res.all_solutions = [JointState(name=names, position=conv.float64_array(r))
-                                     for r in every]
-                res.all_solution_branches = every_labels
-                note += f'; all_solutions: {len(every)} inside the limits'
-                singular = sum(1 for kinds in every_near if kinds)
+                                     for r in every.q]
+                res.all_solution_branches = every.labels
+                note += f'; all_solutions: {len(every.q)} inside the limits'
+                singular = sum(1 for kinds in every.near if kinds)
                 if singular:
                     note += (f', {singular} of them near a singular configuration (solutions '
                              'there crowd together; exactly on it, a joint motion keeps the pose)')
@@ -746,31 +742,6 @@ class IKServiceNode(Node):
             values['joint_limit_margin'], bool(req.ignore_joint_limits), req.seed_mode,
             tuple(result.active_joints), model.name
         ) + f'random_seed: {int(req.random_seed)}\n'
-
-    @staticmethod
-    def _on_branch(model: RobotModel, problem: ObjectiveSet, closed, every, labels: list,
-                   branch: str, limits: JointLimits, active_joints, settings):
-        """
-        Return the answer on ``branch``: its solution nearest the seed, checked by a solve.
-
-        every (S, n): the pose's solutions inside the limits, nearest the seed first;
-        labels: their branches.
-        """
-        if closed is None:
-            raise InvalidSettingsError(
-                f'branch {branch!r}: branches are known only for one pose target on a chain '
-                'with a closed form (6R arms such as UR or spherical wrists, planar arms)')
-        if len(every) and not any(labels):
-            raise InvalidSettingsError(
-                f'branch {branch!r}: the closed form of this chain ({closed[0].family}) has no '
-                'branch labels (they are known for UR-style arms, spherical wrists and planar '
-                'arms); leave branch empty')
-        rows = [r for r, label in zip(every, labels) if label == branch]
-        if not rows:
-            found = ', '.join(sorted(set(labels))) or 'none inside the limits'
-            raise NoSolutionError(f'no solution on branch {branch!r}; this pose has: {found}')
-        return solve(model, problem, rows[0], mode=LOCAL, settings=settings, limits=limits,
-                     active_joints=active_joints)
 
     def _publish_answer(self, model: RobotModel, objectives, result, solution: JointState):
         """Publish the markers of an answer, and its solution when it is one."""

@@ -1,7 +1,9 @@
 """Closed-form IK (EAIK through our kinematics): every solution, checked by FK and by search."""
 
-from ik_service.core import (all_solutions, ClosedForm, IKObjective, JointLimits,
-                             load_urdf_file, load_urdf_string, solve, SolverSettings)
+from ik_service.core import (all_solutions, ClosedForm, IKObjective, InvalidSettingsError,
+                             JointLimits, labelled_solutions, load_urdf_file, load_urdf_string,
+                             NoSolutionError, ObjectiveSet, solve, solve_on_branch,
+                             SolverSettings)
 from ik_service.core.solver import exact_solutions
 import numpy as np
 import pytest
@@ -119,6 +121,35 @@ def test_the_global_answer_is_the_exact_solution_nearest_the_seed():
     result = solve(model, [objective], seed, mode='global', random_seed=3)
     assert result.success and result.iterations == 0
     np.testing.assert_allclose(result.q, found[0], atol=1e-9)
+
+
+def test_a_named_branch_is_solved_nearest_the_seed_and_a_missing_one_is_refused():
+    model, base, tip, active = _arm('ur5')
+    q = np.array([0.4, -1.1, 1.3, -1.7, -1.4, 0.6])
+    pose, objective = _target(model, base, tip, q)
+    problem = ObjectiveSet(model, [objective])
+    found = labelled_solutions(problem, q)
+    form = ClosedForm.of(model, tip, active)
+    exact = form.solutions(model.forward_kinematics(q, tip), q)
+    assert found.labels == form.branches(found.q) and len(set(found.labels)) == len(exact) >= 4
+    for label in sorted(set(found.labels)):
+        result = solve_on_branch(problem, q, label)
+        assert result.success and result.max_error < 1e-9
+        assert form.branches(result.q[None]) == [label]
+        on = [r for r, other in zip(found.q, found.labels) if other == label]
+        np.testing.assert_allclose(result.q, on[0], atol=1e-9)     # nearest the seed
+        reached = np.linalg.inv(model.forward_kinematics(result.q, base)) @ \
+            model.forward_kinematics(result.q, tip)
+        assert np.abs(reached - pose).max() < 1e-9
+    with pytest.raises(NoSolutionError, match='this pose has: shoulder'):
+        solve_on_branch(problem, q, 'shoulder0 elbow0 wrist0')
+    panda = load_urdf_file(robot_path(ARMS['panda'][0]))
+    hand = panda.forward_kinematics(np.full(panda.num_dofs, 0.3), 'panda_hand')
+    seven = ObjectiveSet(panda, [IKObjective.fixed_pose('panda_hand', hand[:3, :3],
+                                                        hand[:3, 3])])
+    assert labelled_solutions(seven, np.zeros(panda.num_dofs)) is None
+    with pytest.raises(InvalidSettingsError, match='closed form'):
+        solve_on_branch(seven, np.zeros(panda.num_dofs), 'shoulder+ elbow+ wrist+')
 
 
 @pytest.mark.parametrize('key', sorted(CASES))

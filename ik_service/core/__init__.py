@@ -8,6 +8,7 @@ result = solve(model, [goal], seed, mode='global')
 """
 
 from . import kernel
+from .branches import labelled_solutions, LabelledSolutions, solve_on_branch
 from .closed_form import all_solutions, ClosedForm
 from .errors import (
     IKError,
@@ -49,6 +50,9 @@ __all__ = [
     'URDFError',
     'kernel',
     'all_solutions',
+    'LabelledSolutions',
+    'labelled_solutions',
+    'solve_on_branch',
     'ClosedForm',
     'JointLimits',
     'JointSpec',
