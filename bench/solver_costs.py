@@ -96,7 +96,7 @@ def main() -> None:
           if form is not None else []),
         ('out of reach, approximate=false', lambda: solve(
             model, [far], goal, mode='global', settings=exact_only)),
-        # a stream's step (box 0.006 rad: 2 ms at 3 rad/s) to a target it cannot meet
+        # a stream's step (box 0.006 rad: 3 ms at 2 rad/s) to a target it cannot meet
         ('step out of reach, closest searched', lambda: solve_near(
             model, [far], goal, 0.006, stream, limits)),
         ('step out of reach, held', lambda: solve_near(
