@@ -36,8 +36,9 @@ from ik_service.core import (IKObjective, JointLimits, load_urdf_file, solve,  #
 from ik_service.core.transforms import matrix_to_quaternion, rotation_angle  # noqa: E402
 import numpy as np  # noqa: E402
 
-# (URDF under example-robot-data, the arm's base link, its tip). The arm is the joints
-# between them; other joints stay at 0 (a torso held still: PR2, TALOS, TIAGo, G1).
+# (URDF under example-robot-data, or under pybullet's data for a path starting
+# 'pybullet_data/', the arm's base link, its tip). The arm is the joints between them;
+# other joints stay at 0 (a torso held still: PR2, TALOS, TIAGo, G1).
 ROBOTS = {
     'ur5': ('ur_description/urdf/ur5_robot.urdf', 'base_link', 'tool0'),
     'panda': ('panda_description/urdf/panda.urdf', 'panda_link0', 'panda_hand'),
@@ -52,6 +53,7 @@ ROBOTS = {
     'talos': ('talos_data/robots/talos_reduced.urdf', 'torso_2_link', 'arm_left_7_link'),
     'tiago': ('tiago_description/robots/tiago.urdf', 'torso_lift_link', 'arm_7_link'),
     'g1': ('g1_description/urdf/g1_29dof_rev_1_0.urdf', 'torso_link', 'left_wrist_yaw_link'),
+    'iiwa': ('pybullet_data/kuka_iiwa/model.urdf', 'lbr_iiwa_link_0', 'lbr_iiwa_link_7'),
 }
 DEFAULT_ROBOTS = ['ur5', 'panda', 'z1']
 ROBOTS_DIR = os.path.join(sys.prefix, 'lib', 'python3.11', 'site-packages', 'cmeel.prefix',
@@ -61,12 +63,20 @@ POSITION_TOL, ROTATION_TOL, LIMIT_SLACK = 1e-4, 1e-3, 1e-6
 BLOCK = 25     # cases a solver runs back to back before the next one takes its turn
 
 
+def robot_file(relative: str) -> str:
+    """Return the path of a URDF named as in ROBOTS."""
+    if relative.startswith('pybullet_data/'):
+        import pybullet_data        # bench/requirements.txt: pybullet, for its robots
+        return os.path.join(pybullet_data.getDataPath(), relative[len('pybullet_data/'):])
+    return os.path.join(ROBOTS_DIR, relative)
+
+
 class Arm:
     """One robot of the benchmark: model, chain joints and their URDF limits."""
 
     def __init__(self, key: str):
         relative, self.base, self.tip = ROBOTS[key]
-        self.path = os.path.join(ROBOTS_DIR, relative)
+        self.path = robot_file(relative)
         self.urdf = open(self.path).read()
         self.model = load_urdf_file(self.path)
         moving_tip = self.model.dofs_moving_links([self.model.link_id(self.tip)])

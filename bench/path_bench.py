@@ -1,7 +1,7 @@
 """
 Paths: ik_service's solve_path against TRAC-IK and Klampt seeded from the previous answer.
 
-    .venv/bin/python bench/path_bench.py [--waypoints 1000] [--robots ur5 panda xarm7 kinova z1]
+    .venv/bin/python bench/path_bench.py [--waypoints 1000] [--robots ur5 panda xarm7 kinova z1 iiwa]
 
 Each robot starts at a random configuration (fixed seed) in the middle half of each
 joint's range (ranges wider than a turn taken as [-pi, pi]), and follows, in its base link:
@@ -126,7 +126,8 @@ class KlamptNearby(Klampt):
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--waypoints', type=int, default=1000)
-    parser.add_argument('--robots', nargs='+', default=['ur5', 'panda', 'xarm7', 'kinova', 'z1'])
+    parser.add_argument('--robots', nargs='+',
+                        default=['ur5', 'panda', 'xarm7', 'kinova', 'z1', 'iiwa'])
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     print('| robot | path | solver | solved | failed | flips | length | ms |')

@@ -168,6 +168,32 @@ def test_an_arm_stretched_out_of_reach_and_back_returns_the_way_it_left():
     assert path.step.max() <= 0.5 + 1e-12
 
 
+def test_a_stretch_solved_again_is_kept_until_it_meets_the_first_answers():
+    # Panda (7 joints): a line 1 m out through the boundary and back. Following the targets
+    # out of reach turned the arm about its shoulder-wrist line; solved again holding, the
+    # answers came back the way they left, but were spliced into the first ones at the
+    # first waypoint met, where those were merely within one step: the arm ended 0.45 rad
+    # from its start, on a longer way. Spliced where the two walks' answers agree, it
+    # comes back to where it started
+    arm = [f'panda_joint{i}' for i in range(1, 8)]
+    idx = [PANDA.joint_id(j) for j in arm]
+    start = np.zeros(PANDA.num_dofs)
+    start[idx] = [-0.31737338905386125, 0.5251978544118284, -0.3462987086350986,
+                  -1.2506999459491974, 0.3259978340081582, 2.2586277973523154,
+                  1.424534952135696]
+    pose = PANDA.forward_kinematics(start, 'panda_hand')
+    out = pose[:3, 3] / np.linalg.norm(pose[:3, 3])
+    s = np.linspace(0, 1, 400)
+    waypoints = [[IKObjective.fixed_pose('panda_hand', pose[:3, :3], pose[:3, 3] + t * out)]
+                 for t in np.minimum(s, 1 - s) * 2]
+    path = solve_path(PANDA, waypoints, start, active_joints=arm)
+    assert path.success[:5].all() and not path.success[200] and path.success[-5:].all()
+    assert np.abs(path.q[-1] - start).max() < 0.01
+    steps = np.linalg.norm(np.diff(np.vstack([start, path.q]), axis=0), axis=1)
+    way_out = steps[:int(np.argmin(path.success)) + 1].sum()
+    assert steps.sum() <= 2 * way_out * 1.05 and path.step.max() <= 0.5 + 1e-12
+
+
 def test_a_bias_never_costs_a_waypoint():
     # Panda near a singular configuration (a 10 cm circle): held toward q by the bias, the
     # descent from q stops 5e-4 short of the target; the solution lies inside the box

@@ -44,6 +44,9 @@ DEFAULT_MAX_STEP = 0.5
 # Starts inside the box after a failed descent from the previous answer: enough near
 # singular configurations, and a bounded cost per unreachable waypoint.
 DEFAULT_RESTARTS_PER_WAYPOINT = 16
+# Two walks whose answers to a waypoint are this close [rad or m] go on alike: a stretch
+# solved again stops there (far above the descent's own spread, far below a visible step).
+MERGE_TOLERANCE = 1e-4
 
 
 @dataclass
@@ -104,8 +107,10 @@ def solve_path(
     or holding the configuration that met the waypoint before it (the seed, for a path
     that starts out of reach). The path is solved following, then each such stretch is
     solved again holding, and on from where a waypoint is met again, up to the end of the
-    path or to the first answer from which the following answers continue within the box;
-    of the two, the answers that meet more waypoints are kept, the shorter motion
+    path or to the first answer that is the following one's (the two go on alike from
+    there: a 7-joint arm that followed may have turned about its shoulder-wrist line and
+    come back elsewhere); of the two, the answers that meet more waypoints are kept, the
+    shorter motion
     (joint-space length) when they meet as many. Following keeps up with a path that
     comes back elsewhere; holding comes back the way it left (an arm stretched out of
     reach and back returns on the side it left on, as TRAC-IK and Klampt held at their
@@ -171,8 +176,8 @@ class _Walk:
         hold: until a waypoint is met, a missed one keeps q (its result is q's); else
         each answer is the closest configuration found. until: results of another walk
         over the same waypoints: once a waypoint is met (after the held ones), stop where
-        their answer to the next waypoint is within the box of this one's (their answers
-        from there on continue these). budget: at most this many waypoints.
+        this answer is theirs (within MERGE_TOLERANCE: their answers from there on are
+        what these would be). budget: at most this many waypoints.
         """
         out = []
         for k in range(first, len(self.waypoints)):
@@ -189,8 +194,8 @@ class _Walk:
             hold = hold and not result.success
             out.append(result)
             q = result.q
-            if until is not None and not hold and (k + 1 == len(until) or np.all(
-                    np.abs(until[k + 1].q - q) <= self.step_limit)):
+            if until is not None and not hold and np.all(
+                    np.abs(until[k].q - q) <= MERGE_TOLERANCE):
                 break
         return out
 
