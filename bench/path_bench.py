@@ -1,7 +1,7 @@
 """
 Paths: ik_service's solve_path against TRAC-IK and Klampt seeded from the previous answer.
 
-    .venv/bin/python bench/path_bench.py [--waypoints 1000] [--robots ur5 panda xarm7 kinova z1 iiwa]
+    .venv/bin/python bench/path_bench.py [--waypoints 1000] [--robots ur5 panda ... iiwa]
 
 Each robot starts at a random configuration (fixed seed) in the middle half of each
 joint's range (ranges wider than a turn taken as [-pi, pi]), and follows, in its base link:
