@@ -77,23 +77,7 @@ def objectives_from_request(pose_targets: Sequence, objectives: Sequence) -> lis
             raise InvalidObjectiveError(
                 f'{where}.link is empty: name the link that should reach the pose'
             )
-        pose = target.pose.pose
-        o = pose.orientation
-        try:
-            rotation = quaternion_to_matrix([o.x, o.y, o.z, o.w])
-        except InvalidObjectiveError as e:
-            raise InvalidObjectiveError(f'{where}.pose.pose.orientation: {e}') from None
-        out.append(
-            _checked(
-                where,
-                lambda: IKObjective.fixed_pose(
-                    target.link,
-                    rotation,
-                    _xyz(pose.position),
-                    ref_link=target.pose.header.frame_id or None,
-                ),
-            )
-        )
+        out.append(pose_objective(target.link, target.pose, f'{where}.pose'))
     for k, msg in enumerate(objectives):
         out.append(_checked(f'objectives[{k}]', lambda: objective_from_msg(msg)))
     if not out:
@@ -101,6 +85,27 @@ def objectives_from_request(pose_targets: Sequence, objectives: Sequence) -> lis
             'the request has no pose_targets and no objectives; give at least one'
         )
     return out
+
+
+def pose_objective(link: str, pose: PoseStamped, where: str = '') -> IKObjective:
+    """
+    Return the objective putting ``link``'s frame at a geometry_msgs/PoseStamped.
+
+    The pose is in its header's frame (a link; empty: the robot's root), position in m.
+    where: the request field the pose came from, named in InvalidObjectiveError ('': the
+    pose is the message itself).
+    """
+    o = pose.pose.orientation
+    try:
+        rotation = quaternion_to_matrix([o.x, o.y, o.z, o.w])
+    except InvalidObjectiveError as e:
+        field = f'{where}.pose' if where else 'pose'
+        raise InvalidObjectiveError(f'{field}.orientation: {e}') from None
+
+    def objective():
+        return IKObjective.fixed_pose(link, rotation, _xyz(pose.pose.position),
+                                      ref_link=pose.header.frame_id or None)
+    return _checked(where, objective) if where else objective()
 
 
 def waypoints_from_request(waypoints: Sequence) -> list[list[IKObjective]]:
@@ -258,6 +263,7 @@ __all__ = [
     'result_code_for',
     'objectives_from_request',
     'objective_from_msg',
+    'pose_objective',
     'joint_values',
     'configuration',
     'duration_to_seconds',

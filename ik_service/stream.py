@@ -30,7 +30,7 @@ from typing import Callable, Optional
 
 from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import PoseStamped
-from ik_interfaces.msg import PoseTarget, StreamStatus
+from ik_interfaces.msg import StreamStatus
 from ik_service import conversions as conv
 from ik_service.core import IKError, JointLimits, RobotModel, SolverSettings
 from ik_service.core.paths import solve_near
@@ -114,8 +114,7 @@ class TargetStream:
         limits = JointLimits.from_model(model)
         approaching = ''        # the message when the command moves toward the target
         try:
-            objectives = conv.objectives_from_request(
-                [PoseTarget(link=self._link, pose=target)], [])
+            objectives = [conv.pose_objective(self._link, target)]
             settings = replace(self._settings(), max_restarts=RESTARTS)
             # a target not met inside the box is approached or held, never the closest
             # configuration in the box: no search for that one
