@@ -103,19 +103,18 @@ def solve_path(
     waypoint and during its solve; True ends the path (``PathResult.cancelled``).
 
     A stretch of waypoints that cannot be met is answered one of two ways: following the
-    targets (each answer the closest configuration within the box of the previous one)
-    or holding the configuration that met the waypoint before it (the seed, for a path
-    that starts out of reach). The path is solved following, then each such stretch is
-    solved again holding, and on from where a waypoint is met again, up to the end of the
-    path or to the first answer that is the following one's (the two go on alike from
-    there: a 7-joint arm that followed may have turned about its shoulder-wrist line and
-    come back elsewhere); of the two, the answers that meet more waypoints are kept, the
-    shorter motion
-    (joint-space length) when they meet as many. Following keeps up with a path that
-    comes back elsewhere; holding comes back the way it left (an arm stretched out of
-    reach and back returns on the side it left on, as TRAC-IK and Klampt held at their
-    last answer do) and does not wander while nothing can be met. Solving again costs at
-    most one more solve per waypoint of the path.
+    targets (each answer the closest configuration within the box of the previous one) or
+    holding the configuration that met the waypoint before it (the seed, for a path that
+    starts out of reach). The path is solved following, then each such stretch is solved
+    again holding, and on from where a waypoint is met again, up to the end of the path or
+    to the first answer that is the following one's (the two go on alike from there: a
+    7-joint arm that followed may have turned about its shoulder-wrist line and come back
+    elsewhere); of the two, the answers that meet more waypoints are kept, the shorter
+    motion (joint-space length) when they meet as many. Following keeps up with a path that
+    comes back elsewhere; holding comes back the way it left (an arm stretched out of reach
+    and back returns on the side it left on, as TRAC-IK and Klampt held at their last answer
+    do) and does not wander while nothing can be met. Solving again costs at most one more
+    solve per waypoint of the path.
     """
     n = model.num_dofs
     step_limit = np.broadcast_to(np.asarray(max_step, dtype=float), (n,))
