@@ -78,13 +78,13 @@ def rss_mb(pid: int) -> float:
 class Caller:
     """One client node with its own executor, so callers can run in parallel threads."""
 
-    def __init__(self, name: str, service: str):
+    def __init__(self, name: str, service: str, kind=SolveIK):
         self.node = rclpy.create_node(name)
         # With Fast DDS every client's reply reader sees the replies to all clients; a
         # deep history keeps this client's own reply from being pushed out under load.
         self.client = self.node.create_client(
-            SolveIK, service, qos_profile=QoSProfile(depth=1000,
-                                                     reliability=ReliabilityPolicy.RELIABLE))
+            kind, service, qos_profile=QoSProfile(depth=1000,
+                                                  reliability=ReliabilityPolicy.RELIABLE))
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         if not self.client.wait_for_service(timeout_sec=30.0):

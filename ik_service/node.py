@@ -48,6 +48,7 @@ from ik_service.core import (
     residual_and_jacobian,
     RobotModel,
     solve,
+    solve_batch,
     URDFError,
 )
 from ik_service.core import kernel_warm_up, solver as core_solver
@@ -762,10 +763,11 @@ class IKServiceNode(Node):
     def _fill_batch(self, req: SolveIKBatch.Request, res: SolveIKBatch.Response,
                     cancel) -> None:
         """
-        Solve independent problems in order, each as SolveIK would with the same settings.
+        Solve independent problems, each as SolveIK would with the same settings.
 
-        A problem whose objectives or seed are refused is answered with its own error; the
-        batch stops at limits.max_timeout (the problems left are answered TIMED_OUT).
+        On ``batch_workers`` forked processes (``core.solve_batch``). A problem whose
+        objectives or seed are refused is answered with its own error; the batch ends by
+        limits.max_timeout (problems not started by then are answered TIMED_OUT).
         """
         model = self._require_model()
         values = self._values
@@ -774,48 +776,47 @@ class IKServiceNode(Node):
         active_joints = list(req.active_joints) or None
         deadline = time.perf_counter() + values['limits.max_timeout']
         res.joint_names = list(model.joint_names)
-        answers = []
+        answers = [BatchAnswer() for _ in req.problems]
+        problems, seeds, random_seeds, solved = [], [], [], []
         for k, p in enumerate(req.problems):
-            answer = BatchAnswer()
-            answers.append(answer)
-            if cancel():
-                answer.result_code.val = ResultCode.PREEMPTED
-                answer.stop_reason = SolveIK.Response.STOP_CANCELLED
-                answer.message = 'abandoned: the client left or the node is shutting down'
-                continue
-            left = deadline - time.perf_counter()
-            if left <= 0:
-                answer.result_code.val = ResultCode.TIMED_OUT
-                answer.stop_reason = SolveIK.Response.STOP_TIMEOUT
-                answer.message = (f'not solved: the batch reached limits.max_timeout '
-                                  f'({values["limits.max_timeout"]:g} s)')
-                continue
             try:
                 objectives = conv.objectives_from_request(p.pose_targets, p.objectives)
-                seed = self._current_configuration(model, p.seed, 'seed', limits)
-                budget = settings if settings.timeout <= left else \
-                    replace(settings, timeout=left)     # the batch ends by its deadline
-                result = solve(model, ObjectiveSet(model, objectives), seed, mode=mode,
-                               settings=budget, limits=limits, active_joints=active_joints,
-                               max_deviation=max_deviation, random_seed=p.random_seed,
-                               cancel=cancel)
+                problem = ObjectiveSet(model, objectives)
+                seeds.append(self._current_configuration(model, p.seed, 'seed', limits))
             except IKError as e:
-                answer.result_code.val = conv.result_code_for(e)
-                answer.message = f'problems[{k}]: {e}'[:MAX_MESSAGE_LENGTH]
+                answers[k].result_code.val = conv.result_code_for(e)
+                answers[k].message = f'problems[{k}]: {e}'[:MAX_MESSAGE_LENGTH]
                 continue
+            problems.append(problem)
+            random_seeds.append(p.random_seed)
+            solved.append(k)
+        results = solve_batch(
+            model, problems, np.array(seeds).reshape(-1, model.num_dofs),
+            workers=values['batch_workers'], random_seeds=random_seeds, deadline=deadline,
+            mode=mode, settings=settings, limits=limits, active_joints=active_joints,
+            max_deviation=max_deviation, cancel=cancel)
+        for k, problem, result in zip(solved, problems, results):
+            answer = answers[k]
             answer.success = result.success
             answer.result_code.val = _result_code(result)
             answer.stop_reason = _STOP[result.stop_reason]
+            if result.stop_reason == core_solver.CANCELLED:
+                answer.message = 'abandoned: the client left or the node is shutting down'
+                continue
+            if result.stop_reason == core_solver.TIMEOUT and result.iterations == 0:
+                answer.message = (f'not solved: the batch reached limits.max_timeout '
+                                  f'({values["limits.max_timeout"]:g} s)')
+                continue
             answer.positions = conv.float64_array(result.q)
             answer.residual = conv.float64_array(result.residual)
-            answer.objective_errors = conv.objective_error_msgs(objectives,
+            answer.objective_errors = conv.objective_error_msgs(problem.objectives,
                                                                 result.objective_errors)
-            answer.message = _describe(result, objectives, settings)
+            answer.message = _describe(result, problem.objectives, settings)
         res.answers = answers
-        solved = sum(a.success for a in answers)
-        res.success = solved == len(answers)
+        count = sum(a.success for a in answers)
+        res.success = count == len(answers)
         res.result_code.val = ResultCode.SUCCESS if res.success else ResultCode.NO_IK_SOLUTION
-        res.message = f'{solved} of {len(answers)} problems solved'
+        res.message = f'{count} of {len(answers)} problems solved'
 
     def _fill_path(self, req: SolveIKPath.Request, res: SolveIKPath.Response, cancel) -> None:
         """Solve a path with ``core.solve_path``; the whole path within limits.max_timeout."""

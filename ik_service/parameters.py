@@ -137,6 +137,14 @@ PARAMETERS = (
         64,
         read_only=True,
     ),
+    ParameterSpec(
+        'batch_workers',
+        1,
+        'Processes solving one solve_ik_batch request: 1 solves it in the node; more fork '
+        'the node into that many workers for the batch (one per core for dataset work).',
+        1,
+        64,
+    ),
     # Teleoperation: follow a stream of target poses (ik_service.stream).
     ParameterSpec('stream.target_topic', '',
                   'geometry_msgs/PoseStamped topic of targets for stream.link; each gets a '

@@ -9,7 +9,10 @@ import tempfile
 import threading
 import time
 
+from rcl_interfaces.msg import Parameter
+from rcl_interfaces.srv import SetParameters
 from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import Parameter as ParameterValue
 
 
 class NodeProcess:
@@ -66,6 +69,18 @@ def call(node, client, request, timeout: float = 10.0, attempts: int = 2):
         executor.shutdown()
     raise AssertionError(f'no answer from {client.srv_name} within {timeout} s, '
                          f'{attempts} attempts')
+
+
+def set_parameter(node, node_name: str, name: str, value):
+    """Set one parameter of a running node; return its SetParametersResult."""
+    client = node.create_client(SetParameters, f'{node_name}/set_parameters')
+    assert client.wait_for_service(timeout_sec=10)
+    try:
+        value = ParameterValue(name, value=value).get_parameter_value()
+        return call(node, client, SetParameters.Request(
+            parameters=[Parameter(name=name, value=value)])).results[0]
+    finally:
+        node.destroy_client(client)
 
 
 def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):

@@ -24,11 +24,11 @@ import rclpy
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 import reliability
 from robots import planar_arm
-from ros_helpers import call, NodeProcess, wait_for
+from ros_helpers import call, NodeProcess, set_parameter, wait_for
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 from test_faults import LATCHED
-from test_node import _set_parameter, pose_target, q_of, UR5, UR5_PATH
+from test_node import pose_target, q_of, UR5, UR5_PATH
 
 GOAL_Q = np.array([0.3, -1.0, 1.2, -0.8, 0.6, 0.2])
 SECRET = 'SECRET-CONTENT-4711'
@@ -137,7 +137,7 @@ def node(ros):
 ])
 def test_unreadable_description_files_are_refused_and_the_model_stays(ros, node, path, words):
     proc, solve, _ = node
-    result = _set_parameter(ros, '/hard/ik_service', 'robot_description_file', path)
+    result = set_parameter(ros, '/hard/ik_service', 'robot_description_file', path)
     assert not result.successful and words in result.reason, result.reason
     assert solves_the_ur5(ros, solve)
 
@@ -149,7 +149,7 @@ def test_non_utf8_and_non_urdf_files_are_refused_without_echoing_them(ros, node,
     secret = tmp_path / 'passwd.urdf'
     secret.write_text(f'root:x:0:0:{SECRET}:/root:/bin/bash\n')
     for path in (latin, secret):
-        result = _set_parameter(ros, '/hard/ik_service', 'robot_description_file', str(path))
+        result = set_parameter(ros, '/hard/ik_service', 'robot_description_file', str(path))
         assert not result.successful and 'not well-formed XML' in result.reason, result.reason
         assert SECRET not in result.reason
     assert solves_the_ur5(ros, solve)
@@ -162,7 +162,7 @@ def test_xacro_files_are_not_expanded_after_start_up(ros, node, tmp_path):
     xacro = tmp_path / 'arm.urdf.xacro'
     xacro.write_text('<robot name="x" xmlns:xacro="http://www.ros.org/wiki/xacro">'
                      f'<link name="${{open(\'{marker}\', \'w\').write(\'x\')}}"/></robot>')
-    result = _set_parameter(ros, '/hard/ik_service', 'robot_description_file', str(xacro))
+    result = set_parameter(ros, '/hard/ik_service', 'robot_description_file', str(xacro))
     assert not result.successful and 'allow_xacro_at_run_time' in result.reason
     assert not marker.exists()
     assert solves_the_ur5(ros, solve)

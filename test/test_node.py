@@ -13,12 +13,10 @@ from ik_service.core import IKObjective, JointLimits, load_urdf_file, ObjectiveS
 from ik_service.resources import default_params_file
 import numpy as np
 import pytest
-from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
-from rcl_interfaces.srv import SetParameters
 import rclpy
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from robots import ARMS, planar_arm, robot_path
-from ros_helpers import call, NodeProcess, wait_for
+from ros_helpers import call, NodeProcess, set_parameter, wait_for
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 import yaml
@@ -410,25 +408,11 @@ def test_bad_residual_requests_too(ros, server):
     assert not answer.success and answer.result_code.val == ResultCode.INVALID_ROBOT_STATE
 
 
-def _set_parameter(ros, node_name, name, value):
-    client = ros.create_client(SetParameters, f'{node_name}/set_parameters')
-    assert client.wait_for_service(timeout_sec=10)
-    if isinstance(value, str):
-        pv = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=value)
-    else:
-        pv = ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=value)
-    result = call(
-        ros, client, SetParameters.Request(parameters=[Parameter(name=name, value=pv)])
-    ).results[0]
-    ros.destroy_client(client)
-    return result
-
-
 def test_parameters_are_validated_at_run_time(ros, server):
-    assert not _set_parameter(ros, '/arm/ik_service', 'tolerance', -1.0).successful
-    assert not _set_parameter(ros, '/arm/ik_service', 'mode', 'sideways').successful
-    assert _set_parameter(ros, '/arm/ik_service', 'tolerance', 2e-5).successful
-    assert _set_parameter(ros, '/arm/ik_service', 'tolerance', 1e-5).successful
+    assert not set_parameter(ros, '/arm/ik_service', 'tolerance', -1.0).successful
+    assert not set_parameter(ros, '/arm/ik_service', 'mode', 'sideways').successful
+    assert set_parameter(ros, '/arm/ik_service', 'tolerance', 2e-5).successful
+    assert set_parameter(ros, '/arm/ik_service', 'tolerance', 1e-5).successful
 
 
 def test_model_from_the_robot_description_topic_and_replaced_at_run_time(ros):
@@ -479,11 +463,11 @@ def test_model_from_the_robot_description_topic_and_replaced_at_run_time(ros):
 
         # and the robot_description parameter replaces it too
         with open(UR5_PATH) as f:
-            assert _set_parameter(
+            assert set_parameter(
                 ros, '/topic_robot/ik_service', 'robot_description', f.read()
             ).successful
         assert call(ros, solve, SolveIK.Request(pose_targets=[goal])).success
-        assert not _set_parameter(
+        assert not set_parameter(
             ros, '/topic_robot/ik_service', 'robot_description', '<robot/>'
         ).successful
         ros.destroy_publisher(publisher)

@@ -1,9 +1,7 @@
-"""Paths and batches: continuity, rejoining after an unreachable stretch, determinism."""
-
-import gc
+"""Paths: continuity, rejoining after an unreachable stretch, determinism."""
 
 from ik_service.core import IKObjective, JointLimits, load_urdf_file, solve
-from ik_service.core import solve_batch, solve_path, SolverSettings
+from ik_service.core import solve_path, SolverSettings
 from ik_service.core.paths import solve_near
 import numpy as np
 import pytest
@@ -63,52 +61,13 @@ def test_an_unreachable_stretch_stays_continuous_and_the_path_rejoins():
             assert not solve(UR5, objectives, START, mode='global', random_seed=1).success
 
 
-def test_the_same_path_twice_and_a_batch_in_any_order_give_identical_answers():
+def test_the_same_path_twice_gives_identical_answers():
     rng = np.random.default_rng(4)
     offsets = np.cumsum(rng.normal(0, 0.004, (80, 3)), axis=0)
     waypoints = _poses_along(UR5, 'tool0', START, offsets)
     first = solve_path(UR5, waypoints, START)
     second = solve_path(UR5, waypoints, START)
     assert np.array_equal(first.q, second.q)
-    limits = JointLimits.from_model(UR5)
-    goals = limits.sample(rng, np.zeros(6), 24)
-    problems = [[IKObjective.fixed_pose('tool0', t[:3, :3], t[:3, 3])]
-                for t in UR5.forward_kinematics(goals, 'tool0')]
-    seeds = limits.sample(rng, np.zeros(6), 24)
-    options = {'mode': 'global', 'random_seed': 7}
-    alone = [solve(UR5, p, s, **options).q for p, s in zip(problems, seeds)]
-    order = rng.permutation(24)
-    batch = solve_batch(UR5, [problems[k] for k in order], seeds[order], workers=3, **options)
-    for k, result in zip(order, batch):
-        assert np.array_equal(result.q, alone[k])
-    assert all(r.success for r in batch)
-    # the garbage collector, paused while the workers' answers come back, runs again
-    assert gc.isenabled()
-    gc.disable()            # and a caller's own choice is left as it was
-    try:
-        solve_batch(UR5, problems[:4], seeds[:4], workers=2, **options)
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
-
-
-def test_a_batch_on_worker_processes_is_cancelled_between_chunks():
-    rng = np.random.default_rng(5)
-    limits = JointLimits.from_model(UR5)
-    problems = [[IKObjective.fixed_pose('tool0', t[:3, :3], t[:3, 3])]
-                for t in UR5.forward_kinematics(limits.sample(rng, np.zeros(6), 40), 'tool0')]
-    seeds = limits.sample(rng, np.zeros(6), 40)
-    asked = []
-
-    def cancel():               # the first chunks are answered, then the caller leaves
-        asked.append(1)
-        return len(asked) > 3
-
-    batch = solve_batch(UR5, problems, seeds, workers=2, mode='global', cancel=cancel)
-    assert len(batch) == 40
-    done = [r.stop_reason != 'cancelled' for r in batch]
-    assert all(done[:3 * 5]) and not any(done[3 * 5:])     # 8 chunks of 5 problems
-    assert all(r.success for r in batch[:15])
 
 
 def test_a_joint_limit_on_the_way_does_not_stop_a_panda_line():

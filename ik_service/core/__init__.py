@@ -8,6 +8,7 @@ result = solve(model, [goal], seed, mode='global')
 """
 
 from . import kernel
+from .batches import solve_batch
 from .branches import labelled_solutions, LabelledSolutions, solve_on_branch
 from .closed_form import all_solutions, ClosedForm
 from .errors import (
@@ -24,7 +25,7 @@ from .errors import (
 from .limits import JointLimits
 from .model import JointSpec, RobotModel
 from .objectives import IKObjective, ObjectiveSet, residual_and_jacobian
-from .paths import PathResult, solve_batch, solve_near, solve_path
+from .paths import PathResult, solve_near, solve_path
 from .solver import (
     GLOBAL,
     IKResult,

@@ -12,6 +12,8 @@ from collections import OrderedDict
 import threading
 from typing import Any, Callable, Hashable
 
+from .fork_safety import renew_locks_after_fork
+
 
 class BoundedCache:
     """Up to ``size`` entries; reading or writing an entry makes it the most recent."""
@@ -22,6 +24,7 @@ class BoundedCache:
         self._size = size
         self._entries: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
+        renew_locks_after_fork(self, '_lock')
 
     def get(self, key: Hashable, default: Any = None) -> Any:
         """Return the entry for ``key``, or ``default``."""

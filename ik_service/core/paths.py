@@ -1,5 +1,5 @@
 """
-Many IK problems in one call: a path solved as one continuous motion, and batches.
+A path solved as one continuous motion: waypoints in order, each from the previous answer.
 
 ``solve_path`` solves waypoints in order, each from the previous answer, inside a box of
 ``max_step`` around it (per joint or for all) with the previous answer as the bias: the
@@ -10,22 +10,13 @@ path when it comes back. ``max_cartesian_step`` solves interpolated targets firs
 consecutive waypoints are far apart, carrying the configuration along; only the
 waypoints' answers are returned.
 
-``solve_batch`` solves independent problems, optionally on forked worker processes (a
-solve is mostly Python, which holds the GIL: two threads measured slower than one,
-``bench/batch_bench.py``). Each answer is what ``solve`` gives for that problem alone,
-whatever the order, batch size or worker count: problems share nothing, and each uses the
-same options.
+Independent problems in one call are ``batches.solve_batch``.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
 import copy
 from dataclasses import dataclass, replace
-import gc
-import multiprocessing
-import signal
-import threading
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -365,90 +356,3 @@ def _between(a: IKObjective, b: IKObjective, t: float) -> IKObjective:
                     + np.sin(t * angle) * b.target_axis) / np.sin(angle)
             set_(out, 'target_axis', axis / np.linalg.norm(axis))
     return out
-
-
-def solve_batch(
-    model: RobotModel,
-    objectives_per_target: Sequence[Sequence[IKObjective] | ObjectiveSet],
-    seeds: Optional[np.ndarray] = None,
-    *,
-    workers: int = 1,
-    **options,
-) -> list[IKResult]:
-    """
-    Solve independent problems, on ``workers`` processes.
-
-    seeds: (T, n), one per problem, or None (zeros). ``options`` are those of ``solve``
-    (mode, settings, limits, random_seed, ...), the same for every problem. Returns one
-    IKResult per problem, in order, each what ``solve`` returns for it alone (a time
-    budget that ends a solve is the one exception: it depends on the machine's load).
-    With workers > 1 the problems go to forked worker processes in contiguous chunks (a
-    solve is mostly Python, so threads would share one core); ``cancel`` is asked between
-    chunks there, and the problems left are answered cancelled.
-    """
-    problems = list(objectives_per_target)
-    if seeds is None:
-        seeds = np.zeros((len(problems), model.num_dofs))
-    seeds = np.asarray(seeds, dtype=float)
-    if seeds.shape != (len(problems), model.num_dofs):
-        raise InvalidSettingsError(
-            f'seeds must be ({len(problems)}, {model.num_dofs}), one per problem; got '
-            f'{seeds.shape}')
-    workers = max(1, min(workers, len(problems) or 1))
-    if workers == 1 or 'fork' not in multiprocessing.get_all_start_methods():
-        return [solve(model, p, s, **options) for p, s in zip(problems, seeds)]
-    cancel = options.pop('cancel', None)
-    chunks = [c for c in np.array_split(np.arange(len(problems)), workers * CHUNKS_PER_WORKER)
-              if len(c)]
-    global _BATCH
-    results: list[IKResult] = []
-    # The results coming back are many small objects: collections over the caller's heap
-    # while they arrive would take the workers' cores (the batch ran 15-20% slower)
-    collecting = gc.isenabled()
-    gc.disable()
-    with _BATCH_LOCK:       # forked workers read the batch from the memory they inherit
-        _BATCH = (model, problems, seeds, options)
-        try:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('fork'),
-                                     initializer=_set_up_worker) as pool:
-                futures = [pool.submit(_solve_chunk, int(c[0]), int(c[-1]) + 1)
-                           for c in chunks]
-                for future in futures:
-                    if cancel is not None and cancel():
-                        pool.shutdown(cancel_futures=True)
-                        break
-                    results.extend(future.result())
-        finally:
-            _BATCH = None
-            if collecting:
-                gc.enable()
-    # what a cancel left: each problem answered as solve answers when cancelled at once
-    return results + [solve(model, problems[k], seeds[k], cancel=cancel, **options)
-                      for k in range(len(results), len(problems))]
-
-
-# Chunks per worker process: enough to even out slow problems, few enough that handing
-# results back stays cheap.
-CHUNKS_PER_WORKER = 4
-_BATCH: Optional[tuple] = None
-_BATCH_LOCK = threading.Lock()
-
-
-def _set_up_worker() -> None:
-    """
-    Set up a forked worker: Ctrl-C left to the parent, inherited objects left alone.
-
-    The parent handles Ctrl-C; the worker dies with it instead of printing a traceback.
-    What the worker inherits is frozen out of the garbage collector's reach (a collection
-    would write to every inherited object, copying the parent's heap page by page), and
-    the collector runs again on what the worker makes (the parent paused it).
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    gc.freeze()
-    gc.enable()
-
-
-def _solve_chunk(first: int, end: int) -> list[IKResult]:
-    """Solve problems first..end-1 of the batch this worker was forked with."""
-    model, problems, seeds, options = _BATCH
-    return [solve(model, problems[k], seeds[k], **options) for k in range(first, end)]

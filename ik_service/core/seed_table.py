@@ -27,6 +27,7 @@ from typing import Optional
 import numpy as np
 
 from .bounded_cache import BoundedCache
+from .fork_safety import renew_locks_after_fork
 from .model import LinkKinematics, RobotModel
 from .objectives import ObjectiveSet, targets_in_root
 from .transforms import product, rigid_inverse
@@ -62,6 +63,7 @@ class SeedTable:
         self._links = BoundedCache(MAX_LINKS)
         self._bases = BoundedCache(4 * MAX_LINKS)       # per (link, active dofs)
         self._building = threading.Lock()
+        renew_locks_after_fork(self, '_building')
 
     @classmethod
     def of(cls, model: RobotModel) -> 'SeedTable':
@@ -299,6 +301,9 @@ class SeedTable:
             points = product(points - pose[:3, 3], pose[:3, :3])
             rotation = None if rotation is None else product(pose[:3, :3].T, rotation)
         return (link_id, base), points, rotation
+
+
+renew_locks_after_fork(SeedTable, '_lock')
 
 
 def _over_base(kin: LinkKinematics, frames: np.ndarray, link_id: int,

@@ -1,0 +1,156 @@
+"""Batches: answers as solved alone on any worker count, cancel, deadline, forked workers."""
+
+import gc
+import os
+import threading
+import time
+
+from ik_service.core import batches, IKObjective, JointLimits, load_urdf_file, solve
+from ik_service.core import solve_batch, SolverSettings
+import numpy as np
+from robots import ARMS, robot_path
+
+UR5 = load_urdf_file(robot_path(ARMS['ur5'][0]))
+LIMITS = JointLimits.from_model(UR5)
+
+
+def _problems(count: int, rng) -> tuple[list, np.ndarray]:
+    """UR5 tool poses of random configurations, and random seeds (count, 6)."""
+    poses = UR5.forward_kinematics(LIMITS.sample(rng, np.zeros(6), count), 'tool0')
+    problems = [[IKObjective.fixed_pose('tool0', t[:3, :3], t[:3, 3])] for t in poses]
+    return problems, LIMITS.sample(rng, np.zeros(6), count)
+
+
+def _in_a_thread(work, seconds: float):
+    """Run work() in a thread; return its value, or fail if it takes longer than seconds."""
+    out = []
+    thread = threading.Thread(target=lambda: out.append(work()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f'still running after {seconds} s'
+    return out[0]
+
+
+def test_a_batch_in_any_order_on_any_worker_count_gives_the_answers_solved_alone():
+    rng = np.random.default_rng(4)
+    problems, seeds = _problems(40, rng)
+    options = {'mode': 'global', 'random_seed': 7}
+    alone = [solve(UR5, p, s, **options).q for p, s in zip(problems, seeds)]
+    order = rng.permutation(40)
+    for workers in (1, 2, 3):
+        batch = solve_batch(UR5, [problems[k] for k in order], seeds[order], workers=workers,
+                            **options)
+        for k, result in zip(order, batch):
+            assert np.array_equal(result.q, alone[k])
+        assert all(r.success for r in batch)
+    # the garbage collector, paused while the workers' answers come back, runs again
+    assert gc.isenabled()
+    gc.disable()            # and a caller's own choice is left as it was
+    try:
+        solve_batch(UR5, problems[:4], seeds[:4], workers=2, **options)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_each_problem_has_its_own_random_seed():
+    rng = np.random.default_rng(6)
+    problems, seeds = _problems(20, rng)
+    random_seeds = list(range(100, 120))
+    # a random start: the answer's branch depends on the random seed
+    options = {'mode': 'local', 'random_start': True}
+    alone = [solve(UR5, p, s, random_seed=r, **options).q
+             for p, s, r in zip(problems, seeds, random_seeds)]
+    for workers in (1, 2):
+        batch = solve_batch(UR5, problems, seeds, workers=workers, random_seeds=random_seeds,
+                            **options)
+        assert all(np.array_equal(r.q, q) for r, q in zip(batch, alone))
+    same_seed = solve_batch(UR5, problems, seeds, random_seed=100, **options)
+    assert any(not np.array_equal(r.q, q) for r, q in zip(same_seed, alone))
+
+
+def test_a_batch_on_worker_processes_is_cancelled_between_chunks():
+    rng = np.random.default_rng(5)
+    problems, seeds = _problems(100, rng)
+    asked = []
+
+    def cancel():               # the first chunks are answered, then the caller leaves
+        asked.append(1)
+        return len(asked) > 2
+
+    batch = solve_batch(UR5, problems, seeds, workers=2, mode='global', cancel=cancel)
+    assert len(batch) == 100
+    answered = [r.stop_reason != 'cancelled' for r in batch]
+    first = answered.index(False)
+    assert 0 < first < 100 and not any(answered[first:])
+    assert all(r.success for r in batch[:first])
+    assert all(r.iterations == 0 for r in batch[first:])
+
+
+def test_no_solve_of_a_batch_runs_past_its_deadline():
+    rng = np.random.default_rng(8)
+    problems, seeds = _problems(30, rng)
+    # out of reach, searched for the closest configuration for up to 10 s each
+    far = [[IKObjective.fixed_pose('tool0', p[0].target_rotation, [3.0, 0.0, 0.5])]
+           for p in problems]
+    settings = SolverSettings(timeout=10.0, max_restarts=10_000_000)
+    for workers in (1, 2):
+        started = time.perf_counter()
+        batch = solve_batch(UR5, far, seeds, workers=workers, mode='global',
+                            settings=settings, deadline=started + 0.5)
+        assert time.perf_counter() - started < 3.0
+        assert not any(r.success for r in batch)
+        # one search per worker used the time; the problems after it were not started
+        assert sum(r.iterations == 0 and r.stop_reason == 'timeout' for r in batch) >= \
+            30 - workers
+    # past the deadline nothing is solved: each answer is its seed as given
+    batch = solve_batch(UR5, problems, seeds, workers=2, mode='global',
+                        deadline=time.perf_counter())
+    assert all(r.iterations == 0 and r.stop_reason == 'timeout' for r in batch)
+    assert np.array_equal(np.array([r.q for r in batch]), seeds)
+
+
+def test_a_worker_stuck_past_the_deadline_is_stopped_and_its_problems_answered(monkeypatch):
+    rng = np.random.default_rng(9)
+    problems, seeds = _problems(40, rng)
+    monkeypatch.setattr(batches, 'STUCK_AFTER', 0.5)
+
+    caller = os.getpid()
+
+    def hangs_in_a_worker(q):       # a feasibility check that never returns there
+        if os.getpid() != caller:
+            time.sleep(1000.0)
+        return True
+
+    started = time.perf_counter()
+    batch = _in_a_thread(lambda: solve_batch(
+        UR5, problems, seeds, workers=2, mode='global', feasible=hangs_in_a_worker,
+        deadline=started + 0.5), 30.0)
+    assert len(batch) == 40 and batch[0].success        # the first is solved by the caller
+    assert all(r.stop_reason == 'timeout' and r.iterations == 0 for r in batch[1:])
+
+
+def test_a_lock_held_by_another_thread_when_the_workers_fork_does_not_stop_them():
+    rng = np.random.default_rng(10)
+    problems, seeds = _problems(40, rng)
+    caller = os.getpid()
+    held, release = threading.Event(), threading.Event()
+
+    def hold():                 # another thread of the caller, inside a cache of the model
+        with UR5.objective_layouts._lock:
+            held.set()
+            release.wait(30.0)
+
+    def then_hold(q):           # the caller's first solve is done: the workers fork next
+        if os.getpid() == caller and not held.is_set():
+            threading.Thread(target=hold, daemon=True).start()
+            held.wait(10.0)
+        return True
+
+    try:
+        # each worker's copy of that lock is held by a thread the worker does not have
+        batch = _in_a_thread(lambda: solve_batch(UR5, problems, seeds, workers=2,
+                                                 mode='global', feasible=then_hold), 20.0)
+    finally:
+        release.set()
+    assert held.is_set() and all(r.success for r in batch)
