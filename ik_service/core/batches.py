@@ -59,8 +59,8 @@ def solve_batch(
     budget runs past it, and a problem not started by then is answered at its seed
     (stop reason 'timeout', 0 iterations). Returns one IKResult per problem, in order.
 
-    A worker takes chunks of at least MIN_CHUNK problems, so a batch of up to
-    2 x MIN_CHUNK problems is solved in this process, whatever ``workers`` says.
+    Each worker gets MIN_CHUNK problems or more, so a batch of up to 2 x MIN_CHUNK
+    problems is solved in this process, whatever ``workers`` says.
 
     ``cancel`` (an option of ``solve``) is asked by each solve in this process; with
     workers it is asked in this process between chunks, and the problems left are
@@ -81,10 +81,8 @@ def solve_batch(
         raise InvalidSettingsError(
             f'random_seeds must have one value per problem ({len(problems)}); got '
             f'{len(random_seeds)}')
-    # chunks of the problems after the first, which is solved here (below)
-    chunks = [(first + 1, end + 1)
-              for first, end in _chunks(len(problems) - 1, max(1, workers))]
-    workers = min(workers, len(chunks))     # fewer than two chunks: in this process
+    # the first problem is solved here (below), and each worker gets MIN_CHUNK or more
+    workers = min(workers, (len(problems) - 1) // MIN_CHUNK)
     if workers <= 1 or 'fork' not in multiprocessing.get_all_start_methods():
         return _Batch(model, problems, seeds, random_seeds, deadline, options).solve(
             0, len(problems))
@@ -102,7 +100,8 @@ def solve_batch(
                                initializer=_set_up_worker, initargs=(batch,))
     cancelled = False
     try:
-        futures = [pool.submit(_solve_chunk, first, end) for first, end in chunks]
+        futures = [pool.submit(_solve_chunk, first + 1, end + 1)
+                   for first, end in _chunks(len(problems) - 1, workers)]
         for future in futures:
             cancelled = cancel is not None and cancel()
             if cancelled:
