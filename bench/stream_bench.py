@@ -2,16 +2,22 @@
 Teleoperation through the node: a pose stream at a fixed rate in, joint commands out.
 
     .venv/bin/python bench/stream_bench.py [--rate 500] [--seconds 60] [--out-of-reach 0]
+                                           [--robot ur5] [--turn-seconds 4]
 
-The node runs as users start it, with ``stream.target_topic`` set (UR5, tool0). One
-thread publishes PoseStamped targets along a 10 cm circle (one turn per 4 s) at --rate,
-stamped when sent; the "robot" reports each command back on /joint_states. With
---out-of-reach F, the first fraction F of every turn's targets are 1 m further out, beyond
-the arm's reach (an operator's hand leaving the workspace: the node holds the last
-command). Per 10 s window: targets sent, commands received, targets the node dropped
-because a newer one came (never queued), targets met, approached (the command moved toward
-a target farther than one step allows) and held, and the latency from a target's stamp to
-the arrival of its status here (p50, p99, max), and the node's RSS.
+The node runs as users start it, with ``stream.target_topic`` set (the arm's tip link of
+``ik_bench.ROBOTS``). One thread publishes PoseStamped targets in the arm's base link
+along a 10 cm circle (one turn per --turn-seconds) at --rate, stamped when sent, from the
+tip's pose at a start configuration (UR5: a fixed one; another arm: one drawn in the
+middle half of each joint's range); the "robot" reports each command back on
+/joint_states. With --out-of-reach F, the first fraction F of every turn's targets are
+1 m further out, beyond the arm's reach (an operator's hand leaving the workspace: the
+node holds the last command).
+
+Per 10 s window: targets sent, commands received, targets the node dropped because a
+newer one came (never queued), targets met, approached (the command moved toward a target
+farther than one step allows) and held, the latency from a target's stamp to the arrival
+of its status here (p50, p99, max), and the node's RSS; then the latency of the targets
+not met.
 """
 from __future__ import annotations
 
@@ -25,17 +31,26 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from geometry_msgs.msg import PoseStamped  # noqa: E402
+from ik_bench import Arm  # noqa: E402
 from ik_interfaces.msg import StreamStatus  # noqa: E402
 from ik_service.conversions import pose_target_msg  # noqa: E402
-from ik_service.core import load_urdf_file  # noqa: E402
 import numpy as np  # noqa: E402
 import rclpy  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
-from reliability import rss_mb, start_node, stop_node, UR5_PATH  # noqa: E402
+from reliability import rss_mb, start_node, stop_node  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 
-START = np.array([0.3, -1.2, 1.4, -1.6, -1.5, 0.2])
+UR5_START = np.array([0.3, -1.2, 1.4, -1.6, -1.5, 0.2])
+
+
+def start_configuration(robot: str, arm: Arm) -> np.ndarray:
+    """Return the configuration (n,) the robot starts at: UR5's fixed one, else mid-range."""
+    if robot == 'ur5':
+        return arm.full(UR5_START)
+    rng = np.random.default_rng(0)
+    middle, half = (arm.lower + arm.upper) / 2, (arm.upper - arm.lower) / 4
+    return arm.full(middle + rng.uniform(-1.0, 1.0, len(arm.dofs)) * half)
 
 
 def main(argv=None) -> None:
@@ -43,14 +58,19 @@ def main(argv=None) -> None:
     parser.add_argument('--rate', type=float, default=500.0)
     parser.add_argument('--seconds', type=float, default=60.0)
     parser.add_argument('--out-of-reach', type=float, default=0.0)
+    parser.add_argument('--robot', default='ur5', help='a robot of ik_bench.ROBOTS')
+    parser.add_argument('--turn-seconds', type=float, default=4.0,
+                        help='one turn of the circle takes this long [s] (a fast hand: 1)')
     args = parser.parse_args(argv)
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-    node = start_node('/teleop', UR5_PATH,
-                      ('-p', 'stream.target_topic:=target', '-p', 'stream.link:=tool0'))
+    arm = Arm(args.robot)
+    node = start_node('/teleop', arm.path,
+                      ('-p', 'stream.target_topic:=target', '-p', f'stream.link:={arm.tip}'))
     rclpy.init()
     client = rclpy.create_node('stream_bench')
-    model = load_urdf_file(UR5_PATH)
-    start = model.forward_kinematics(START, 'tool0')
+    model = arm.model
+    start_q = start_configuration(args.robot, arm)
+    start = arm.root_to_base @ model.forward_kinematics(start_q, arm.tip)
     best_effort = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
     targets = client.create_publisher(PoseStamped, '/teleop/target', best_effort)
     states = client.create_publisher(JointState, '/teleop/joint_states', 10)
@@ -75,19 +95,19 @@ def main(argv=None) -> None:
 
     def pose_at(t, out_of_reach=args.out_of_reach):
         pose = start.copy()
-        angle = 2 * np.pi * t / 4.0
+        angle = 2 * np.pi * t / args.turn_seconds
         pose[:3, 3] += 0.1 * np.array([np.cos(angle) - 1, np.sin(angle), 0.0])
-        if (t / 4.0) % 1.0 < out_of_reach:
+        if (t / args.turn_seconds) % 1.0 < out_of_reach:
             pose[:3, 3] += [1.0, 0.0, 0.0]
-        msg = PoseStamped(pose=pose_target_msg(pose, 'tool0').pose.pose)
-        msg.header.frame_id = 'base_link'
+        msg = PoseStamped(pose=pose_target_msg(pose, arm.tip).pose.pose)
+        msg.header.frame_id = arm.base
         msg.header.stamp = client.get_clock().now().to_msg()
         return msg
 
-    # the robot is at START; wait until the stream answers
+    # the robot is at its start; wait until the stream answers
     deadline = time.monotonic() + 30
     while not arrivals and time.monotonic() < deadline:
-        states.publish(JointState(name=model.joint_names, position=START.tolist()))
+        states.publish(JointState(name=model.joint_names, position=start_q.tolist()))
         targets.publish(pose_at(0.0, out_of_reach=0.0))
         time.sleep(0.1)
     if not arrivals:
@@ -137,6 +157,10 @@ def main(argv=None) -> None:
             print(f'{10 * (w + 1):6d} {int(inside.sum()):9d} {int(met[inside].sum()):6d} '
                   f'{int(toward.sum()):6d} {int(held[inside].sum()):6d} '
                   f'{np.median(ms):7.2f} {np.percentile(ms, 99):7.2f} {ms.max():7.2f}')
+    if (~met).any():
+        ms = latency[~met] * 1e3
+        print(f'targets not met (approached or held): {int((~met).sum())}, their latency p50 '
+              f'{np.median(ms):.2f} ms, max {ms.max():.2f} ms')
 
 
 if __name__ == '__main__':
