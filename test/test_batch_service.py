@@ -18,7 +18,7 @@ LIMITS = JointLimits.from_model(UR5)
 
 @pytest.fixture(scope='module')
 def services(ros):
-    # batches of 32 problems or more go to two forked workers
+    # a batch of more than 32 problems goes to two forked workers
     proc = NodeProcess('-p', f'robot_description_file:={UR5_PATH}', '-r', '__ns:=/batches',
                        '-p', 'limits.max_batch_problems:=50', '-p', 'limits.max_timeout:=3.0',
                        '-p', 'batch_workers:=2')
