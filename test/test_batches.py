@@ -1,6 +1,7 @@
 """Batches: answers as solved alone on any worker count, cancel, deadline, forked workers."""
 
 import gc
+import multiprocessing
 import os
 import threading
 import time
@@ -69,22 +70,24 @@ def test_each_problem_has_its_own_random_seed():
     assert any(not np.array_equal(r.q, q) for r, q in zip(same_seed, alone))
 
 
-def test_a_batch_on_worker_processes_is_cancelled_between_chunks():
+def test_a_cancelled_batch_keeps_what_came_back_and_stops_its_workers():
     rng = np.random.default_rng(5)
     problems, seeds = _problems(100, rng)
-    asked = []
-
-    def cancel():               # the first chunks are answered, then the caller leaves
-        asked.append(1)
-        return len(asked) > 2
-
-    batch = solve_batch(UR5, problems, seeds, workers=2, mode='global', cancel=cancel)
-    assert len(batch) == 100
+    # out of reach, searched for the closest configuration for 0.2 s each: seconds a chunk
+    far = [[IKObjective.fixed_pose('tool0', p[0].target_rotation, [3.0, 0.0, 0.5])]
+           for p in problems]
+    settings = SolverSettings(timeout=0.2, max_restarts=10_000_000)
+    started = time.perf_counter()
+    batch = solve_batch(UR5, far, seeds, workers=2, mode='global', settings=settings,
+                        cancel=lambda: time.perf_counter() > started + 0.5)
+    assert time.perf_counter() - started < 3.0      # not after the chunks being solved
     answered = [r.stop_reason != 'cancelled' for r in batch]
     first = answered.index(False)
     assert 0 < first < 100 and not any(answered[first:])
-    assert all(r.success for r in batch[:first])
+    assert all(r.stop_reason == 'unreachable' for r in batch[:first])
     assert all(r.iterations == 0 for r in batch[first:])
+    time.sleep(1.0)
+    assert not multiprocessing.active_children()
 
 
 def test_no_solve_of_a_batch_runs_past_its_deadline():

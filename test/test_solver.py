@@ -4,6 +4,7 @@ The IK solver: closed-form cases on a planar arm, round trips on real robots, ev
 Every solution is checked by forward kinematics, not by the solver's own residual.
 """
 
+from dataclasses import replace
 import pickle
 
 from ik_service.core import (
@@ -604,3 +605,18 @@ def test_a_joint_resting_at_its_limit_does_not_stall_a_local_descent():
         solved += result.success and np.abs(reached - t).max() < 1e-4 and limits.contains(
             result.q)
     assert solved == 40
+
+
+def test_a_cancelled_solve_says_so_even_when_its_target_is_out_of_reach():
+    asked = []
+
+    def cancel():               # the caller leaves after two looks
+        asked.append(1)
+        return len(asked) > 2
+
+    far = [IKObjective.fixed_pose('tool0', np.eye(3), [3.0, 0.0, 0.5])]
+    settings = SolverSettings(timeout=10.0, max_restarts=10_000_000)
+    result = solve(UR5E, far, np.zeros(6), mode='global', settings=settings, cancel=cancel)
+    assert result.stop_reason == 'cancelled' and not result.success
+    alone = solve(UR5E, far, np.zeros(6), mode='global', settings=replace(settings, timeout=0.05))
+    assert alone.stop_reason == 'unreachable'       # what it says when not cancelled

@@ -21,7 +21,7 @@ import gc
 import multiprocessing
 import signal
 import time
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
@@ -37,6 +37,8 @@ MIN_CHUNK = 16
 # healthy one ends its solves by the deadline): it is stopped, and its problems answered
 # as not started.
 STUCK_AFTER = 5.0
+# How often the caller asks ``cancel`` while it waits for a chunk [s].
+CHECK_PERIOD = 0.05
 
 
 def solve_batch(
@@ -63,8 +65,9 @@ def solve_batch(
     problems is solved in this process, whatever ``workers`` says.
 
     ``cancel`` (an option of ``solve``) is asked by each solve in this process; with
-    workers it is asked in this process between chunks, and the problems left are
-    answered cancelled.
+    workers it is asked in this process while it waits for them (every CHECK_PERIOD):
+    once it says so, the workers are stopped and the problems left are answered
+    cancelled.
     """
     problems = list(objectives_per_target)
     if seeds is None:
@@ -98,21 +101,11 @@ def solve_batch(
     gc.disable()
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('fork'),
                                initializer=_set_up_worker, initargs=(batch,))
-    cancelled = False
     try:
         futures = [pool.submit(_solve_chunk, first + 1, end + 1)
                    for first, end in _chunks(len(problems) - 1, workers)]
-        for future in futures:
-            cancelled = cancel is not None and cancel()
-            if cancelled:
-                break
-            wait = None if deadline is None else \
-                max(0.0, deadline + STUCK_AFTER - time.perf_counter())
-            try:
-                results.extend(future.result(timeout=wait))
-            except FuturesTimeout:      # the problems left are past the deadline now
-                _stop_workers(pool)
-                break
+        answers, cancelled = _answers(pool, futures, cancel, deadline)
+        results += answers
     finally:
         # the workers exit on their own: nothing here waits for them
         pool.shutdown(wait=False, cancel_futures=True)
@@ -150,6 +143,32 @@ class _Batch:
                 options = {**options, 'settings': replace(settings, timeout=left)}
         return solve(self.model, self.problems[k], self.seeds[k],
                      random_seed=self.random_seeds[k], **options)
+
+
+def _answers(pool: ProcessPoolExecutor, futures: list, cancel: Optional[Callable[[], bool]],
+             deadline: Optional[float]) -> tuple[list[IKResult], bool]:
+    """
+    Collect the workers' answers in order; return them and whether ``cancel`` ended that.
+
+    ``cancel`` is asked every CHECK_PERIOD while a chunk is awaited. When it says so, or
+    when a chunk is not back STUCK_AFTER past the deadline, the workers are stopped and
+    the answers so far returned.
+    """
+    answers: list[IKResult] = []
+    for future in futures:
+        while True:
+            if cancel is not None and cancel():
+                _stop_workers(pool)     # nobody waits for what they are making
+                return answers, True
+            if deadline is not None and time.perf_counter() > deadline + STUCK_AFTER:
+                _stop_workers(pool)
+                return answers, False
+            try:
+                answers.extend(future.result(timeout=CHECK_PERIOD))
+                break
+            except FuturesTimeout:
+                pass
+    return answers, False
 
 
 def _chunks(count: int, workers: int) -> list[tuple[int, int]]:

@@ -455,7 +455,7 @@ class _Descent:
         total, restarts = int(counters[0]), max(0, int(counters[1]))
         if found is not None:
             return self.result(x[found].copy(), res[found].copy(), CONVERGED, total, restarts)
-        if reason_if_failed is not None:
+        if reason_if_failed is not None and reason != CANCELLED:   # the caller left
             reason = reason_if_failed
         i = int(np.argmin(cost))
         if cost[i] < best_cost[0]:
