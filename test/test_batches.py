@@ -22,6 +22,18 @@ def _problems(count: int, rng) -> tuple[list, np.ndarray]:
     return problems, LIMITS.sample(rng, np.zeros(6), count)
 
 
+def _searched_for(count: int, seconds: float, rng) -> tuple[list, np.ndarray, SolverSettings]:
+    """
+    Out-of-reach problems, seeds (count, 6) and settings that search each for ``seconds``.
+
+    Global mode looks for the closest configuration until its time budget ends.
+    """
+    problems, seeds = _problems(count, rng)
+    far = [[IKObjective.fixed_pose('tool0', p[0].target_rotation, [3.0, 0.0, 0.5])]
+           for p in problems]
+    return far, seeds, SolverSettings(timeout=seconds, max_restarts=10_000_000)
+
+
 def _in_a_thread(work, seconds: float):
     """Run work() in a thread; return its value, or fail if it takes longer than seconds."""
     out = []
@@ -71,13 +83,8 @@ def test_each_problem_has_its_own_random_seed():
 
 
 def test_a_cancelled_batch_keeps_what_came_back_and_stops_its_workers():
-    rng = np.random.default_rng(5)
-    problems, seeds = _problems(100, rng)
-    # out of reach, searched for the closest configuration for 0.2 s each: seconds a chunk
-    far = [[IKObjective.fixed_pose('tool0', p[0].target_rotation, [3.0, 0.0, 0.5])]
-           for p in problems]
-    settings = SolverSettings(timeout=0.2, max_restarts=10_000_000)
-    started = time.perf_counter()
+    far, seeds, settings = _searched_for(100, 0.2, np.random.default_rng(5))
+    started = time.perf_counter()          # 0.2 s a problem: seconds a chunk
     batch = solve_batch(UR5, far, seeds, workers=2, mode='global', settings=settings,
                         cancel=lambda: time.perf_counter() > started + 0.5)
     assert time.perf_counter() - started < 3.0      # not after the chunks being solved
@@ -91,12 +98,7 @@ def test_a_cancelled_batch_keeps_what_came_back_and_stops_its_workers():
 
 
 def test_no_solve_of_a_batch_runs_past_its_deadline():
-    rng = np.random.default_rng(8)
-    problems, seeds = _problems(30, rng)
-    # out of reach, searched for the closest configuration for up to 10 s each
-    far = [[IKObjective.fixed_pose('tool0', p[0].target_rotation, [3.0, 0.0, 0.5])]
-           for p in problems]
-    settings = SolverSettings(timeout=10.0, max_restarts=10_000_000)
+    far, seeds, settings = _searched_for(30, 10.0, np.random.default_rng(8))
     for workers in (1, 2):
         started = time.perf_counter()
         batch = solve_batch(UR5, far, seeds, workers=workers, mode='global',
@@ -107,6 +109,7 @@ def test_no_solve_of_a_batch_runs_past_its_deadline():
         assert sum(r.iterations == 0 and r.stop_reason == 'timeout' for r in batch) >= \
             30 - workers
     # past the deadline nothing is solved: each answer is its seed as given
+    problems, seeds = _problems(30, np.random.default_rng(8))
     batch = solve_batch(UR5, problems, seeds, workers=2, mode='global',
                         deadline=time.perf_counter())
     assert all(r.iterations == 0 and r.stop_reason == 'timeout' for r in batch)
