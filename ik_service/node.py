@@ -797,12 +797,12 @@ class IKServiceNode(Node):
             max_deviation=max_deviation, cancel=cancel)
         for k, problem, result in zip(solved, problems, results):
             answer = answers[k]
+            if result.stop_reason == core_solver.CANCELLED:
+                self._fill_cancelled(answer)
+                continue
             answer.success = result.success
             answer.result_code.val = _result_code(result)
             answer.stop_reason = _STOP[result.stop_reason]
-            if result.stop_reason == core_solver.CANCELLED:
-                answer.message = 'abandoned: the client left or the node is shutting down'
-                continue
             if result.stop_reason == core_solver.TIMEOUT and result.iterations == 0:
                 answer.message = (f'not solved: the batch reached limits.max_timeout '
                                   f'({values["limits.max_timeout"]:g} s)')

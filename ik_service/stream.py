@@ -40,7 +40,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-# The box of a step is velocity times the time since the previous target, within these [s].
+# The box of a step is velocity times the time since the last command changed, within these [s].
 SHORTEST_STEP_TIME, LONGEST_STEP_TIME = 1e-3, 0.1
 
 
