@@ -93,6 +93,17 @@ class Arm:
         q[self.dofs] = q_chain
         return q
 
+    def middle_start(self, rng) -> np.ndarray:
+        """
+        Return a chain configuration (k,) drawn in the middle half of each joint's range.
+
+        A joint's range is taken within -pi..pi (an unbounded joint's is that).
+        """
+        lower, upper = np.maximum(self.lower, -np.pi), np.minimum(self.upper, np.pi)
+        middle = JointLimits(0.75 * lower + 0.25 * upper, 0.25 * lower + 0.75 * upper,
+                             np.ones(len(self.dofs), dtype=bool))
+        return middle.sample(rng, np.zeros(len(self.dofs)), 1)[0]
+
     def pose(self, q_chain: np.ndarray) -> np.ndarray:
         return self.model.forward_kinematics(self.full(q_chain), self.tip)
 

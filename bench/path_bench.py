@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')
 
 from ik_bench import Arm, Klampt, TracIK  # noqa: E402
-from ik_service.core import IKObjective, JointLimits  # noqa: E402
+from ik_service.core import IKObjective  # noqa: E402
 from ik_service.core.paths import solve_path  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.spatial.transform import Rotation  # noqa: E402
@@ -134,10 +134,7 @@ def main(argv=None) -> None:
     print('| --- | --- | --- | --- | --- | --- | --- | --- |')
     for key in args.robots:
         arm = Arm(key)
-        lower, upper = np.maximum(arm.lower, -np.pi), np.minimum(arm.upper, np.pi)
-        middle = JointLimits(0.75 * lower + 0.25 * upper, 0.25 * lower + 0.75 * upper,
-                             np.ones(len(arm.dofs), dtype=bool))
-        start = middle.sample(rng, np.zeros(len(arm.dofs)), 1)[0]
+        start = arm.middle_start(rng)
         peers = {'trac_ik': TracIK(arm, 0.005), 'klampt': KlamptNearby(arm, 0.005)}
         for name, targets in paths(arm, start, args.waypoints, rng).items():
             runs = {'ik_service': run_ik_service(arm, targets, start),

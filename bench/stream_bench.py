@@ -48,9 +48,7 @@ def start_configuration(robot: str, arm: Arm) -> np.ndarray:
     """Return the configuration (n,) the robot starts at: UR5's fixed one, else mid-range."""
     if robot == 'ur5':
         return arm.full(UR5_START)
-    rng = np.random.default_rng(0)
-    middle, half = (arm.lower + arm.upper) / 2, (arm.upper - arm.lower) / 4
-    return arm.full(middle + rng.uniform(-1.0, 1.0, len(arm.dofs)) * half)
+    return arm.full(arm.middle_start(np.random.default_rng(0)))
 
 
 def main(argv=None) -> None:
