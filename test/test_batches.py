@@ -3,6 +3,7 @@
 import gc
 import multiprocessing
 import os
+import signal
 import threading
 import time
 
@@ -88,11 +89,13 @@ def test_a_cancelled_batch_keeps_what_came_back_and_stops_its_workers():
     batch = solve_batch(UR5, far, seeds, workers=2, mode='global', settings=settings,
                         cancel=lambda: time.perf_counter() > started + 0.5)
     assert time.perf_counter() - started < 3.0      # not after the chunks being solved
-    answered = [r.stop_reason != 'cancelled' for r in batch]
-    first = answered.index(False)
-    assert 0 < first < 100 and not any(answered[first:])
-    assert all(r.stop_reason == 'unreachable' for r in batch[:first])
-    assert all(r.iterations == 0 for r in batch[first:])
+    cancelled = [r.stop_reason == 'cancelled' for r in batch]
+    # searched before the cancel: the caller's first problem and its chunk's next one
+    # (0.2 s each); the worker's chunk (seconds) was not back, and is answered cancelled
+    assert not cancelled[0] and cancelled.count(False) <= 2
+    assert all(r.stop_reason == 'unreachable' for r, c in zip(batch, cancelled) if not c)
+    # the caller's search under way when it came ends then; the others never started
+    assert sum(r.iterations > 0 for r, c in zip(batch, cancelled) if c) <= 1
     time.sleep(1.0)
     assert not multiprocessing.active_children()
 
@@ -124,16 +127,43 @@ def test_a_worker_stuck_past_the_deadline_is_stopped_and_its_problems_answered(m
     caller = os.getpid()
 
     def hangs_in_a_worker(q):       # a feasibility check that never returns there
-        if os.getpid() != caller:
-            time.sleep(1000.0)
-        return True
+        time.sleep(1000.0 if os.getpid() != caller else 0.01)     # the caller is slow:
+        return True                                               # the worker takes chunks
 
     started = time.perf_counter()
     batch = _in_a_thread(lambda: solve_batch(
         UR5, problems, seeds, workers=2, mode='global', feasible=hangs_in_a_worker,
         deadline=started + 0.5), 30.0)
-    assert len(batch) == 40 and batch[0].success        # the first is solved by the caller
-    assert all(r.stop_reason == 'timeout' and r.iterations == 0 for r in batch[1:])
+    assert len(batch) == 40
+    stuck = [r.stop_reason == 'timeout' and r.iterations == 0 for r in batch]
+    # the caller solved its chunks (those it started by the deadline); the worker's
+    # chunk is answered at its seeds
+    assert all(r.success for r, s in zip(batch, stuck) if not s)
+    assert batch[0].success and 0 < sum(stuck) < 40
+    assert all(np.array_equal(r.q, s) for r, s, t in zip(batch, seeds, stuck) if t)
+    time.sleep(1.0)
+    assert not multiprocessing.active_children()
+
+
+def test_the_problems_of_a_worker_that_died_are_solved_by_the_caller(tmp_path):
+    rng = np.random.default_rng(11)
+    problems, seeds = _problems(60, rng)
+    caller = os.getpid()
+
+    def dies_in_a_worker(q):        # the worker is killed in its first solve
+        if os.getpid() != caller:
+            (tmp_path / str(os.getpid())).touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(0.005)           # the caller is slow: the workers take chunks
+        return True
+
+    options = {'mode': 'global', 'random_seed': 3}
+    alone = [solve(UR5, p, s, **options).q for p, s in zip(problems, seeds)]
+    batch = _in_a_thread(lambda: solve_batch(UR5, problems, seeds, workers=3,
+                                             feasible=dies_in_a_worker, **options), 30.0)
+    assert len(list(tmp_path.iterdir())) == 2       # both workers died
+    assert all(r.success for r in batch)
+    assert all(np.array_equal(r.q, q) for r, q in zip(batch, alone))
 
 
 def test_a_lock_held_by_another_thread_when_the_workers_fork_does_not_stop_them():
@@ -145,7 +175,7 @@ def test_a_lock_held_by_another_thread_when_the_workers_fork_does_not_stop_them(
     def hold():                 # another thread of the caller, inside a cache of the model
         with UR5.objective_layouts._lock:
             held.set()
-            release.wait(30.0)
+            release.wait(2.0)       # the caller's own solves wait for it meanwhile
 
     def then_hold(q):           # the caller's first solve is done: the workers fork next
         if os.getpid() == caller and not held.is_set():

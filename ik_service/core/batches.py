@@ -2,23 +2,25 @@
 Independent IK problems in one call, optionally on forked worker processes.
 
 Each answer is what ``solve`` gives for that problem alone, whatever the order, batch
-size or worker count: problems share nothing, and each uses the same options (and its
+size or process count: problems share nothing, and each uses the same options (and its
 own random seed). The one exception is a time budget that ends a solve, which depends on
 the machine's load.
 
-Workers are processes, not threads: a solve is mostly Python, which holds the GIL (two
-threads measured slower than one). They are forked, so they
-read the batch from the memory they inherit; only the answers travel back. The problems
-go out in contiguous chunks that shrink towards the end (``_chunks``): each worker takes
-the next chunk when it is free, so the workers finish together.
+A batch runs on processes, not threads: a solve is mostly Python, which holds the GIL
+(two threads measured slower than one). The caller solves its share and forks the other
+processes, which read the batch from the memory they inherit; only their answers travel
+back. The problems are split into contiguous chunks that shrink towards the end
+(``_chunks``), and each process takes the next chunk not taken when it is free, so they
+finish together. The caller working too, rather than waiting for as many workers, saves
+a fork and moving its share's answers.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor, TimeoutError as FuturesTimeout
 from dataclasses import replace
 import gc
 import multiprocessing
+import queue
 import signal
 import time
 from typing import Callable, Optional, Sequence
@@ -30,8 +32,8 @@ from .model import RobotModel
 from .objectives import IKObjective, ObjectiveSet
 from .solver import IKResult, result_at, solve, SolverSettings, TIMEOUT
 
-# The smallest chunk of problems handed to a worker: a chunk costs the worker a message
-# each way, and the last chunks decide how far apart the workers finish.
+# The smallest chunk of problems a process takes: a chunk costs a worker a message back,
+# and the last chunks decide how far apart the processes finish.
 MIN_CHUNK = 16
 # A worker whose chunk has not come back this long after the deadline [s] is stuck (a
 # healthy one ends its solves by the deadline): it is stopped, and its problems answered
@@ -39,6 +41,9 @@ MIN_CHUNK = 16
 STUCK_AFTER = 5.0
 # How often the caller asks ``cancel`` while it waits for a chunk [s].
 CHECK_PERIOD = 0.05
+# How long a process waits for the chunk counter [s]: longer means the process holding it
+# was killed, and the chunks not taken are left to the caller.
+COUNTER_WAIT = 1.0
 
 
 def solve_batch(
@@ -52,7 +57,7 @@ def solve_batch(
     **options,
 ) -> list[IKResult]:
     """
-    Solve independent problems, on up to ``workers`` forked processes.
+    Solve independent problems on ``workers`` processes: this one and forked ones.
 
     seeds: (T, n), one per problem, or None (zeros). random_seeds (T,): each problem's
     ``random_seed`` (default: the ``random_seed`` of ``options``, for all). ``options``
@@ -61,13 +66,13 @@ def solve_batch(
     budget runs past it, and a problem not started by then is answered at its seed
     (stop reason 'timeout', 0 iterations). Returns one IKResult per problem, in order.
 
-    Each worker gets MIN_CHUNK problems or more, so a batch of up to 2 x MIN_CHUNK
-    problems is solved in this process, whatever ``workers`` says.
+    Each process gets MIN_CHUNK problems or more, so a batch of up to 2 x MIN_CHUNK
+    problems is solved in this process alone, whatever ``workers`` says. Problems a
+    worker did not send back (it crashed or was killed) are solved here.
 
-    ``cancel`` (an option of ``solve``) is asked by each solve in this process; with
-    workers it is asked in this process while it waits for them (every CHECK_PERIOD):
-    once it says so, the workers are stopped and the problems left are answered
-    cancelled.
+    ``cancel`` (an option of ``solve``) is asked by each solve in this process, and
+    every CHECK_PERIOD while it waits for the workers: once it says so, the workers are
+    stopped and the problems left are answered cancelled.
     """
     problems = list(objectives_per_target)
     if seeds is None:
@@ -84,38 +89,122 @@ def solve_batch(
         raise InvalidSettingsError(
             f'random_seeds must have one value per problem ({len(problems)}); got '
             f'{len(random_seeds)}')
-    # the first problem is solved here (below), and each worker gets MIN_CHUNK or more
-    workers = min(workers, (len(problems) - 1) // MIN_CHUNK)
-    if workers <= 1 or 'fork' not in multiprocessing.get_all_start_methods():
-        return _Batch(model, problems, seeds, random_seeds, deadline, options).solve(
-            0, len(problems))
-    cancel = options.pop('cancel', None)        # a worker cannot call back
+    cancel = options.pop('cancel', None)        # asked in this process only
     batch = _Batch(model, problems, seeds, random_seeds, deadline, options)
-    # The first problem is solved here: what it prepares (the seed table's entries for its
-    # link, tens of ms; its layout and plan) is then inherited by every worker, instead
-    # of being made again in each and lost when it exits.
-    results = [batch.solve_one(0)]
-    # The results coming back are many small objects: collections over the caller's heap
-    # while they arrive would take the workers' cores (the batch ran 15-20% slower)
+    # the first problem is solved here (below), and each process gets MIN_CHUNK or more
+    processes = min(workers, (len(problems) - 1) // MIN_CHUNK)
+    if processes <= 1 or 'fork' not in multiprocessing.get_all_start_methods():
+        return [batch.solve_one(k, cancel) for k in range(len(problems))]
+    results: list[Optional[IKResult]] = [None] * len(problems)
+    # The first problem is solved before forking: what it prepares (the seed table's
+    # entries for its link, tens of ms; its layout and plan) is then inherited by every
+    # worker, instead of being made again in each and lost when it exits.
+    results[0] = batch.solve_one(0, cancel)
+    # The answers coming back are many small objects: collections over the caller's heap
+    # while they arrive made the batch 10-12% slower (2 processes, 3 000 UR5 problems)
     collecting = gc.isenabled()
     gc.disable()
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('fork'),
-                               initializer=_set_up_worker, initargs=(batch,))
+    team = _Team(batch, [(a + 1, b + 1) for a, b in _chunks(len(problems) - 1, processes)],
+                 processes - 1)
     try:
-        futures = [pool.submit(_solve_chunk, first + 1, end + 1)
-                   for first, end in _chunks(len(problems) - 1, workers)]
-        answers, cancelled = _answers(pool, futures, cancel, deadline)
-        results += answers
+        cancelled = team.share(results, cancel)
     finally:
-        # the workers exit on their own: nothing here waits for them
-        pool.shutdown(wait=False, cancel_futures=True)
+        team.stop()
         if collecting:
             gc.enable()
-    left = range(len(results), len(problems))
-    if cancelled:       # each answered as solve answers when cancelled at once
-        return results + [solve(model, problems[k], seeds[k], cancel=cancel,
-                                random_seed=random_seeds[k], **options) for k in left]
-    return results + [batch.solve_one(k) for k in left]     # at their seeds
+    for k in (k for k, r in enumerate(results) if r is None):
+        # cancelled: each answered as a solve cancelled at once; else a worker stopped,
+        # and they are solved here (at their seeds past the deadline)
+        results[k] = batch.solve_one(k, cancel if cancelled else None)
+    return results
+
+
+class _Team:
+    """
+    This process and ``count`` forked workers, taking the chunks of a batch in turn.
+
+    chunks: (first, end) ranges of problems. Each process takes the next chunk not taken
+    (a counter in shared memory) until none is left; the workers send each chunk's
+    answers back through a queue.
+    """
+
+    def __init__(self, batch: '_Batch', chunks: list, count: int):
+        context = multiprocessing.get_context('fork')
+        self.batch, self.chunks = batch, chunks
+        self.counter = context.Value('l', 0)
+        self.queue = context.Queue()
+        self.workers = [context.Process(target=_work, args=(self,), daemon=True)
+                        for _ in range(count)]
+        for worker in self.workers:
+            worker.start()
+
+    def take(self) -> Optional[tuple[int, int]]:
+        """Return the next chunk not taken, or None when none is left."""
+        lock = self.counter.get_lock()
+        if not lock.acquire(timeout=COUNTER_WAIT):
+            return None
+        try:
+            i = self.counter.value
+            self.counter.value = i + 1
+        finally:
+            lock.release()
+        return self.chunks[i] if i < len(self.chunks) else None
+
+    def share(self, results: list, cancel: Optional[Callable[[], bool]]) -> bool:
+        """
+        Solve chunks here while the workers do, into ``results``; return whether cancelled.
+
+        Then wait for the workers' chunks, asking ``cancel`` every CHECK_PERIOD. Stops
+        waiting when every worker has exited, one ended with an error code (a crash or a
+        kill), or one is not back STUCK_AFTER past the deadline: their problems stay None.
+        """
+        while (chunk := self.take()) is not None:
+            for k in range(*chunk):
+                results[k] = self.batch.solve_one(k, cancel)
+                if cancel is not None and cancel():
+                    return True
+            while self._receive(results, None):     # what came back meanwhile
+                pass
+        deadline = self.batch.deadline
+        while any(r is None for r in results):
+            if cancel is not None and cancel():
+                return True
+            if deadline is not None and time.perf_counter() > deadline + STUCK_AFTER:
+                break
+            if not self._receive(results, CHECK_PERIOD) and (
+                    not any(w.is_alive() for w in self.workers)
+                    or any(w.exitcode for w in self.workers)):
+                break
+        return False
+
+    def _receive(self, results: list, timeout: Optional[float]) -> bool:
+        """Put one chunk's answers from the workers into ``results``; False if none came."""
+        try:
+            message = self.queue.get(timeout=timeout) if timeout else self.queue.get(False)
+        except queue.Empty:
+            return False
+        (first, end), answers = message
+        results[first:end] = answers
+        return True
+
+    def stop(self) -> None:
+        """Stop the workers still running (they exit on their own when no chunk is left)."""
+        for worker in self.workers:
+            if worker.is_alive():
+                worker.terminate()
+        self.queue.close()
+
+
+def _work(team: _Team) -> None:
+    """
+    Solve the chunks this forked worker takes and send their answers back.
+
+    A solve that raises ends the worker (exit code 1): the caller solves that chunk again
+    and raises the error itself.
+    """
+    _set_up_worker()
+    while (chunk := team.take()) is not None:
+        team.queue.put((chunk, [team.batch.solve_one(k) for k in range(*chunk)]))
 
 
 class _Batch:
@@ -125,11 +214,7 @@ class _Batch:
         self.model, self.problems, self.seeds = model, problems, seeds
         self.random_seeds, self.deadline, self.options = random_seeds, deadline, options
 
-    def solve(self, first: int, end: int) -> list[IKResult]:
-        """Solve problems first..end-1, each within what is left of the deadline."""
-        return [self.solve_one(k) for k in range(first, end)]
-
-    def solve_one(self, k: int) -> IKResult:
+    def solve_one(self, k: int, cancel: Optional[Callable[[], bool]] = None) -> IKResult:
         """Solve problem k, within what is left of the deadline (at its seed past it)."""
         options = self.options
         if self.deadline is not None:
@@ -141,60 +226,31 @@ class _Batch:
                                  active_joints=options.get('active_joints'))
             if settings.timeout > left:
                 options = {**options, 'settings': replace(settings, timeout=left)}
-        return solve(self.model, self.problems[k], self.seeds[k],
+        return solve(self.model, self.problems[k], self.seeds[k], cancel=cancel,
                      random_seed=self.random_seeds[k], **options)
 
 
-def _answers(pool: ProcessPoolExecutor, futures: list, cancel: Optional[Callable[[], bool]],
-             deadline: Optional[float]) -> tuple[list[IKResult], bool]:
-    """
-    Collect the workers' answers in order; return them and whether ``cancel`` ended that.
-
-    ``cancel`` is asked every CHECK_PERIOD while a chunk is awaited. When it says so, or
-    when a chunk is not back STUCK_AFTER past the deadline, the workers are stopped and
-    the answers so far returned.
-    """
-    answers: list[IKResult] = []
-    for future in futures:
-        while True:
-            if cancel is not None and cancel():
-                _stop_workers(pool)     # nobody waits for what they are making
-                return answers, True
-            if deadline is not None and time.perf_counter() > deadline + STUCK_AFTER:
-                _stop_workers(pool)
-                return answers, False
-            try:
-                answers.extend(future.result(timeout=CHECK_PERIOD))
-                break
-            except FuturesTimeout:
-                pass
-    return answers, False
-
-
-def _chunks(count: int, workers: int) -> list[tuple[int, int]]:
+def _chunks(count: int, processes: int) -> list[tuple[int, int]]:
     """
     Split problems 0..count-1 into contiguous (first, end) chunks of shrinking size.
 
-    Each chunk is the problems left divided by twice the workers, at least MIN_CHUNK: the
-    large first chunks keep the messages few, the small last ones let the workers finish
-    within a few problems of each other.
+    Each chunk is the problems left divided by twice the processes, at least MIN_CHUNK:
+    the large first chunks keep the messages few, the small last ones let the processes
+    finish within a few problems of each other.
     """
     chunks, first = [], 0
     while first < count:
-        end = min(count, first + max(MIN_CHUNK, (count - first) // (2 * workers)))
+        end = min(count, first + max(MIN_CHUNK, (count - first) // (2 * processes)))
         chunks.append((first, end))
         first = end
     return chunks
 
 
-_BATCH: Optional[_Batch] = None     # in a worker: the batch it was forked for
-
-
-def _set_up_worker(batch: _Batch) -> None:
+def _set_up_worker() -> None:
     """
-    Set up a forked worker: its batch, signals left to the parent, inherited objects frozen.
+    Set up a forked worker: signals left to the parent, inherited objects frozen.
 
-    The worker inherits ``batch`` with its memory (a forked process's arguments are not
+    The worker inherits the batch with its memory (a forked process's arguments are not
     copied). Ctrl-C is the parent's to handle (the worker dies with it instead of
     printing a traceback), and a termination signal ends the worker at once rather than
     running a handler the parent installed (a node's shutdown). What the worker inherits
@@ -202,24 +258,7 @@ def _set_up_worker(batch: _Batch) -> None:
     inherited object, copying the parent's heap page by page), and the collector runs
     again on what the worker makes (the parent paused it).
     """
-    global _BATCH
-    _BATCH = batch
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     gc.freeze()
     gc.enable()
-
-
-def _stop_workers(pool: ProcessPoolExecutor) -> None:
-    """Kill a pool's worker processes (Python 3.14 has this as ``terminate_workers``)."""
-    terminate = getattr(pool, 'terminate_workers', None)
-    if terminate is not None:
-        terminate()
-        return
-    for process in list(getattr(pool, '_processes', {}).values()):
-        process.terminate()
-
-
-def _solve_chunk(first: int, end: int) -> list[IKResult]:
-    """Solve problems first..end-1 of the batch this worker was forked with."""
-    return _BATCH.solve(first, end)
