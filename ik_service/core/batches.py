@@ -158,33 +158,36 @@ class _Team:
         waiting when every worker has exited, one ended with an error code (a crash or a
         kill), or one is not back STUCK_AFTER past the deadline: their problems stay None.
         """
+        waiting = set(self.chunks)      # the chunks whose answers are not in results yet
         while (chunk := self.take()) is not None:
             for k in range(*chunk):
                 results[k] = self.batch.solve_one(k, cancel)
                 if cancel is not None and cancel():
                     return True
-            while self._receive(results, None):     # what came back meanwhile
+            waiting.discard(chunk)
+            while self._receive(results, waiting, None):    # what came back meanwhile
                 pass
         deadline = self.batch.deadline
-        while any(r is None for r in results):
+        while waiting:
             if cancel is not None and cancel():
                 return True
             if deadline is not None and time.perf_counter() > deadline + STUCK_AFTER:
                 break
-            if not self._receive(results, CHECK_PERIOD) and (
+            if not self._receive(results, waiting, CHECK_PERIOD) and (
                     not any(w.is_alive() for w in self.workers)
                     or any(w.exitcode for w in self.workers)):
                 break
         return False
 
-    def _receive(self, results: list, timeout: Optional[float]) -> bool:
+    def _receive(self, results: list, waiting: set, timeout: Optional[float]) -> bool:
         """Put one chunk's answers from the workers into ``results``; False if none came."""
         try:
-            message = self.queue.get(timeout=timeout) if timeout else self.queue.get(False)
+            chunk, answers = self.queue.get(timeout=timeout) if timeout else \
+                self.queue.get(False)
         except queue.Empty:
             return False
-        (first, end), answers = message
-        results[first:end] = answers
+        results[chunk[0]:chunk[1]] = answers
+        waiting.discard(chunk)
         return True
 
     def stop(self) -> None:
