@@ -161,7 +161,7 @@ def test_the_problems_of_a_worker_that_died_are_solved_by_the_caller(tmp_path):
     alone = [solve(UR5, p, s, **options).q for p, s in zip(problems, seeds)]
     batch = _in_a_thread(lambda: solve_batch(UR5, problems, seeds, workers=3,
                                              feasible=dies_in_a_worker, **options), 30.0)
-    assert len(list(tmp_path.iterdir())) == 2       # both workers died
+    assert list(tmp_path.iterdir())                 # a worker died, holding a chunk
     assert all(r.success for r in batch)
     assert all(np.array_equal(r.q, q) for r, q in zip(batch, alone))
 
