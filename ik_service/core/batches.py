@@ -191,10 +191,15 @@ class _Team:
         return True
 
     def stop(self) -> None:
-        """Stop the workers still running (they exit on their own when no chunk is left)."""
+        """
+        Kill the workers still running (they exit on their own when no chunk is left).
+
+        SIGKILL: a worker still starting has the caller's signal handlers (a node's
+        shutdown handler, which would not end it).
+        """
         for worker in self.workers:
             if worker.is_alive():
-                worker.terminate()
+                worker.kill()
         self.queue.close()
 
 
