@@ -166,6 +166,21 @@ def test_the_problems_of_a_worker_that_died_are_solved_by_the_caller(tmp_path):
     assert all(np.array_equal(r.q, q) for r, q in zip(batch, alone))
 
 
+def test_a_batch_that_cannot_fork_is_solved_by_the_caller(monkeypatch):
+    rng = np.random.default_rng(12)
+    problems, seeds = _problems(40, rng)
+    options = {'mode': 'global', 'random_seed': 5}
+    alone = [solve(UR5, p, s, **options).q for p, s in zip(problems, seeds)]
+
+    def no_process_left(self):          # fork fails as at a process limit (EAGAIN)
+        raise BlockingIOError(11, 'Resource temporarily unavailable')
+
+    monkeypatch.setattr(multiprocessing.get_context('fork').Process, 'start', no_process_left)
+    batch = _in_a_thread(lambda: solve_batch(UR5, problems, seeds, workers=2, **options), 20.0)
+    assert all(np.array_equal(r.q, q) for r, q in zip(batch, alone))
+    assert gc.isenabled()
+
+
 def test_a_lock_held_by_another_thread_when_the_workers_fork_does_not_stop_them():
     rng = np.random.default_rng(10)
     problems, seeds = _problems(40, rng)

@@ -102,10 +102,13 @@ def solve_batch(
     results[0] = batch.solve_one(0, cancel)
     # The answers coming back are many small objects: collections over the caller's heap
     # while they arrive made the batch 10-12% slower (2 processes, 3 000 UR5 problems)
+    try:
+        team = _Team(batch, [(a + 1, b + 1) for a, b in _chunks(len(problems) - 1, processes)],
+                     processes - 1)
+    except OSError:     # no shared memory for the counter and the queue: solved here alone
+        return results[:1] + [batch.solve_one(k, cancel) for k in range(1, len(problems))]
     collecting = gc.isenabled()
     gc.disable()
-    team = _Team(batch, [(a + 1, b + 1) for a, b in _chunks(len(problems) - 1, processes)],
-                 processes - 1)
     try:
         cancelled = team.share(results, cancel)
     finally:
@@ -133,10 +136,14 @@ class _Team:
         self.batch, self.chunks = batch, chunks
         self.counter = context.Value('l', 0)
         self.queue = context.Queue()
-        self.workers = [context.Process(target=_work, args=(self,), daemon=True)
-                        for _ in range(count)]
-        for worker in self.workers:
-            worker.start()
+        self.workers = []
+        for _ in range(count):
+            worker = context.Process(target=_work, args=(self,), daemon=True)
+            try:
+                worker.start()
+            except OSError:     # no process left to fork (a limit): the others take its share
+                break
+            self.workers.append(worker)
 
     def take(self) -> Optional[tuple[int, int]]:
         """Return the next chunk not taken, or None when none is left."""
