@@ -100,13 +100,13 @@ def solve_batch(
     # entries for its link, tens of ms; its layout and plan) is then inherited by every
     # worker, instead of being made again in each and lost when it exits.
     results[0] = batch.solve_one(0, cancel)
-    # The answers coming back are many small objects: collections over the caller's heap
-    # while they arrive made the batch 10-12% slower (2 processes, 3 000 UR5 problems)
     try:
         team = _Team(batch, [(a + 1, b + 1) for a, b in _chunks(len(problems) - 1, processes)],
                      processes - 1)
     except OSError:     # no shared memory for the counter and the queue: solved here alone
         return results[:1] + [batch.solve_one(k, cancel) for k in range(1, len(problems))]
+    # The answers coming back are many small objects: collections over the caller's heap
+    # while they arrive made the batch 10-12% slower (2 processes, 3 000 UR5 problems)
     collecting = gc.isenabled()
     gc.disable()
     try:
