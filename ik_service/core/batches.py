@@ -91,35 +91,46 @@ def solve_batch(
             f'{len(random_seeds)}')
     cancel = options.pop('cancel', None)        # asked in this process only
     batch = _Batch(model, problems, seeds, random_seeds, deadline, options)
+    results: list[Optional[IKResult]] = [None] * len(problems)
     # the first problem is solved here (below), and each process gets MIN_CHUNK or more
     processes = min(workers, (len(problems) - 1) // MIN_CHUNK)
-    if processes <= 1 or 'fork' not in multiprocessing.get_all_start_methods():
-        return [batch.solve_one(k, cancel) for k in range(len(problems))]
-    results: list[Optional[IKResult]] = [None] * len(problems)
-    # The first problem is solved before forking: what it prepares (the seed table's
-    # entries for its link, tens of ms; its layout and plan) is then inherited by every
-    # worker, instead of being made again in each and lost when it exits.
-    results[0] = batch.solve_one(0, cancel)
+    if processes > 1 and 'fork' in multiprocessing.get_all_start_methods():
+        # The first problem is solved before forking: what it prepares (the seed table's
+        # entries for its link, tens of ms; its layout and plan) is then inherited by every
+        # worker, instead of being made again in each and lost when it exits.
+        results[0] = batch.solve_one(0, cancel)
+        _solve_on_team(batch, results, processes, cancel)
+    # Here the problems no process answered: all of them without workers; once cancelled,
+    # each answered as a solve cancelled at once; a stopped worker's, solved here (at
+    # their seeds past the deadline)
+    for k in (k for k, r in enumerate(results) if r is None):
+        results[k] = batch.solve_one(k, cancel)
+    return results
+
+
+def _solve_on_team(batch: '_Batch', results: list, processes: int,
+                   cancel: Optional[Callable[[], bool]]) -> None:
+    """
+    Solve problems 1.. on this process and ``processes - 1`` forked ones, into ``results``.
+
+    Problems left None: those of a stopped worker or after a cancel, or all of them when
+    no shared memory is left for the team's counter and queue.
+    """
     try:
-        team = _Team(batch, [(a + 1, b + 1) for a, b in _chunks(len(problems) - 1, processes)],
+        team = _Team(batch, [(a + 1, b + 1) for a, b in _chunks(len(results) - 1, processes)],
                      processes - 1)
-    except OSError:     # no shared memory for the counter and the queue: solved here alone
-        return results[:1] + [batch.solve_one(k, cancel) for k in range(1, len(problems))]
+    except OSError:     # no shared memory for the counter and the queue
+        return
     # The answers coming back are many small objects: collections over the caller's heap
     # while they arrive made the batch 10-12% slower (2 processes, 3 000 UR5 problems)
     collecting = gc.isenabled()
     gc.disable()
     try:
-        cancelled = team.share(results, cancel)
+        team.share(results, cancel)
     finally:
         team.stop()
         if collecting:
             gc.enable()
-    for k in (k for k, r in enumerate(results) if r is None):
-        # cancelled: each answered as a solve cancelled at once; else a worker stopped,
-        # and they are solved here (at their seeds past the deadline)
-        results[k] = batch.solve_one(k, cancel if cancelled else None)
-    return results
 
 
 class _Team:
@@ -157,34 +168,34 @@ class _Team:
             lock.release()
         return self.chunks[i] if i < len(self.chunks) else None
 
-    def share(self, results: list, cancel: Optional[Callable[[], bool]]) -> bool:
+    def share(self, results: list, cancel: Optional[Callable[[], bool]]) -> None:
         """
-        Solve chunks here while the workers do, into ``results``; return whether cancelled.
+        Solve chunks here while the workers do, into ``results``.
 
         Then wait for the workers' chunks, asking ``cancel`` every CHECK_PERIOD. Stops
-        waiting when every worker has exited, one ended with an error code (a crash or a
-        kill), or one is not back STUCK_AFTER past the deadline: their problems stay None.
+        when ``cancel`` says so, when every worker has exited, one ended with an error
+        code (a crash or a kill), or one is not back STUCK_AFTER past the deadline: the
+        problems not answered then stay None.
         """
         waiting = set(self.chunks)      # the chunks whose answers are not in results yet
         while (chunk := self.take()) is not None:
             for k in range(*chunk):
                 results[k] = self.batch.solve_one(k, cancel)
                 if cancel is not None and cancel():
-                    return True
+                    return
             waiting.discard(chunk)
             while self._receive(results, waiting, None):    # what came back meanwhile
                 pass
         deadline = self.batch.deadline
         while waiting:
             if cancel is not None and cancel():
-                return True
+                return
             if deadline is not None and time.perf_counter() > deadline + STUCK_AFTER:
                 break
             if not self._receive(results, waiting, CHECK_PERIOD) and (
                     not any(w.is_alive() for w in self.workers)
                     or any(w.exitcode for w in self.workers)):
                 break
-        return False
 
     def _receive(self, results: list, waiting: set, timeout: Optional[float]) -> bool:
         """Put one chunk's answers from the workers into ``results``; False if none came."""
