@@ -765,9 +765,10 @@ class IKServiceNode(Node):
         """
         Solve independent problems, each as SolveIK would with the same settings.
 
-        On ``batch_workers`` forked processes (``core.solve_batch``). A problem whose
-        objectives or seed are refused is answered with its own error; the batch ends by
-        limits.max_timeout (problems not started by then are answered TIMED_OUT).
+        On ``batch_workers`` processes, the node's and forked ones (``core.solve_batch``).
+        A problem whose objectives or seed are refused is answered with its own error; the
+        batch ends by limits.max_timeout (problems not started by then are answered
+        TIMED_OUT).
         """
         model = self._require_model()
         values = self._values

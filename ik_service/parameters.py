@@ -141,7 +141,8 @@ PARAMETERS = (
         'batch_workers',
         1,
         'Processes solving one solve_ik_batch request: 1 solves it in the node; more fork '
-        'the node into that many workers for the batch (one per core for dataset work).',
+        'batch_workers - 1 workers that solve beside the node (one per core for dataset '
+        'work).',
         1,
         64,
     ),
