@@ -5,7 +5,7 @@ Where a solve's time goes: its pieces timed on their own, for one robot.
 
 Prints microseconds per call (best of 5 repeats): forward kinematics of the tip, building
 an objective and binding it to the model, the kernel's chain arrays, picking starts from
-the seed table, the kernel's evaluation of 1 and 8 configurations, one kernel call of 8
+the seed table (for 256 targets in turn, as a batch does: each reads other table entries), the kernel's evaluation of 1 and 8 configurations, one kernel call of 8
 iterations over 8 rows, and whole solves: local and global from the answer (the fixed cost
 of a solve), global from a seed near the answer and from zeros, the answer's branch label
 (arms with a closed form), failing a target that is provably out of reach, and a
@@ -13,6 +13,7 @@ step (``solve_near`` in a box of 0.006 rad) to a target it cannot meet, with 8 s
 searching the box for the closest configuration (a path's) and as a stream takes it (no
 search: the command approaches or holds), out of reach and 0.2 rad away.
 """
+import itertools
 import os
 import sys
 import timeit
@@ -74,6 +75,11 @@ def main() -> None:
     searched, stream = SolverSettings(max_restarts=8), SolverSettings(max_restarts=0)
     moved = model.forward_kinematics(goal + np.where(active, 0.2, 0.0), arm.tip)
     away = IKObjective.fixed_pose(arm.tip, moved[:3, :3], moved[:3, 3])
+    # targets in turn, from configurations spread over the limits
+    spread = JointLimits.from_model(model).sample(np.random.default_rng(0), goal, 256)
+    in_turn = itertools.cycle([ObjectiveSet(model, [IKObjective.fixed_pose(
+        arm.tip, pose[:3, :3], pose[:3, 3])]) for pose in (
+            model.forward_kinematics(q, arm.tip) for q in spread)])
     rows = [
         ('forward kinematics of the tip',
          lambda: model.forward_kinematics(goal, arm.tip)),
@@ -81,7 +87,7 @@ def main() -> None:
          lambda: IKObjective.fixed_pose(arm.tip, target[:3, :3], target[:3, 3])),
         ('bind it (ObjectiveSet)', lambda: ObjectiveSet(model, [objective])),
         ('chain arrays', lambda: problem.chain(idx, goal)),
-        ('seed table: 32 starts', lambda: table.starts(problem, 32, idx, goal)),
+        ('seed table: 32 starts', lambda: table.starts(next(in_turn), 32, idx, goal)),
         ('kernel: evaluate 1 row', lambda: kernel.evaluate_batch(
             x1, *chain, *problem.tables, res1, jac1, True)),
         ('kernel: evaluate 8 rows', lambda: kernel.evaluate_batch(

@@ -73,17 +73,24 @@ def frame_transforms(x, a_map, c, basis, parent, world, local):
         for j in range(x.shape[0]):
             v += a_map[f, j] * x[j]
         s, co = exact_math.sincos(v)
-        for e in range(16):
+        # rigid transforms: the bottom row is (0, 0, 0, 1), and only the top three rows of
+        # a product are computed
+        for e in range(12):
             local[e // 4, e % 4] = basis[f, 0, e] + s * basis[f, 1, e] + co * basis[f, 2, e] \
                 + v * basis[f, 3, e]
         p = parent[f]
         if p < 0:
-            world[f] = local
+            for i in range(3):
+                for j in range(4):
+                    world[f, i, j] = local[i, j]
         else:
-            for i in range(4):
+            for i in range(3):
                 for j in range(4):
                     world[f, i, j] = world[p, i, 0] * local[0, j] + world[p, i, 1] * local[1, j] \
-                        + world[p, i, 2] * local[2, j] + world[p, i, 3] * local[3, j]
+                        + world[p, i, 2] * local[2, j]
+                world[f, i, 3] += world[p, i, 3]
+        world[f, 3, 0] = world[f, 3, 1] = world[f, 3, 2] = 0.0
+        world[f, 3, 3] = 1.0
 
 
 @njit(**_JIT)
@@ -166,15 +173,24 @@ def _relative_to(ref, columns, carried, tmp):
     columns := R_ref^T (columns - carried): ``carried`` is the velocity the reference
     link gives the same point (or its angular velocity); tmp (3, S) is a work array.
     """
-    for i in range(3):
-        tmp[i, :] = columns[i, :] - carried[i, :]
-    for i in range(3):
-        columns[i, :] = ref[0, i] * tmp[0, :] + ref[1, i] * tmp[1, :] + ref[2, i] * tmp[2, :]
+    for f in range(columns.shape[1]):
+        for i in range(3):
+            tmp[i, f] = columns[i, f] - carried[i, f]
+        for i in range(3):
+            columns[i, f] = ref[0, i] * tmp[0, f] + ref[1, i] * tmp[1, f] + ref[2, i] * tmp[2, f]
 
 
 # ---------------------------------------------------------------- objective kinds
 @njit(**_JIT)
-def _fixed_point_rows(diff, jv, res, jac, row):
+def _combined_rows(weights, columns, out):
+    """Write weights (3,) times columns (3, S) into out (S,): one Jacobian row."""
+    w0, w1, w2 = weights[0], weights[1], weights[2]
+    for f in range(columns.shape[1]):
+        out[f] = w0 * columns[0, f] + w1 * columns[1, f] + w2 * columns[2, f]
+
+
+@njit(**_JIT)
+def _fixed_point_rows(diff, jv, res, jac, row, with_jacobian):
     """
     Fill the 3 rows of a fixed point: r = p - t [m].
 
@@ -184,11 +200,14 @@ def _fixed_point_rows(diff, jv, res, jac, row):
     """
     for i in range(3):
         res[row + i] = diff[i]
-        jac[row + i, :] = jv[i, :]
+    if with_jacobian:
+        for i in range(3):
+            for f in range(jv.shape[1]):
+                jac[row + i, f] = jv[i, f]
 
 
 @njit(**_JIT)
-def _planar_rows(diff, jv, normal, res, jac, row):
+def _planar_rows(diff, jv, normal, res, jac, row, with_jacobian):
     """
     Fill the row of a point on a plane: r = n . (p - t) [m].
 
@@ -197,11 +216,12 @@ def _planar_rows(diff, jv, normal, res, jac, row):
     dr/dq = n . dp/dq.
     """
     res[row] = normal[0] * diff[0] + normal[1] * diff[1] + normal[2] * diff[2]
-    jac[row, :] = normal[0] * jv[0, :] + normal[1] * jv[1, :] + normal[2] * jv[2, :]
+    if with_jacobian:
+        _combined_rows(normal, jv, jac[row])
 
 
 @njit(**_JIT)
-def _linear_rows(diff, jv, complement, res, jac, row):
+def _linear_rows(diff, jv, complement, res, jac, row, with_jacobian):
     """
     Fill the 2 rows of a point on a line: r = C (p - t) [m].
 
@@ -212,11 +232,12 @@ def _linear_rows(diff, jv, complement, res, jac, row):
     for i in range(2):
         c = complement[i]
         res[row + i] = c[0] * diff[0] + c[1] * diff[1] + c[2] * diff[2]
-        jac[row + i, :] = c[0] * jv[0, :] + c[1] * jv[1, :] + c[2] * jv[2, :]
+        if with_jacobian:
+            _combined_rows(c, jv, jac[row + i])
 
 
 @njit(**_JIT)
-def _fixed_rotation_rows(rel, target, jw, res, jac, row, m, inv, col):
+def _fixed_rotation_rows(rel, target, jw, res, jac, row, m, inv, col, with_jacobian):
     """
     Fill the 3 rows of a fixed rotation: e = log(R R_t^T) [rad].
 
@@ -253,6 +274,8 @@ def _fixed_rotation_rows(rel, target, jw, res, jac, row, m, inv, col):
         ex, ey, ez = (sign * theta / norm * col[0], sign * theta / norm * col[1],
                       sign * theta / norm * col[2])
     res[row], res[row + 1], res[row + 2] = ex, ey, ez
+    if not with_jacobian:
+        return
     if theta < 1e-4:
         beta = 1.0 / 12.0 + theta * theta / 720.0
     else:
@@ -271,11 +294,11 @@ def _fixed_rotation_rows(rel, target, jw, res, jac, row, m, inv, col):
     inv[2, 0] += 0.5 * ey
     inv[2, 1] -= 0.5 * ex
     for i in range(3):
-        jac[row + i, :] = inv[i, 0] * jw[0, :] + inv[i, 1] * jw[1, :] + inv[i, 2] * jw[2, :]
+        _combined_rows(inv[i], jw, jac[row + i])
 
 
 @njit(**_JIT)
-def _axial_rows(b, a, complement, jw, res, jac, row, de):
+def _axial_rows(b, a, complement, jw, res, jac, row, de, with_jacobian):
     """
     Fill the 2 rows of an axial rotation: a link axis b along a target axis a [rad].
 
@@ -299,14 +322,16 @@ def _axial_rows(b, a, complement, jw, res, jac, row, de):
     if opposite:
         for i in range(2):
             res[row + i] = math.pi if i == 0 else 0.0
-            c = complement[i]
-            jac[row + i, :] = c[0] * jw[0, :] + c[1] * jw[1, :] + c[2] * jw[2, :]
+            if with_jacobian:
+                _combined_rows(complement[i], jw, jac[row + i])
         return
     aligned = s < 1e-6
     f = 1.0 if aligned else theta / s
     e = (cx * f, cy * f, cz * f)
     for i in range(2):
         res[row + i] = complement[i, 0] * e[0] + complement[i, 1] * e[1] + complement[i, 2] * e[2]
+    if not with_jacobian:
+        return
     n = jw.shape[1]
     for col in range(n):
         wx, wy, wz = jw[0, col], jw[1, col], jw[2, col]
@@ -391,21 +416,23 @@ def residual_rows(x, a_map, c, basis, parent, prismatic, ints, offsets, vectors,
                     _point_velocities(world, prismatic, ancestors[o, 1], pw, jv_ref)
                     _relative_to(ref, jv, jv_ref, tmp)
             if pos_kind == POS_FIXED:
-                _fixed_point_rows(diff, jv, res, frame_jac, row)
+                _fixed_point_rows(diff, jv, res, frame_jac, row, with_jacobian)
                 row += 3
             elif pos_kind == POS_PLANAR:
-                _planar_rows(diff, jv, vectors[o, 0], res, frame_jac, row)
+                _planar_rows(diff, jv, vectors[o, 0], res, frame_jac, row, with_jacobian)
                 row += 1
             else:
-                _linear_rows(diff, jv, vectors[o, 3:5], res, frame_jac, row)
+                _linear_rows(diff, jv, vectors[o, 3:5], res, frame_jac, row, with_jacobian)
                 row += 2
         if rot_kind == ROT_FIXED:
-            _fixed_rotation_rows(rel_rot, rotations[o], jw, res, frame_jac, row, m33, inv33, d)
+            _fixed_rotation_rows(rel_rot, rotations[o], jw, res, frame_jac, row, m33, inv33, d,
+                                 with_jacobian)
         elif rot_kind == ROT_AXIAL:
             la = vectors[o, 1]
             for i in range(3):
                 b[i] = rel_rot[i, 0] * la[0] + rel_rot[i, 1] * la[1] + rel_rot[i, 2] * la[2]
-            _axial_rows(b, vectors[o, 2], vectors[o, 5:7], jw, res, frame_jac, row, d)
+            _axial_rows(b, vectors[o, 2], vectors[o, 5:7], jw, res, frame_jac, row, d,
+                        with_jacobian)
     if with_jacobian:
         m, k = res.shape[0], x.shape[0]
         for r in range(m):

@@ -175,7 +175,8 @@ def _nearest(weights, azimuth, span, mean_features, features, offset, table_entr
     The ``scanned`` leaves whose mean features score lowest are scored entry by entry
     (weights . features); each entry's first joint is turned by the target's azimuth
     (wrapped into [0, 2 pi) from the lower limit); entries turned beyond ``span`` score
-    +inf. The order depends on the inputs only (a deterministic sort).
+    +inf. Equal scores keep the order of the leaves and of the entries in them: the order
+    depends on the inputs only.
     """
     leaves, rows = mean_features.shape[1], features.shape[1]
     # the ``scanned`` best leaves, best first (a leaf ties with an earlier one behind it)
@@ -192,41 +193,37 @@ def _nearest(weights, azimuth, span, mean_features, features, offset, table_entr
                 slot -= 1
             picked_score[slot], picked[slot] = acc, c
     size = features.shape[2]
-    score = np.empty(scanned * size)
-    turned = np.empty(scanned * size)
-    ids = np.empty(scanned * size, dtype=np.int64)
     two_pi = 2.0 * math.pi
+    count = entries.shape[0]
+    kept_score = np.empty(count)    # the scores of entries[:kept], ascending
+    kept = 0
+    score = np.empty(size)
     for a in range(scanned):
         c = picked[a]
+        # feature by feature: the leaf's features are read in memory order
+        score[:] = 0.0
+        for f in range(rows):
+            w = weights[f]
+            for e in range(size):
+                score[e] += w * features[c, f, e]
         for e in range(size):
-            acc = 0.0
-            for f in range(rows):
-                acc += weights[f] * features[c, f, e]
             t = offset[c, e] + azimuth
             if t >= two_pi:
                 t -= two_pi
-            if span < two_pi and t > span:
-                acc = np.inf
-            score[a * size + e] = acc
-            turned[a * size + e] = t
-            ids[a * size + e] = table_entries[c, e]
-    # the ``count`` best: a threshold by partition, then a sort of those few only
-    count = entries.shape[0]
-    threshold = np.partition(score, count - 1)[count - 1]
-    chosen = np.empty(count, dtype=np.int64)
-    n = 0
-    for i in range(score.shape[0]):
-        if score[i] < threshold:
-            chosen[n] = i
-            n += 1
-    for i in range(score.shape[0]):     # ties at the threshold: in table order
-        if n < count and score[i] == threshold:
-            chosen[n] = i
-            n += 1
-    order = chosen[np.argsort(score[chosen], kind='mergesort')]
-    for i in range(count):
-        entries[i] = ids[order[i]]
-        turn[i] = turned[order[i]]
+            acc = np.inf if span < two_pi and t > span else score[e]
+            # insert into the ``count`` best so far, after those scoring the same
+            if kept < count:
+                slot = kept
+                kept += 1
+            elif acc < kept_score[count - 1]:
+                slot = count - 1
+            else:
+                continue
+            while slot > 0 and acc < kept_score[slot - 1]:
+                kept_score[slot] = kept_score[slot - 1]
+                entries[slot], turn[slot] = entries[slot - 1], turn[slot - 1]
+                slot -= 1
+            kept_score[slot], entries[slot], turn[slot] = acc, table_entries[c, e], t
 
 
 def _balanced_split(points: np.ndarray, ids: np.ndarray) -> list:
