@@ -5,7 +5,8 @@ Where a solve's time goes: its pieces timed on their own, for one robot.
 
 Prints microseconds per call (best of 5 repeats): forward kinematics of the tip, building
 an objective and binding it to the model, the kernel's chain arrays, picking starts from
-the seed table (for 256 targets in turn, as a batch does: each reads other table entries), the kernel's evaluation of 1 and 8 configurations, one kernel call of 8
+the seed table (for 256 targets in turn, as a batch does: each reads other table
+entries), the kernel's evaluation of 1 and 8 configurations, one kernel call of 8
 iterations over 8 rows, and whole solves: local and global from the answer (the fixed cost
 of a solve), global from a seed near the answer and from zeros, the answer's branch label
 (arms with a closed form), failing a target that is provably out of reach, and a
