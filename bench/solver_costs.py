@@ -57,7 +57,8 @@ def main() -> None:
         res, jac = res8.copy(), jac8.copy()
         kernel.evaluate_batch(x, *chain, *problem.tables, res, jac, True)
         cost = np.einsum('ij,ij->i', res, res)
-        kernel.descend(x, res, jac, cost, np.full(8, 1e-3), np.zeros(8, dtype=np.int64),
+        kernel.descend(x, res, jac, cost, np.full((8, 2), [1e-3, 2.0]),
+                       np.zeros(8, dtype=np.int64),
                        cost.copy(), np.zeros(8, dtype=bool), np.zeros(8, dtype=bool),
                        x[0].copy(), res[0].copy(), np.array([np.inf]),
                        np.array([0, 7, 0, 0, -1]), np.zeros((0, len(idx))), 8,

@@ -114,7 +114,8 @@ def test_an_arm_stretched_out_of_reach_and_back_returns_the_way_it_left():
     # xArm7 (7 joints): a line 1 m out through the workspace boundary and back. Following
     # the targets out of reach turns the arm about its shoulder-wrist line, and it came
     # back 2.1 rad from where it left (on a 1000-waypoint line, into the elbow's limit);
-    # held at the last waypoint it met, it returns the way it left
+    # held at the last waypoint it met, it returns the way it left (within 0.07 rad: its
+    # answers to the last waypoints may differ in the 7-joint arm's null space)
     start = np.array([-0.947, -0.832, 0.252, 1.139, 0.54, -0.002, 1.389])
     pose = XARM7.forward_kinematics(start, 'link_eef')
     out = pose[:3, 3] / np.linalg.norm(pose[:3, 3])
@@ -123,7 +124,7 @@ def test_an_arm_stretched_out_of_reach_and_back_returns_the_way_it_left():
                  for t in np.minimum(s, 1 - s) * 2]
     path = solve_path(XARM7, waypoints, start)
     assert path.success[:20].all() and not path.success[200]       # out of reach midway
-    assert path.success[-1] and np.abs(path.q[-1] - start).max() < 0.05
+    assert path.success[-1] and np.abs(path.q[-1] - start).max() < 0.1
     assert path.step.max() <= 0.5 + 1e-12
 
 
@@ -183,11 +184,19 @@ def test_a_target_that_is_held_when_missed_is_not_searched_where_nothing_can_mee
     far[:3, 3] *= 3.0
     for pose in (goal, far):
         objectives = [IKObjective.fixed_pose('tool0', pose[:3, :3], pose[:3, 3])]
-        searched = solve_near(UR5, objectives, START, 0.1, settings, limits)
+        asked = {'searched': 0, 'held': 0}       # cancel is asked as the solves go on
+
+        def counting(name):
+            def cancel():
+                asked[name] += 1
+                return False
+            return cancel
+        searched = solve_near(UR5, objectives, START, 0.1, settings, limits,
+                              cancel=counting('searched'))
         held = solve_near(UR5, objectives, START, 0.1, settings, limits,
-                          closest_if_missed=False)
+                          cancel=counting('held'), closest_if_missed=False)
         assert not searched.success and not held.success
-        assert held.restarts == 0 and searched.restarts > 0
+        assert held.restarts == 0 and asked['held'] < asked['searched']
         assert held.max_error >= searched.max_error
     # a target inside the box is met either way, with the same answer
     near = UR5.forward_kinematics(START + 0.05, 'tool0')

@@ -714,6 +714,46 @@ def _damped_step(jac, res, lam, x, bias, has_bias, free, step, hess, rhs):
 
 
 @njit(**_JIT)
+def _damp_by_gain(lam, cost, trial_cost, res, jac, x, trial, floor, has_bias):
+    """
+    Update a row's damping (lambda, nu) (2,) after its trial was accepted.
+
+    The gain ratio rho is the decrease of the cost |r|^2 over the decrease the linear model
+    r + J d predicts for the step d = trial - x. lambda is multiplied by
+    max(1/10, min(1, 1 - (2 rho - 1)^3)) (at least ``floor``): a step the model predicted
+    well (rho near 1) divides it by 10, one it predicted half right or worse keeps it.
+    nu, the factor of the next rejection, returns to 2. (Madsen, Nielsen and Tingleff,
+    Methods for non-linear least squares problems, 2004, whose factor lies in [1/3, 2]:
+    1/10 keeps the fast start of well-predicted descents.) Near a singular
+    configuration, where the linear model holds for short steps only, lambda then
+    settles where the steps are accepted, instead of alternating between a tenfold too
+    small and a tenfold too large value. With a bias lambda is divided by 10: the pull
+    is a step the model does not predict, and the correction only cancels it to first
+    order while lambda is small (``_damped_step``).
+    """
+    lam[1] = 2.0
+    if has_bias:
+        lam[0] = max(0.1 * lam[0], floor)
+        return
+    predicted = cost
+    for r in range(res.shape[0]):
+        acc = res[r]
+        for j in range(x.shape[0]):
+            acc += jac[r, j] * (trial[j] - x[j])
+        predicted -= acc * acc
+    rho = (cost - trial_cost) / predicted if predicted > 0.0 else 0.0
+    factor = 1.0 - (2.0 * rho - 1.0) ** 3
+    lam[0] = max(lam[0] * max(0.1, min(1.0, factor)), floor)
+
+
+@njit(**_JIT)
+def _damp_more(lam):
+    """Raise a row's damping (lambda, nu) (2,) after a rejected step: lambda *= nu, nu *= 2."""
+    lam[0] = min(lam[0] * lam[1], 100.0 * MAX_DAMPING)
+    lam[1] = min(2.0 * lam[1], 1e6)
+
+
+@njit(**_JIT)
 def _start_row(i, start, x, res, jac, cost, lam, born, checkpoint, total, damping, blocks,
                tolerance, a_map, c, basis, parent, prismatic, ints, offsets, vectors,
                rotations, ancestors, local_points, target_points, work):
@@ -738,7 +778,8 @@ def _start_row(i, start, x, res, jac, cost, lam, born, checkpoint, total, dampin
                 scale += jac[i, r, j] * jac[i, r, j]
         damping[1] = max(1e-9, 1e-12 * scale)
         damping[0] = max(damping[0], damping[1])
-    cost[i], lam[i], born[i], checkpoint[i] = acc, damping[0], total, acc
+    cost[i], born[i], checkpoint[i] = acc, total, acc
+    lam[i, 0], lam[i, 1] = damping[0], 2.0
     return max_block_error(res[i], blocks) <= tolerance
 
 
@@ -752,7 +793,7 @@ def _stalled(i, total, born, lam, cost, checkpoint, max_iterations, window, may_
     """
     age = total - born[i]
     periodic = total > 0 and total % window == 0
-    if age >= max_iterations or (periodic and lam[i] > MAX_DAMPING):
+    if age >= max_iterations or (periodic and lam[i, 0] > MAX_DAMPING):
         return True
     if periodic and may_restart and age >= window:
         ended = cost[i] > 0.5 * checkpoint[i]
@@ -771,13 +812,14 @@ def descend(x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, b
     Run up to ``iterations`` damped least-squares iterations, restarting ended rows.
 
     State per row (R rows, k values, m residual rows), updated in place: x (R, k), its
-    residual res (R, m), Jacobian jac (R, m, k), cost = |r|^2 (R,), damping lam (R,),
-    the iteration it (re)started at born (R,; -1: waits for a start), its cost at its last
-    progress check checkpoint (R,), done (R,): retired. A trial x + step, projected into
-    [lower, upper], replaces a row's values only if it lowers the cost (then
-    lambda /= 10, else lambda *= 10, within [floor, 100 MAX_DAMPING]; damping (2,) is the
-    starting damping and the floor, see ``_start_row``): the cost of a row never
-    increases. A row whose descent ended (``_stalled``) is compared with the best ended
+    residual res (R, m), Jacobian jac (R, m, k), cost = |r|^2 (R,), damping lam (R, 2)
+    (lambda and the factor of its next rise), the iteration it (re)started at born (R,;
+    -1: waits for a start), its cost at its last progress check checkpoint (R,), done
+    (R,): retired. A trial x + step, projected into [lower, upper], replaces a row's
+    values only if it lowers the cost (then lambda follows the gain ratio,
+    ``_damp_by_gain``, else it rises, ``_damp_more``, within [floor, 100 MAX_DAMPING];
+    damping (2,) is the starting damping and the floor, see ``_start_row``): the cost of
+    a row never increases. A row whose descent ended (``_stalled``) is compared with the best ended
     row so far (best_cost (1,), best_x (k,), best_res (m,)) and waits for a start: the
     next row of ``starts`` (N, k) while fewer than ``restarts_allowed`` were taken (the
     first start, the seed, is not a restart), else it retires; rows from ``FIRST_ROWS``
@@ -857,8 +899,8 @@ def descend(x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, b
                 free[j] = True
             solved = True
             for _attempt in range(k):
-                solved = _damped_step(jac[i], res[i], lam[i], x[i], bias, has_bias, free, step,
-                                      hess, rhs)
+                solved = _damped_step(jac[i], res[i], lam[i, 0], x[i], bias, has_bias, free,
+                                      step, hess, rhs)
                 if not solved:
                     break
                 blocked = False
@@ -870,7 +912,7 @@ def descend(x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, b
                 if not blocked:
                     break
             if not solved:
-                lam[i] = min(lam[i] * 10.0, 100.0 * MAX_DAMPING)
+                _damp_more(lam[i])
                 continue
             for j in range(k):
                 xt[j] = min(max(x[i, j] + step[j], lower[j]), upper[j])
@@ -885,6 +927,8 @@ def descend(x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, b
                 converged[i] = True
                 any_converged = True
             if converged[i] or (ok and trial_cost < cost[i]):
+                _damp_by_gain(lam[i], cost[i], trial_cost, res[i], jac[i], x[i], xt, damping[1],
+                              has_bias)
                 for j in range(k):
                     if turns[j] and xt[j] >= upper[j] and xt[j] - TWO_PI >= lower[j]:
                         xt[j] -= TWO_PI
@@ -894,9 +938,8 @@ def descend(x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, b
                 res[i, :] = rt
                 jac[i, :, :] = jt
                 cost[i] = trial_cost
-                lam[i] = max(lam[i] * 0.1, damping[1])
             else:
-                lam[i] = min(lam[i] * 10.0, 100.0 * MAX_DAMPING)
+                _damp_more(lam[i])
         counters[0] = total + 1
         ran += 1
         if any_converged:

@@ -5,9 +5,10 @@ The solver advances a batch of configurations together (the seed and, in global 
 starts from a table of precomputed configurations, then random ones) with
 Levenberg-Marquardt steps, run by the compiled ``kernel``. A trial step is accepted only
 where it lowers the squared residual, so the error of every row never increases (the
-damping grows on rejection and shrinks on success, which is the line search). Joint
-limits are enforced by projecting each trial into the limits. This module is the policy:
-modes, where rows start, restarts, the budgets, and packaging the result.
+damping grows on rejection and follows the gain ratio on success, which is the line
+search: ``kernel._damp_by_gain``). Joint limits are enforced by projecting each trial
+into the limits. This module is the policy: modes, where rows start, restarts, the
+budgets, and packaging the result.
 
 Units: configurations in radians/metres per dof (the model's ``joint_names`` order);
 tolerance in metres or radians (the largest point distance or rotation angle over all
@@ -415,7 +416,7 @@ class _Descent:
         # the state of each row (see kernel.descend); every row waits for a start, and
         # the first start is the seed
         x, res, jac = np.empty((rows, k)), np.empty((rows, m)), np.empty((rows, m, k))
-        cost, lam, checkpoint = _filled(rows, np.inf), np.zeros(rows), np.empty(rows)
+        cost, lam, checkpoint = _filled(rows, np.inf), np.zeros((rows, 2)), np.empty(rows)
         born = _filled(rows, -1, np.int64)
         done, converged = np.zeros(rows, dtype=bool), np.zeros(rows, dtype=bool)
         best_x, best_res, best_cost = np.empty(k), np.empty(m), _filled(1, np.inf)
@@ -460,7 +461,8 @@ class _Descent:
                 if restarts_allowed:
                     reason = RESTARTS_EXHAUSTED
                 else:
-                    reason = STALLED if (lam > kernel.MAX_DAMPING).any() else MAX_ITERATIONS
+                    reason = STALLED if (lam[:, 0] > kernel.MAX_DAMPING).any() else \
+                        MAX_ITERATIONS
                 break
         total, restarts = int(counters[0]), max(0, int(counters[1]))
         if found is not None:
