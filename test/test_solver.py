@@ -413,6 +413,30 @@ def test_wide_revolute_joint_is_shifted_toward_the_seed_only_inside_its_limits()
     assert abs(result.q[2]) <= np.pi
 
 
+def test_a_descent_to_the_edge_of_the_workspace_is_not_slowed_by_its_damping():
+    # Baxter's left arm, a waypoint of a path leaving the workspace (bench/path_bench.py,
+    # random smooth path, waypoint 63): the solution lies 0.4 rad away along a nearly
+    # singular direction. Dividing the damping by 10 on every accepted step and
+    # multiplying it by 10 on every rejected one alternated between a damping too small
+    # and one too large, and the descent took 104 iterations; following the gain ratio, 42
+    baxter = load_urdf_file(robot_path('baxter_description/urdf/baxter.urdf'))
+    arm = ['left_s0', 'left_s1', 'left_e0', 'left_e1', 'left_w0', 'left_w1', 'left_w2']
+    seed = np.zeros(baxter.num_dofs)
+    seed[[baxter.joint_id(j) for j in arm]] = [
+        -0.5709121619088608, -0.7844071755321033, -0.8226095496876702, 0.2891213258612816,
+        1.600485729630077, 1.2373591407036433, -0.41114018165841953]
+    position = np.array([0.980151633186165, 0.5677694931527264, 0.7066606167226195])
+    rotation = np.array([[-0.4575844025629485, -0.6564602432434568, 0.5997303257063553],
+                         [0.01817481163637623, 0.6674399661045424, 0.7444417827260568],
+                         [-0.8889804220302555, 0.35154493409393456, -0.2934790768688621]])
+    result = solve(baxter, [IKObjective.fixed_pose('left_gripper', rotation, position)], seed,
+                   active_joints=arm, settings=SolverSettings(max_iterations=60))
+    assert result.success
+    pose = baxter.forward_kinematics(result.q, 'left_gripper')
+    assert np.linalg.norm(pose[:3, 3] - position) <= 1e-5
+    assert Rotation.from_matrix(pose[:3, :3] @ rotation.T).magnitude() <= 1e-5
+
+
 def test_bias_pulls_a_redundant_arm_toward_the_bias_configuration():
     arm = load_urdf_string(planar_arm())
     objective = [IKObjective.point('tip', [0, 0, 0], [1.2, 1.6, 0.0])]

@@ -367,6 +367,8 @@ PROGRESS_WINDOW = 8
 START_CHUNK = 32
 
 
+# A descent's counters before its first kernel call (kernel.descend: iterations, restarts
+# taken, next start in the pool, row 0's descent ended, the iteration checked at).
 _COUNTERS_AT_START = np.array([0, -1, 0, 0, -1], dtype=np.int64)
 
 
@@ -421,7 +423,6 @@ class _Descent:
         done, converged = np.zeros(rows, dtype=bool), np.zeros(rows, dtype=bool)
         best_x, best_res, best_cost = np.empty(k), np.empty(m), _filled(1, np.inf)
         damping = np.array([s.initial_damping, -1.0])    # the floor: set at the seed
-        # iterations, restarts taken, next start in pool, row 0's descent ended, checked at
         counters = _COUNTERS_AT_START.copy()
         pool = np.ascontiguousarray(x0, dtype=float)
         asked_for_starts = starts is None
