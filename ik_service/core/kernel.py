@@ -73,8 +73,7 @@ def frame_transforms(x, a_map, c, basis, parent, world, local):
         for j in range(x.shape[0]):
             v += a_map[f, j] * x[j]
         s, co = exact_math.sincos(v)
-        # rigid transforms: the bottom row is (0, 0, 0, 1), and only the top three rows of
-        # a product are computed
+        # a rigid transform: its bottom row (0, 0, 0, 1) is not computed
         for e in range(12):
             local[e // 4, e % 4] = basis[f, 0, e] + s * basis[f, 1, e] + co * basis[f, 2, e] \
                 + v * basis[f, 3, e]
@@ -83,14 +82,25 @@ def frame_transforms(x, a_map, c, basis, parent, world, local):
             for i in range(3):
                 for j in range(4):
                     world[f, i, j] = local[i, j]
+            world[f, 3, 0] = world[f, 3, 1] = world[f, 3, 2] = 0.0
+            world[f, 3, 3] = 1.0
         else:
-            for i in range(3):
-                for j in range(4):
-                    world[f, i, j] = world[p, i, 0] * local[0, j] + world[p, i, 1] * local[1, j] \
-                        + world[p, i, 2] * local[2, j]
-                world[f, i, 3] += world[p, i, 3]
-        world[f, 3, 0] = world[f, 3, 1] = world[f, 3, 2] = 0.0
-        world[f, 3, 3] = 1.0
+            _rigid_product(world[p], local, world[f])
+
+
+@njit(**_JIT)
+def _rigid_product(a, b, out):
+    """
+    Write the product of rigid transforms a @ b (4, 4) into out.
+
+    Only the top three rows of a and b are read; out's bottom row is (0, 0, 0, 1).
+    """
+    for i in range(3):
+        for j in range(4):
+            out[i, j] = a[i, 0] * b[0, j] + a[i, 1] * b[1, j] + a[i, 2] * b[2, j]
+        out[i, 3] += a[i, 3]
+    out[3, 0] = out[3, 1] = out[3, 2] = 0.0
+    out[3, 3] = 1.0
 
 
 @njit(**_JIT)
@@ -129,10 +139,7 @@ def _pose(world, slot, offset, out):
     if slot < 0:
         out[:, :] = offset
         return
-    for i in range(4):
-        for j in range(4):
-            out[i, j] = world[slot, i, 0] * offset[0, j] + world[slot, i, 1] * offset[1, j] \
-                + world[slot, i, 2] * offset[2, j] + world[slot, i, 3] * offset[3, j]
+    _rigid_product(world[slot], offset, out)
 
 
 @njit(**_JIT)
