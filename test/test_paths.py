@@ -204,3 +204,28 @@ def test_a_target_that_is_held_when_missed_is_not_searched_where_nothing_can_mee
     met = [solve_near(UR5, objectives, START, 0.1, settings, limits, closest_if_missed=c)
            for c in (True, False)]
     assert met[0].success and met[1].success and np.array_equal(met[0].q, met[1].q)
+
+
+def test_a_descent_whose_iterations_run_out_goes_on_before_other_starts():
+    # Tiago's arm, a waypoint of a 10 cm circle at the edge of the workspace
+    # (bench/path_bench.py): the solution lies 0.37 rad away along a nearly singular
+    # direction, and the descent from the previous answer ends its 100 iterations 1.2e-5
+    # short, still improving. None of the 16 other starts in the box meets it; going on
+    # from where the descent stopped does, in a few iterations.
+    tiago = load_urdf_file(robot_path('tiago_description/robots/tiago.urdf'))
+    arm = [f'arm_{i}_joint' for i in range(1, 8)]
+    q = np.zeros(tiago.num_dofs)
+    q[[tiago.joint_id(j) for j in arm]] = [
+        1.5032564860981252, -1.187157304548604, -0.0028387019675710093, 0.19674820366263393,
+        0.6861782738230546, -0.8516734123290132, -1.2724413529190821]
+    position = np.array([0.3938362569191342, 0.00884843318168195, 0.10671662899634368])
+    rotation = np.array([[-0.5105990969004147, 0.7683494955251791, -0.38591140818934505],
+                         [0.79350658561206, 0.24824819509168478, -0.5556258923268526],
+                         [-0.3311130635217692, -0.5899253226976473, -0.736445688971906]])
+    objectives = [IKObjective.fixed_pose('arm_7_link', rotation, position)]
+    result = solve_near(tiago, objectives, q, 0.5, SolverSettings(max_restarts=16),
+                        JointLimits.from_model(tiago), active_joints=arm)
+    assert result.success
+    assert np.abs(result.q - q).max() <= 0.5 + 1e-12
+    distance, angle = _reached(tiago, 'arm_7_link', result.q, objectives)
+    assert distance <= 1e-5 and angle <= 1e-5

@@ -26,8 +26,8 @@ from .errors import InvalidSettingsError
 from .limits import JointLimits
 from .model import RobotModel
 from .objectives import IKObjective, ObjectiveSet
-from .solver import (CANCELLED, exact_solutions, GLOBAL, IKResult, LOCAL, result_at, solve,
-                     SolverSettings, UNREACHABLE)
+from .solver import (CANCELLED, exact_solutions, GLOBAL, IKResult, LOCAL, MAX_ITERATIONS,
+                     result_at, solve, SolverSettings, UNREACHABLE)
 
 # A joint step larger than this between consecutive waypoints [rad or m] is a branch
 # change unless the caller allows one (also the default largest step).
@@ -252,8 +252,8 @@ def solve_near(model: RobotModel, objectives, q: np.ndarray, step_limit,
     Solve within q (n,) +- step_limit (a number or (n,)), pulled toward q.
 
     A descent from q, then, when it misses, one without the pull (near a singular
-    configuration the pull can hold a descent short of the target), then
-    ``settings.max_restarts`` other starts.
+    configuration the pull can hold a descent short of the target; it goes on from where
+    it stopped if its iterations run out), then ``settings.max_restarts`` other starts.
 
     The starts (the closed form's solutions inside the box, the seed table, then random,
     ``settings.max_restarts`` of them, all inside the box) find the answers a single
@@ -277,6 +277,11 @@ def solve_near(model: RobotModel, objectives, q: np.ndarray, step_limit,
     # target: the bias is a preference, never the reason for a miss
     plain = solve(model, problem, q, mode=LOCAL, settings=settings, limits=box,
                   active_joints=active_joints, cancel=cancel)
+    if plain.stop_reason == MAX_ITERATIONS:
+        # still improving when its iterations ran out (a slow descent along a nearly
+        # singular direction): go on from where it stopped before trying other starts
+        plain = solve(model, problem, plain.q, mode=LOCAL, settings=settings, limits=box,
+                      active_joints=active_joints, cancel=cancel)
     if plain.success or plain.max_error < result.max_error:
         result = plain
     if result.success or settings.max_restarts == 0 or result.stop_reason == CANCELLED:
