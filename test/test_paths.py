@@ -229,3 +229,32 @@ def test_a_descent_whose_iterations_run_out_goes_on_before_other_starts():
     assert np.abs(result.q - q).max() <= 0.5 + 1e-12
     distance, angle = _reached(tiago, 'arm_7_link', result.q, objectives)
     assert distance <= 1e-5 and angle <= 1e-5
+
+
+def test_a_miss_does_not_turn_the_arm_about_itself_for_a_negligible_gain():
+    # PR2's right arm with its elbow straight (at its limit): the upper arm roll and the
+    # forearm roll turn about one line, so turning one against the other moves nothing.
+    # A target 5 cm beyond the tool, straight out, cannot be met; the closest
+    # configuration is where the arm already points. Answers found from other starts
+    # come out anywhere along that turn and were taken for errors smaller by far less
+    # than the tolerance (up to 0.11 rad of joint motion for nothing, on a path a turn
+    # at every missed waypoint); the answer keeps the previous configuration's turn.
+    pr2 = load_urdf_file(robot_path('pr2_description/urdf/pr2.urdf'))
+    arm = ['r_shoulder_pan_joint', 'r_shoulder_lift_joint', 'r_upper_arm_roll_joint',
+           'r_elbow_flex_joint', 'r_forearm_roll_joint', 'r_wrist_flex_joint',
+           'r_wrist_roll_joint']
+    ids = [pr2.joint_id(j) for j in arm]
+    rng = np.random.default_rng(1)
+    limits = JointLimits.from_model(pr2)
+    for _ in range(20):
+        q = np.zeros(pr2.num_dofs)
+        q[ids] = [rng.uniform(-0.5, 0.5), rng.uniform(-0.3, 0.5), rng.uniform(-1, 0), 0.0,
+                  rng.uniform(-1, 1), rng.uniform(-1, -0.2), rng.uniform(-1, 1)]
+        pose = pr2.forward_kinematics(q, 'r_wrist_roll_link')
+        out = pose[:3, 3] - pr2.forward_kinematics(q, 'r_shoulder_pan_link')[:3, 3]
+        goal = pose[:3, 3] + 0.05 * out / np.linalg.norm(out)
+        result = solve_near(pr2, [IKObjective.fixed_pose('r_wrist_roll_link', pose[:3, :3],
+                                                         goal)],
+                            q, 0.5, SolverSettings(max_restarts=16), limits, active_joints=arm)
+        assert not result.success
+        assert np.abs(result.q - q).max() < 0.01

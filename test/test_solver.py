@@ -27,6 +27,7 @@ from ik_service.resources import bundled_urdf_path
 import numpy as np
 import pytest
 from robots import ARMS, dual_arm, planar_arm, robot_path
+from scipy.optimize import minimize
 from scipy.spatial.transform import Rotation
 
 PLANAR = load_urdf_string(planar_arm(limits=[(-3.0, 3.0), (0.0, 2.6), (0.0, 2.6)]))
@@ -446,6 +447,40 @@ def test_bias_pulls_a_redundant_arm_toward_the_bias_configuration():
     biased = solve(arm, objective, seed, bias=bias)
     assert plain.success and biased.success
     assert np.linalg.norm(biased.q - bias) < np.linalg.norm(plain.q - bias) - 0.1
+
+
+def test_a_bias_leads_a_descent_from_a_singular_configuration_to_the_closest_solution():
+    # xArm7 stretched to the edge of its workspace (a path's last waypoint before it left,
+    # held out of reach), its next target 2 mm back inside (bench/path_bench.py, line out
+    # and back): the arm must bend out of the stretch, and the solutions form a curve in
+    # its null space. Pulled toward the configuration it starts from, the descent ends
+    # next to the solution closest to it (found by constrained minimisation). With the
+    # pull projected with the step's own damping it stalled 1e-3 short: left whole along
+    # the directions the damping holds back, the pull undid each step.
+    xarm7 = load_urdf_file(robot_path('xarm_description/urdf/xarm7.urdf'))
+    start = np.array([-1.129495132260351, 0.10200641560430916, 0.9963680308541233,
+                      2.720024970915018, -0.7412937719775677, 0.7585665383297014,
+                      1.9975346763564898])
+    position = np.array([0.20907923430373437, -0.09959327379123581, 0.9962331047440647])
+    rotation = np.array([[-0.5923911985552807, 0.38155162078239824, 0.7095710172720997],
+                         [-0.7921497450935008, -0.11529003479738098, -0.5993387933587477],
+                         [-0.1468722207312835, -0.9171295265962943, 0.37054282103788966]])
+    objectives = [IKObjective.fixed_pose('link_eef', rotation, position)]
+    result = solve(xarm7, objectives, start, bias=start)
+    assert result.success
+
+    def error(q):
+        pose = xarm7.forward_kinematics(q, 'link_eef')
+        return np.concatenate([pose[:3, 3] - position,
+                               Rotation.from_matrix(pose[:3, :3].T @ rotation).as_rotvec()])
+    closest = minimize(lambda q: np.sum((q - start) ** 2), result.q, method='SLSQP',
+                       constraints=[{'type': 'eq', 'fun': error}],
+                       options={'ftol': 1e-14, 'maxiter': 500})
+    assert closest.success and np.abs(error(closest.x)).max() < 1e-9
+    nearest = np.linalg.norm(closest.x - start)
+    assert np.linalg.norm(result.q - start) <= 1.05 * nearest
+    plain = solve(xarm7, objectives, start)     # without the pull: 0.80 rad, 0.54 closest
+    assert plain.success and np.linalg.norm(plain.q - start) > 1.3 * nearest
 
 
 def test_feasibility_check_rejects_solutions_in_global_mode():

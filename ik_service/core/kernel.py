@@ -656,16 +656,16 @@ def branch_factors(world, frames, spherical_wrist, reach, signed, scaled):
 
 # ---------------------------------------------------------------- the damped descent
 @njit(**_JIT)
-def _damped_step(jac, res, lam, x, bias, has_bias, free, step, hess, rhs):
+def _damped_step(jac, res, lam, floor, x, bias, has_bias, free, step, hess, rhs, pull, work):
     """
     Levenberg-Marquardt step: (J^T J + lambda I) s = -J^T r, into ``step`` (k,).
 
     Only the values marked ``free`` move (the others' rows and columns are left out, and
-    their step is 0). With a bias b the step starts from the pull u = 0.2 (b - x) toward
-    it and corrects it: x + u + s with (J^T J + lambda I) s = -(J^T r + J^T J u), so the
-    null space of J drifts toward b while the residual still decreases. Solved by
-    Cholesky (the matrix is symmetric positive definite for lambda > 0); False when it
-    is numerically not.
+    their step is 0). With a bias b the step adds the pull u = 0.2 (b - x) projected onto
+    the null space of J: u - (J^T J + floor I)^-1 J^T J u, with the descent's smallest
+    damping ``floor`` rather than lambda, so the pull changes the residual only to second
+    order whatever lambda. Solved by Cholesky; False when a matrix is numerically not
+    positive definite. hess, work (k, k), rhs, pull (k,): scratch.
     """
     m, k = jac.shape
     for i in range(k):
@@ -680,48 +680,67 @@ def _damped_step(jac, res, lam, x, bias, has_bias, free, step, hess, rhs):
         if free[i]:
             for r in range(m):
                 acc += jac[r, i] * res[r]
-        rhs[i] = acc
+        rhs[i] = -acc
+    for i in range(k):
+        step[i] = 0.2 * (bias[i] - x[i]) if has_bias and free[i] else 0.0
     if has_bias:
-        for i in range(k):
-            step[i] = 0.2 * (bias[i] - x[i]) if free[i] else 0.0
         for i in range(k):
             acc = 0.0
             for j in range(k):
                 acc += hess[i, j] * step[j]
-            rhs[i] += acc
+                work[i, j] = hess[i, j]
+            pull[i] = acc
+            work[i, i] += floor if free[i] else 1.0
+        if not _cholesky_solve(work, pull):
+            return False
+        for i in range(k):
+            step[i] -= pull[i]
     for i in range(k):
         hess[i, i] += lam if free[i] else 1.0
-    # Cholesky: hess = L L^T, L in the lower triangle of hess
-    for j in range(k):
-        acc = hess[j, j]
-        for p in range(j):
-            acc -= hess[j, p] * hess[j, p]
-        if not acc > 0.0:
-            return False
-        ljj = math.sqrt(acc)
-        hess[j, j] = ljj
-        for i in range(j + 1, k):
-            acc = hess[i, j]
-            for p in range(j):
-                acc -= hess[i, p] * hess[j, p]
-            hess[i, j] = acc / ljj
-    for i in range(k):        # L y = -rhs
-        acc = -rhs[i]
-        for p in range(i):
-            acc -= hess[i, p] * rhs[p]
-        rhs[i] = acc / hess[i, i]
-    for i in range(k - 1, -1, -1):   # L^T s = y
-        acc = rhs[i]
-        for p in range(i + 1, k):
-            acc -= hess[p, i] * rhs[p]
-        rhs[i] = acc / hess[i, i]
+    if not _cholesky_solve(hess, rhs):
+        return False
     for i in range(k):
-        step[i] = (step[i] if has_bias else 0.0) + rhs[i]
+        step[i] += rhs[i]
     return True
 
 
 @njit(**_JIT)
-def _damp_by_gain(lam, cost, trial_cost, res, jac, x, trial, floor, has_bias):
+def _cholesky_solve(a, b) -> bool:
+    """
+    Solve a x = b in place (x into b) for a symmetric positive definite a (k, k).
+
+    a is overwritten by its Cholesky factor L (a = L L^T, in the lower triangle); False
+    when a is numerically not positive definite.
+    """
+    k = b.shape[0]
+    for j in range(k):
+        acc = a[j, j]
+        for p in range(j):
+            acc -= a[j, p] * a[j, p]
+        if not acc > 0.0:
+            return False
+        ljj = math.sqrt(acc)
+        a[j, j] = ljj
+        for i in range(j + 1, k):
+            acc = a[i, j]
+            for p in range(j):
+                acc -= a[i, p] * a[j, p]
+            a[i, j] = acc / ljj
+    for i in range(k):        # L y = b
+        acc = b[i]
+        for p in range(i):
+            acc -= a[i, p] * b[p]
+        b[i] = acc / a[i, i]
+    for i in range(k - 1, -1, -1):   # L^T x = y
+        acc = b[i]
+        for p in range(i + 1, k):
+            acc -= a[p, i] * b[p]
+        b[i] = acc / a[i, i]
+    return True
+
+
+@njit(**_JIT)
+def _damp_by_gain(lam, cost, trial_cost, res, jac, x, trial, floor):
     """
     Update a row's damping (lambda, nu) (2,) after its trial was accepted.
 
@@ -734,14 +753,10 @@ def _damp_by_gain(lam, cost, trial_cost, res, jac, x, trial, floor, has_bias):
     1/10 keeps the fast start of well-predicted descents.) Near a singular
     configuration, where the linear model holds for short steps only, lambda then
     settles where the steps are accepted, instead of alternating between a tenfold too
-    small and a tenfold too large value. With a bias lambda is divided by 10: the pull
-    is a step the model does not predict, and the correction only cancels it to first
-    order while lambda is small (``_damped_step``).
+    small and a tenfold too large value. A bias's pull lies in the null space of J
+    (``_damped_step``), so the model predicts a biased step as well as any.
     """
     lam[1] = 2.0
-    if has_bias:
-        lam[0] = max(0.1 * lam[0], floor)
-        return
     predicted = cost
     for r in range(res.shape[0]):
         acc = res[r]
@@ -850,6 +865,7 @@ def descend(x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, b
     m = res.shape[1]
     xt, rt, jt = np.empty(k), np.empty(m), np.empty((m, k))
     step, hess, rhs = np.empty(k), np.empty((k, k)), np.empty(k)
+    pull, scratch = np.empty(k), np.empty((k, k))
     free = np.ones(k, dtype=np.bool_)
     work = work_arrays(m, parent.shape[0])
     ran = 0
@@ -906,8 +922,8 @@ def descend(x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, b
                 free[j] = True
             solved = True
             for _attempt in range(k):
-                solved = _damped_step(jac[i], res[i], lam[i, 0], x[i], bias, has_bias, free,
-                                      step, hess, rhs)
+                solved = _damped_step(jac[i], res[i], lam[i, 0], damping[1], x[i], bias,
+                                      has_bias, free, step, hess, rhs, pull, scratch)
                 if not solved:
                     break
                 blocked = False
@@ -934,8 +950,8 @@ def descend(x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, b
                 converged[i] = True
                 any_converged = True
             if converged[i] or (ok and trial_cost < cost[i]):
-                _damp_by_gain(lam[i], cost[i], trial_cost, res[i], jac[i], x[i], xt, damping[1],
-                              has_bias)
+                _damp_by_gain(lam[i], cost[i], trial_cost, res[i], jac[i], x[i], xt,
+                              damping[1])
                 for j in range(k):
                     if turns[j] and xt[j] >= upper[j] and xt[j] - TWO_PI >= lower[j]:
                         xt[j] -= TWO_PI

@@ -258,7 +258,10 @@ def solve_near(model: RobotModel, objectives, q: np.ndarray, step_limit,
     The starts (the closed form's solutions inside the box, the seed table, then random,
     ``settings.max_restarts`` of them, all inside the box) find the answers a single
     descent misses near singular configurations; being inside the box, they are on the
-    same branch. On a miss they also find the configuration closest to the target.
+    same branch. On a miss they also find the configuration closest to the target, but
+    replace the pulled descent's only when closer by more than ``settings.tolerance``:
+    where the arm can turn without moving the target link (an arm stretched straight), the
+    other starts end anywhere along that turn, for a gain far below the tolerance.
     closest_if_missed=False: the caller has no use for a miss's configuration (it holds
     its own), so no search follows the first descent where nothing inside the box can
     meet the target: a target out of reach (``problem_is_unreachable``), or, on a chain
@@ -282,13 +285,18 @@ def solve_near(model: RobotModel, objectives, q: np.ndarray, step_limit,
         # singular direction): go on from where it stopped before trying other starts
         plain = solve(model, problem, plain.q, mode=LOCAL, settings=settings, limits=box,
                       active_joints=active_joints, cancel=cancel)
-    if plain.success or plain.max_error < result.max_error:
+    if plain.success or _closer(plain, result, settings.tolerance):
         result = plain
     if result.success or settings.max_restarts == 0 or result.stop_reason == CANCELLED:
         return result
     other = solve(model, problem, q, mode=GLOBAL, settings=settings, limits=box,
                   active_joints=active_joints, bias=q, random_seed=random_seed, cancel=cancel)
-    return other if other.success or other.max_error < result.max_error else result
+    return other if other.success or _closer(other, result, settings.tolerance) else result
+
+
+def _closer(a: IKResult, b: IKResult, tolerance: float) -> bool:
+    """Tell whether miss ``a`` is closer to the target than miss ``b`` by more than tolerance."""
+    return a.max_error < b.max_error - tolerance
 
 
 def _cannot_be_met(model: RobotModel, objectives, q: np.ndarray, limits: JointLimits,
