@@ -2,12 +2,14 @@
 Whole solves of this checkout's core against another revision's, interleaved in one process.
 
     .venv/bin/python bench/compare_revisions.py REV [--robot iiwa] [--problems 500]
-                                                    [--rounds 16]
+                                                    [--rounds 16] [--near]
 
 The core (``ik_service/core``) at git revision REV is extracted next to numba's cache
 (~/.cache/ik_service/revisions/<commit>, compiled once) and imported as a second package
 beside this checkout's. Both solve the same problems (random 6-D targets in the arm's
-base link, random seeds, global mode, as ``batch_bench.py``), in turns of one loop each,
+base link, random seeds, global mode, as ``batch_bench.py``; with --near, a path's or a
+stream's step instead: ``paths.solve_near`` from a seed 0.1 rad (normal, per joint) from
+the target's configuration, within 0.5 rad of it and pulled toward it), in turns of one loop each,
 ``--rounds`` times: a machine whose speed drifts within seconds slows both alike, which
 timing two processes one after the other does not give. Prints microseconds per solve of
 each (min and median over the rounds), the median of the per-round ratios, and whether
@@ -63,12 +65,16 @@ def main(argv=None) -> None:
     parser.add_argument('--robot', default='iiwa')
     parser.add_argument('--problems', type=int, default=500)
     parser.add_argument('--rounds', type=int, default=16)
+    parser.add_argument('--near', action='store_true',
+                        help="a path's step (paths.solve_near) instead of a global solve")
     args = parser.parse_args(argv)
     arm = Arm(args.robot)
     rng = np.random.default_rng(0)
     box = this_core.JointLimits(arm.lower, arm.upper, np.ones(len(arm.dofs), dtype=bool))
     goals = box.sample(rng, np.zeros(len(arm.dofs)), args.problems)
     seeds = box.sample(rng, np.zeros(len(arm.dofs)), args.problems)
+    if args.near:
+        seeds = box.clip(goals + rng.normal(0.0, 0.1, goals.shape))
     poses = [arm.root_to_base @ arm.pose(g) for g in goals]
     full_seeds = [arm.full(s) for s in seeds]
     options = {'mode': 'global', 'active_joints': arm.names, 'random_seed': 0}
@@ -78,10 +84,25 @@ def main(argv=None) -> None:
         problems = [[core.IKObjective.fixed_pose(arm.tip, pose[:3, :3], pose[:3, 3],
                                                  ref_link=arm.base)] for pose in poses]
 
-        def loop(core=core, model=model, problems=problems) -> list:
-            return [core.solve(model, p, s, **options).q for p, s in zip(problems, full_seeds)]
-        answers = np.array(loop())        # the first loop compiles and builds the tables
+        if args.near:
+            settings = core.SolverSettings(max_restarts=16)
+            limits = core.JointLimits.from_model(model)
+
+            def loop(core=core, model=model, problems=problems) -> list:
+                return [core.solve_near(model, p, s, 0.5, settings, limits,
+                                        active_joints=arm.names)
+                        for p, s in zip(problems, full_seeds)]
+        else:
+            def loop(core=core, model=model, problems=problems) -> list:
+                return [core.solve(model, p, s, **options)
+                        for p, s in zip(problems, full_seeds)]
+        results = loop()        # the first loop compiles and builds the tables
+        answers = np.array([r.q for r in results])
         versions[label] = (loop, hashlib.sha256(answers.tobytes()).hexdigest())
+        moves = np.linalg.norm(answers - np.array(full_seeds), axis=1)
+        print(f'{args.robot} {label:>14s}: {sum(r.success for r in results)} of '
+              f'{len(results)} solved, {np.mean([r.iterations for r in results]):.1f} '
+              f'iterations, joint-space distance from the seed median {np.median(moves):.4f}')
     seconds = {label: [] for label in versions}
     for _ in range(args.rounds):
         for label, (loop, _digest) in versions.items():
