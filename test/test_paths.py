@@ -156,7 +156,7 @@ def test_a_stretch_solved_again_is_kept_until_it_meets_the_first_answers():
 
 def test_a_bias_never_costs_a_waypoint():
     # Panda near a singular configuration (a 10 cm circle): held toward q by the bias, the
-    # descent from q stops 5e-4 short of the target; the solution lies inside the box
+    # descent from q stops 3.6e-4 short of the target; the solution lies inside the box
     q = np.array([-0.42077869982653676, 0.37170695104260837, -0.8121243366774165,
                   -0.4477988397617746, 0.7726460345131054, 0.805786118573552,
                   -0.18498950341476297, 0.0])
