@@ -9,11 +9,12 @@ The core (``ik_service/core``) at git revision REV is extracted next to numba's 
 beside this checkout's. Both solve the same problems (random 6-D targets in the arm's
 base link, random seeds, global mode, as ``batch_bench.py``; with --near, a path's or a
 stream's step instead: ``paths.solve_near`` from a seed 0.1 rad (normal, per joint) from
-the target's configuration, within 0.5 rad of it and pulled toward it), in turns of one loop each,
-``--rounds`` times: a machine whose speed drifts within seconds slows both alike, which
-timing two processes one after the other does not give. Prints microseconds per solve of
-each (min and median over the rounds), the median of the per-round ratios, and whether
-the answers are the same bits.
+the target's configuration, within 0.5 rad of the seed and pulled toward it), in turns of
+one loop each, ``--rounds`` times: a machine whose speed drifts within seconds slows both
+alike, which timing two processes one after the other does not give. Prints each one's
+solve count, mean iterations and median joint-space distance from the seed, microseconds
+per solve (min and median over the rounds), the median of the per-round ratios, and
+whether the answers are the same bits.
 """
 from __future__ import annotations
 
