@@ -30,7 +30,7 @@ from ik_bench import Arm, TracIK  # noqa: E402
 from ik_interfaces.msg import BatchProblem  # noqa: E402
 from ik_interfaces.srv import SolveIKBatch  # noqa: E402
 from ik_service.conversions import objectives_from_request, pose_target_msg  # noqa: E402
-from ik_service.core import JointLimits, solve, solve_batch  # noqa: E402
+from ik_service.core import solve, solve_batch  # noqa: E402
 import numpy as np  # noqa: E402
 import rclpy  # noqa: E402
 from reliability import Caller, start_node, stop_node  # noqa: E402
@@ -76,9 +76,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     arm = Arm(args.robot)
     rng = np.random.default_rng(0)
-    box = JointLimits(arm.lower, arm.upper, np.ones(len(arm.dofs), dtype=bool))
-    goals = box.sample(rng, np.zeros(len(arm.dofs)), args.targets)
-    seeds = box.sample(rng, np.zeros(len(arm.dofs)), args.targets)
+    goals, seeds = arm.sample(rng, args.targets), arm.sample(rng, args.targets)
     poses = [arm.pose(g) for g in goals]
     # targets in the base link as a request carries them (a quaternion), so that the
     # library and the node solve the same numbers

@@ -71,11 +71,9 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     arm = Arm(args.robot)
     rng = np.random.default_rng(0)
-    box = this_core.JointLimits(arm.lower, arm.upper, np.ones(len(arm.dofs), dtype=bool))
-    goals = box.sample(rng, np.zeros(len(arm.dofs)), args.problems)
-    seeds = box.sample(rng, np.zeros(len(arm.dofs)), args.problems)
+    goals, seeds = arm.sample(rng, args.problems), arm.sample(rng, args.problems)
     if args.near:
-        seeds = box.clip(goals + rng.normal(0.0, 0.1, goals.shape))
+        seeds = arm.box.clip(goals + rng.normal(0.0, 0.1, goals.shape))
     poses = [arm.root_to_base @ arm.pose(g) for g in goals]
     full_seeds = [arm.full(s) for s in seeds]
     options = {'mode': 'global', 'active_joints': arm.names, 'random_seed': 0}

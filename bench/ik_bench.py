@@ -84,6 +84,8 @@ class Arm:
         self.dofs = np.flatnonzero(moving_tip & ~moving_base)
         self.names = [self.model.joint_names[i] for i in self.dofs]
         self.lower, self.upper = self.model.lower[self.dofs], self.model.upper[self.dofs]
+        # the chain's URDF limits, every dof sampled as an angle
+        self.box = JointLimits(self.lower, self.upper, np.ones(len(self.dofs), dtype=bool))
         # root-frame poses into the base link's frame (the joints below it stay at 0)
         self.root_to_base = np.linalg.inv(
             self.model.forward_kinematics(np.zeros(self.model.num_dofs), self.base))
@@ -103,6 +105,10 @@ class Arm:
         middle = JointLimits(0.75 * lower + 0.25 * upper, 0.25 * lower + 0.75 * upper,
                              np.ones(len(self.dofs), dtype=bool))
         return middle.sample(rng, np.zeros(len(self.dofs)), 1)[0]
+
+    def sample(self, rng, count: int) -> np.ndarray:
+        """Return ``count`` chain configurations (count, k), uniform in the URDF limits."""
+        return self.box.sample(rng, np.zeros(len(self.dofs)), count)
 
     def pose(self, q_chain: np.ndarray) -> np.ndarray:
         return self.model.forward_kinematics(self.full(q_chain), self.tip)
@@ -248,10 +254,9 @@ def problems(arm: Arm, count: int, rng, unreachable: bool = False, half_turn: bo
     target (a sin-based rotation error would call the seed solved).
     """
     out = []
-    box = JointLimits(arm.lower, arm.upper, np.ones(len(arm.dofs), dtype=bool))
     center, radius = arm.model.reach_bound(arm.model.link_id(arm.tip), np.zeros(3))
     for _ in range(count):
-        goal_q, seed = box.sample(rng, np.zeros(len(arm.dofs)), 2)
+        goal_q, seed = arm.sample(rng, 2)
         target = arm.pose(goal_q)
         if unreachable:   # push the position out along the ray from the reach center
             d = target[:3, 3] - center
