@@ -112,6 +112,62 @@ def test_chains_without_a_closed_form_say_so():
     assert ClosedForm.of(model, tip, fewer) is None                     # 4 active joints
 
 
+def _last_six(path, link):
+    """Return (model, active dofs (n,): the last six joints moving ``link``) of a URDF."""
+    model = load_urdf_file(robot_path(path))
+    active = np.zeros(model.num_dofs, dtype=bool)
+    active[np.flatnonzero(model.dofs_moving_links([model.link_id(link)]))[-6:]] = True
+    return model, active
+
+
+@pytest.mark.parametrize('path, link', [
+    ('centauro_description/urdf/centauro.urdf', 'wheel_1'),
+    ('simple_humanoid_description/urdf/simple_humanoid.urdf', 'LARM_LINK3'),
+])
+def test_a_chain_whose_geometry_the_closed_form_misses_is_left_to_the_descent(path, link):
+    """
+    Leave chains that EAIK files under a family they do not fit to the descent.
+
+    Centauro's leg down to its wheel (EAIK's answers miss the pose by 0.1-1.9) and a
+    humanoid's waist and shoulder (two triples of intersecting axes: a few of infinitely
+    many solutions, rarely the one asked for).
+    """
+    model, active = _last_six(path, link)
+    assert ClosedForm.of(model, link, active) is None
+    names = [model.joint_names[i] for i in np.flatnonzero(active)]
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        q = np.where(active, JointLimits.from_model(model).sample(
+            rng, np.zeros(model.num_dofs), 1)[0], 0.0)
+        pose = model.forward_kinematics(q, link)
+        objective = IKObjective.fixed_pose(link, pose[:3, :3], pose[:3, 3])
+        assert exact_solutions(model, [objective], q, active_joints=names) is None
+        result = solve(model, [objective], np.zeros(model.num_dofs), mode='global',
+                       active_joints=names)
+        reached = model.forward_kinematics(result.q, link)
+        assert result.success and np.abs(reached - pose).max() < 1e-4
+
+
+def test_exact_answers_marked_least_squares_count_as_solutions():
+    """
+    Keep exact answers that EAIK marks least-squares.
+
+    On a biped's leg it marks about one exact answer in ten so (~1e-11 off): every
+    configuration is among the solutions of its own pose.
+    """
+    model, active = _last_six('alexander_description/urdf/alexander_v1.lowerBodyOnly.urdf',
+                              'LEFT_FOOT')
+    form = ClosedForm.of(model, 'LEFT_FOOT', active)
+    dofs = np.flatnonzero(active)
+    rng = np.random.default_rng(6)
+    for _ in range(60):
+        q = np.zeros(model.num_dofs)
+        q[dofs] = rng.uniform(-np.pi, np.pi, len(dofs))
+        solutions = form.solutions(model.forward_kinematics(q, 'LEFT_FOOT'), q)
+        turns = np.remainder(solutions - q[form.dofs] + np.pi, 2 * np.pi) - np.pi
+        assert len(solutions) and np.abs(turns).max(axis=1).min() < 1e-6
+
+
 def test_the_global_answer_is_the_exact_solution_nearest_the_seed():
     model, base, tip, active = _arm('ur5')
     q = np.array([0.4, -1.1, 1.3, -1.7, -1.4, 0.6])

@@ -42,6 +42,15 @@ SINGULAR = 1e-9
 # A configuration whose unitless singularity factor is below this is near that singular
 # surface (``ClosedForm.near_singularities``): joint speeds there reach ~100x the tool's.
 NEAR_SINGULAR = 0.01
+# How close to a pose an answer of the closed form must come to count as a solution: the
+# largest difference of [R | p] [m, and rad for small angles]. EAIK marks some exact
+# answers least-squares (~1e-11 off); a URDF whose axes miss the family's geometry by
+# ~1e-5 rad (SO-100's wrist) gets a few answers 1e-9 to 1e-4 off, which a descent refines.
+SOLUTION_TOLERANCE = 1e-6
+# A chain's closed form is used once it solves the poses of this many random
+# configurations (``ClosedForm.solves_samples``), drawn from this random stream.
+SAMPLE_POSES = 32
+SAMPLE_SEED = 0xC105ED
 
 
 class ClosedForm:
@@ -85,7 +94,39 @@ class ClosedForm:
         trafos = np.linalg.inv(world[frames[0]]) @ np.concatenate(
             [world[frames], kin.link_pose(world[:, None], link_id)])
         solver = _Planar.of(trafos) if count < 5 else _eaik(trafos)
-        return None if solver is None else cls(model, link_id, dofs[frames], frames, solver)
+        if solver is None:
+            return None
+        form = cls(model, link_id, dofs[frames], frames, solver)
+        return form if form.solves_samples() else None
+
+    def solves_samples(self) -> bool:
+        """
+        Tell whether the closed form gives back random configurations from their poses.
+
+        For SAMPLE_POSES configurations of the chain (angles uniform in [-pi, pi), the
+        other dofs at 0), every solution of the link's pose (the model's forward
+        kinematics) must lie on it and one of them be the configuration (a whole number
+        of turns apart), each within SOLUTION_TOLERANCE. A chain EAIK files under a family
+        its geometry does not fit fails (its answers miss the pose), and so does one
+        whose poses have infinitely many solutions (two triples of joints with
+        intersecting axes: a few are returned): the numerical solver takes those.
+        """
+        rng = np.random.default_rng(SAMPLE_SEED)
+        samples = np.zeros((SAMPLE_POSES, self.model.num_dofs))
+        samples[:, self.dofs] = rng.uniform(-math.pi, math.pi, (SAMPLE_POSES, len(self.dofs)))
+        link = self.model.link_names[self.link_id]
+        for q, pose in zip(samples, self.model.forward_kinematics(samples, link)):
+            solutions = self.solutions(pose, q)
+            if not len(solutions):
+                return False
+            configurations = np.tile(q, (len(solutions), 1))
+            configurations[:, self.dofs] = solutions
+            reached = self.model.forward_kinematics(configurations, link)
+            turns = np.remainder(solutions - q[self.dofs] + math.pi, TWO_PI) - math.pi
+            if np.abs(reached - pose).max() > SOLUTION_TOLERANCE or \
+                    np.abs(turns).max(axis=1).min() > SOLUTION_TOLERANCE:
+                return False
+        return True
 
     def branches(self, q: np.ndarray) -> list:
         """
@@ -233,11 +274,19 @@ class _Eaik:
 
         A 5R chain reaches a pose only where its orientation is one the five joints can
         give the position: elsewhere EAIK's answers are least-squares ones, and none is
-        returned.
+        returned. EAIK also marks some exact solutions least-squares (a step solved at a
+        tangency): those its forward kinematics puts within SOLUTION_TOLERANCE of the pose
+        are kept.
         """
         found = self._robot.IK(target)
         solutions = np.asarray(found.Q, dtype=float).reshape(-1, self._count)
-        return np.ascontiguousarray(solutions[~np.asarray(found.is_LS, dtype=bool)])
+        marked = np.asarray(found.is_LS, dtype=bool)
+        exact = ~marked
+        if np.count_nonzero(marked):        # (a cheaper test than any())
+            for i in np.flatnonzero(marked).tolist():
+                exact[i] = kernel.largest_difference(self._robot.fwdKin(solutions[i]),
+                                                     target) <= SOLUTION_TOLERANCE
+        return np.ascontiguousarray(solutions[exact])
 
 
 def _eaik(trafos: np.ndarray) -> Optional[_Eaik]:

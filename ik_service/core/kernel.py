@@ -525,6 +525,16 @@ def wrap_near(q, reference, lower, upper, is_angle, out):
 
 # ---------------------------------------------------------------- closed-form starts
 @njit(**_JIT)
+def largest_difference(a, b):
+    """Return the largest |a - b| of two poses (4, 4): how far a closed-form answer misses."""
+    worst = 0.0
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            worst = max(worst, abs(a[i, j] - b[i, j]))
+    return worst
+
+
+@njit(**_JIT)
 def nearest_turns(solutions, near, lower, upper, out):
     """
     Write the solutions (S, k) a whole number of turns nearest ``near`` (k,) into out.

@@ -66,6 +66,8 @@ def warm_up() -> float:
     solutions = np.array([[0.1, 3.0, -2.0], [-3.0, 0.2, 1.0]])
     kernel.nearest_turns(solutions, q[:3].copy(), np.full(3, -7.0), np.full(3, 7.0),
                          np.empty_like(solutions))
+    # how far a closed-form answer's pose is from the target's
+    kernel.largest_difference(np.eye(4), np.eye(4))
     # the branch labels' singularity factors of a 6R chain's frames (6, B, 4, 4)
     kernel.branch_factors(np.tile(np.eye(4), (6, 1, 1, 1)), np.arange(6, dtype=np.int64),
                           True, 1.0, np.empty((1, 3)), np.empty((1, 3)))

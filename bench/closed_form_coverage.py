@@ -1,0 +1,91 @@
+"""
+Which chains of real robots get a closed form, and whether its answers are right and complete.
+
+    .venv/bin/python bench/closed_form_coverage.py [--poses 60]
+
+Every URDF of example-robot-data and pybullet_data (models with the same kinematics once),
+every link whose chain has six or more revolute joints, the last six of them active (the
+joints above held at 0): the closed form ``ClosedForm.of`` finds (the family, or none),
+and for --poses random configurations of the six joints (uniform in [-pi, pi)) the pose of
+the link: how many poses lack their own configuration among the exact solutions (a
+missed solution: should be 0) and the largest forward-kinematics error of any solution
+returned. Links that carry the same chain (a tool frame after the last joint) are one row.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from ik_bench import robot_file, ROBOTS_DIR  # noqa: E402
+from ik_service.core import ClosedForm, load_urdf_file  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def urdf_files() -> list[str]:
+    """Every URDF of example-robot-data, then of pybullet_data."""
+    pybullet_dir = os.path.dirname(robot_file('pybullet_data/kuka_iiwa/model.urdf'))
+    return sorted(glob.glob(os.path.join(ROBOTS_DIR, '**', '*.urdf'), recursive=True)) + \
+        sorted(glob.glob(os.path.join(os.path.dirname(pybullet_dir), '**', '*.urdf'),
+                         recursive=True))
+
+
+def check(form: ClosedForm, link: str, poses: int, rng) -> tuple[int, float]:
+    """Return (poses missing their own configuration, largest FK error of a solution)."""
+    model, dofs = form.model, form.dofs
+    missed, worst = 0, 0.0
+    for _ in range(poses):
+        q = np.zeros(model.num_dofs)
+        q[dofs] = rng.uniform(-np.pi, np.pi, len(dofs))
+        pose = model.forward_kinematics(q, link)
+        solutions = form.solutions(pose, q)
+        if len(solutions):
+            configurations = np.tile(q, (len(solutions), 1))
+            configurations[:, dofs] = solutions
+            worst = max(worst, np.abs(model.forward_kinematics(configurations, link)
+                                      - pose).max())
+        turns = np.remainder(solutions - q[dofs] + np.pi, 2 * np.pi) - np.pi
+        missed += not len(solutions) or np.abs(turns).max(axis=1).min() > 1e-6
+    return missed, worst
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument('--poses', type=int, default=60)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    seen, chains, without = set(), 0, 0
+    print(f'{"robot":36s} {"link":26s} {"closed form":32s} missed  max FK error')
+    for path in urdf_files():
+        try:
+            model = load_urdf_file(path)
+        except Exception:       # descriptions this loader refuses (meshes only, etc.)
+            continue
+        for link in model.link_names:
+            dofs = np.flatnonzero(model.dofs_moving_links([model.link_id(link)]))
+            if len(dofs) < 6 or model.is_prismatic_dof[dofs[-6:]].any():
+                continue
+            key = (model.fingerprint, tuple(dofs[-6:].tolist()))
+            if key in seen:
+                continue
+            seen.add(key)
+            chains += 1
+            active = np.zeros(model.num_dofs, dtype=bool)
+            active[dofs[-6:]] = True
+            form = ClosedForm.of(model, link, active)
+            name = os.path.relpath(path, os.path.dirname(os.path.dirname(path)))
+            if form is None:
+                without += 1
+                print(f'{name[-36:]:36s} {link[:26]:26s} {"none":32s}')
+                continue
+            missed, worst = check(form, link, args.poses, rng)
+            print(f'{name[-36:]:36s} {link[:26]:26s} {form.family[:32]:32s} '
+                  f'{missed:3d}/{args.poses}  {worst:.1e}', flush=True)
+    print(f'{chains} chains of six revolute joints, {chains - without} with a closed form')
+
+
+if __name__ == '__main__':
+    main()
