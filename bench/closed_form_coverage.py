@@ -1,13 +1,13 @@
 """
 Which chains of real robots get a closed form, and whether its answers are right and complete.
 
-    .venv/bin/python bench/closed_form_coverage.py [--poses 60]
+    .venv/bin/python bench/closed_form_coverage.py [--poses 60] [--joints 6]
 
 Every URDF of example-robot-data and pybullet_data (models with the same kinematics once),
-every link whose chain has six or more revolute joints, the last six of them active (the
-joints above held at 0): the closed form ``ClosedForm.of`` finds (the family, or none),
-and for --poses random configurations of the six joints (uniform in [-pi, pi)) the pose of
-the link: how many poses lack their own configuration among the exact solutions (a
+every link whose chain has --joints or more revolute joints, the last --joints of them
+active (the joints above held at 0): the closed form ``ClosedForm.of`` finds (the family,
+or none), and for --poses random configurations of those joints (uniform in [-pi, pi))
+the pose of the link: how many poses lack their own configuration among the exact solutions (a
 missed solution: should be 0) and the largest forward-kinematics error of any solution
 returned. Links that carry the same chain (a tool frame after the last joint) are one row.
 """
@@ -55,7 +55,10 @@ def check(form: ClosedForm, link: str, poses: int, rng) -> tuple[int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--poses', type=int, default=60)
+    parser.add_argument('--joints', type=int, default=6, choices=(2, 3, 5, 6),
+                        help='the chain lengths a closed form covers')
     args = parser.parse_args()
+    k = args.joints
     rng = np.random.default_rng(0)
     seen, chains, without = set(), 0, 0
     print(f'{"robot":36s} {"link":26s} {"closed form":32s} missed  max FK error')
@@ -66,15 +69,15 @@ def main() -> None:
             continue
         for link in model.link_names:
             dofs = np.flatnonzero(model.dofs_moving_links([model.link_id(link)]))
-            if len(dofs) < 6 or model.is_prismatic_dof[dofs[-6:]].any():
+            if len(dofs) < k or model.is_prismatic_dof[dofs[-k:]].any():
                 continue
-            key = (model.fingerprint, tuple(dofs[-6:].tolist()))
+            key = (model.fingerprint, tuple(dofs[-k:].tolist()))
             if key in seen:
                 continue
             seen.add(key)
             chains += 1
             active = np.zeros(model.num_dofs, dtype=bool)
-            active[dofs[-6:]] = True
+            active[dofs[-k:]] = True
             form = ClosedForm.of(model, link, active)
             name = os.path.relpath(path, os.path.dirname(os.path.dirname(path)))
             if form is None:
@@ -84,7 +87,7 @@ def main() -> None:
             missed, worst = check(form, link, args.poses, rng)
             print(f'{name[-36:]:36s} {link[:26]:26s} {form.family[:32]:32s} '
                   f'{missed:3d}/{args.poses}  {worst:.1e}', flush=True)
-    print(f'{chains} chains of six revolute joints, {chains - without} with a closed form')
+    print(f'{chains} chains of {k} revolute joints, {chains - without} with a closed form')
 
 
 if __name__ == '__main__':
