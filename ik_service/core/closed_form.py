@@ -104,29 +104,39 @@ class ClosedForm:
         Tell whether the closed form gives back random configurations from their poses.
 
         For SAMPLE_POSES configurations of the chain (angles uniform in [-pi, pi), the
-        other dofs at 0), every solution of the link's pose (the model's forward
-        kinematics) must lie on it and one of them be the configuration (a whole number
-        of turns apart), each within SOLUTION_TOLERANCE. A chain EAIK files under a family
-        its geometry does not fit fails (its answers miss the pose), and so does one
-        whose poses have infinitely many solutions (two triples of joints with
-        intersecting axes: a few are returned): the numerical solver takes those.
+        other dofs at 0), ``gives_back`` must hold, with every solution within
+        SOLUTION_TOLERANCE of the pose. A chain EAIK files under a family its geometry
+        does not fit fails (its answers miss the pose), and so does one whose poses have
+        infinitely many solutions (two triples of joints with intersecting axes: a few
+        are returned): the numerical solver takes those.
         """
         rng = np.random.default_rng(SAMPLE_SEED)
         samples = np.zeros((SAMPLE_POSES, self.model.num_dofs))
         samples[:, self.dofs] = rng.uniform(-math.pi, math.pi, (SAMPLE_POSES, len(self.dofs)))
-        link = self.model.link_names[self.link_id]
-        for q, pose in zip(samples, self.model.forward_kinematics(samples, link)):
-            solutions = self.solutions(pose, q)
-            if not len(solutions):
-                return False
-            configurations = np.tile(q, (len(solutions), 1))
-            configurations[:, self.dofs] = solutions
-            reached = self.model.forward_kinematics(configurations, link)
-            turns = np.remainder(solutions - q[self.dofs] + math.pi, TWO_PI) - math.pi
-            if np.abs(reached - pose).max() > SOLUTION_TOLERANCE or \
-                    np.abs(turns).max(axis=1).min() > SOLUTION_TOLERANCE:
+        for q in samples:
+            found, error = self.gives_back(q)
+            if not found or error > SOLUTION_TOLERANCE:
                 return False
         return True
+
+    def gives_back(self, q: np.ndarray) -> tuple[bool, float]:
+        """
+        Solve the link's pose at configuration q (n,); check the solutions against it.
+
+        Returns (whether q is among the solutions, a whole number of turns apart, within
+        SOLUTION_TOLERANCE [rad]; the largest difference of a solution's pose from q's,
+        by the model's forward kinematics [m, rad], 0 when there is none).
+        """
+        link = self.model.link_names[self.link_id]
+        pose = self.model.forward_kinematics(q, link)
+        solutions = self.solutions(pose, q)
+        if not len(solutions):
+            return False, 0.0
+        configurations = np.tile(q, (len(solutions), 1))
+        configurations[:, self.dofs] = solutions
+        error = float(np.abs(self.model.forward_kinematics(configurations, link) - pose).max())
+        turns = np.remainder(solutions - q[self.dofs] + math.pi, TWO_PI) - math.pi
+        return bool(np.abs(turns).max(axis=1).min() <= SOLUTION_TOLERANCE), error
 
     def branches(self, q: np.ndarray) -> list:
         """
