@@ -47,6 +47,9 @@ NEAR_SINGULAR = 0.01
 # answers least-squares (~1e-11 off); a URDF whose axes miss the family's geometry by
 # ~1e-5 rad (SO-100's wrist) gets a few answers 1e-9 to 1e-4 off, which a descent refines.
 SOLUTION_TOLERANCE = 1e-6
+# Descent steps that take such an answer to a tighter tolerance (``all_solutions``): from
+# 1e-6 off, Gauss-Newton steps reach 1e-15 in two or three.
+REFINE_STEPS = 8
 # A chain's closed form is used once it solves the poses of this many random
 # configurations (``ClosedForm.solves_samples``), drawn from this random stream.
 SAMPLE_POSES = 32
@@ -425,7 +428,8 @@ def all_solutions(model: RobotModel, objective, seed: np.ndarray,
     each angle at every value a whole number of turns away inside ``limits`` (a
     continuous joint: the one nearest the seed), the other dofs at the seed's values,
     sorted by distance to the seed (largest joint difference); each exact solution is
-    verified by forward kinematics to ``tolerance`` (m and rad), and its turn variants
+    verified by forward kinematics to ``tolerance`` (m and rad), after a few descent steps
+    (``_refined``) when it misses by less than SOLUTION_TOLERANCE, and its turn variants
     reach the same pose. active (n,) bool: the dofs that may move (default: those that
     move the link).
     """
@@ -446,10 +450,34 @@ def all_solutions(model: RobotModel, objective, seed: np.ndarray,
     rows = np.tile(seed, (len(exact), 1))
     rows[:, form.dofs] = exact
     problem = ObjectiveSet(model, [objective])
-    checked = exact[problem.max_error(problem.evaluate(rows, jacobian=False)[0]) <= tolerance]
+    errors = problem.max_error(problem.evaluate(rows, jacobian=False)[0])
+    for i in np.flatnonzero((errors > tolerance) & (errors <= SOLUTION_TOLERANCE)).tolist():
+        exact[i], errors[i] = _refined(problem, form, rows[i], tolerance)
+    checked = exact[errors <= tolerance]
     # angles a whole turn apart reach the same pose: their FK is that of the solution
     inside = form.within_limits(checked, limits, seed)
     rows = np.tile(seed, (len(inside), 1))
     if inside:
         rows[:, form.dofs] = inside
     return rows[np.argsort(np.abs(rows - seed).max(axis=1), kind='stable')]
+
+
+def _refined(problem, form: ClosedForm, q: np.ndarray, tolerance: float) -> tuple:
+    """
+    Refine an exact solution that misses its pose by a little; return (its angles, error).
+
+    q (n,): the solution's configuration, within SOLUTION_TOLERANCE of the pose (EAIK's
+    answers on a URDF whose axes miss the family's geometry by ~1e-5 rad, or solved at a
+    tangency): at most REFINE_STEPS local descent steps over the chain's dofs, the joint
+    limits off (the turns inside them are enumerated afterwards). Returns the chain's
+    angles (k,) in (-pi, pi] and the largest error left [m, rad].
+    """
+    from .solver import LOCAL, solve, SolverSettings
+
+    model = problem.model
+    result = solve(model, problem, q, mode=LOCAL,
+                   settings=SolverSettings(tolerance=tolerance, max_iterations=REFINE_STEPS),
+                   limits=JointLimits.from_model(model, enabled=False),
+                   active_joints=[model.joint_names[d] for d in form.dofs.tolist()])
+    angles = np.remainder(result.q[form.dofs] + math.pi, TWO_PI) - math.pi
+    return angles, result.max_error
