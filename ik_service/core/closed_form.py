@@ -23,12 +23,17 @@ is wider than a turn); ``starts`` gives the solver one of each, nearest the seed
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
+import threading
 from typing import Optional
 
 import numpy as np
 
 from . import exact_math, kernel
+from .fork_safety import renew_locks_after_fork
 from .limits import JointLimits
 from .model import RobotModel
 from .transforms import norm
@@ -100,7 +105,8 @@ class ClosedForm:
         if solver is None:
             return None
         form = cls(model, link_id, dofs[frames], frames, solver)
-        return form if form.solves_samples() else None
+        with _stderr_silenced():
+            return form if form.solves_samples() else None
 
     def solves_samples(self) -> bool:
         """
@@ -312,6 +318,34 @@ def _eaik(trafos: np.ndarray) -> Optional[_Eaik]:
     except Exception:           # a geometry EAIK cannot parametrise
         return None
     return _Eaik(robot, len(trafos) - 1) if robot.hasKnownDecomposition() else None
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    """
+    Send the process's standard error (file descriptor 2) to /dev/null within the block.
+
+    EAIK's C++ prints "no known subproblem decomposition" there when it solves a pose of
+    a 5R chain outside the families it knows, though it took the chain: the first of
+    ``solves_samples``' poses, which then refuses the chain (the numerical solver takes
+    it). Noise in a node's console, once per chain shape. Other threads' writes to
+    descriptor 2 during the check (a few milliseconds, once per chain shape) are lost from
+    the console; ROS logs also reach /rosout and the log file.
+    """
+    with _STDERR_LOCK:          # one thread at a time saves and restores descriptor 2
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            with open(os.devnull, 'w') as null:
+                os.dup2(null.fileno(), 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+_STDERR_LOCK = threading.Lock()
+renew_locks_after_fork(sys.modules[__name__], '_STDERR_LOCK')
 
 
 class _Planar:
