@@ -504,13 +504,14 @@ def _refined(problem, form: ClosedForm, q: np.ndarray, tolerance: float) -> tupl
     answers on a URDF whose axes miss the family's geometry by ~1e-5 rad, or solved at a
     tangency): at most REFINE_STEPS local descent steps over the chain's dofs, the joint
     limits off (the turns inside them are enumerated afterwards). Returns the chain's
-    angles (k,) in (-pi, pi] and the largest error left [m, rad].
+    angles (k,) in [-pi, pi) and the largest error left [m, rad].
     """
     from .solver import LOCAL, solve, SolverSettings
 
     model = problem.model
     result = solve(model, problem, q, mode=LOCAL,
-                   settings=SolverSettings(tolerance=tolerance, max_iterations=REFINE_STEPS),
+                   settings=SolverSettings(tolerance=max(tolerance, 1e-12),   # its floor
+                                           max_iterations=REFINE_STEPS),
                    limits=JointLimits.from_model(model, enabled=False),
                    active_joints=[model.joint_names[d] for d in form.dofs.tolist()])
     angles = np.remainder(result.q[form.dofs] + math.pi, TWO_PI) - math.pi
