@@ -333,8 +333,13 @@ def _stderr_silenced():
     the console; ROS logs also reach /rosout and the log file.
     """
     with _STDERR_LOCK:          # one thread at a time saves and restores descriptor 2
-        sys.stderr.flush()
-        saved = os.dup(2)
+        if sys.stderr is not None:
+            sys.stderr.flush()
+        try:
+            saved = os.dup(2)
+        except OSError:         # no descriptor 2 (closed by the parent): nothing to silence
+            yield
+            return
         try:
             with open(os.devnull, 'w') as null:
                 os.dup2(null.fileno(), 2)
