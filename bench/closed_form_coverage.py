@@ -8,8 +8,10 @@ every link whose chain has --joints or more revolute joints, the last --joints o
 active (the joints above held at 0): the closed form ``ClosedForm.of`` finds (the family,
 or none), and for --poses random configurations of those joints (uniform in [-pi, pi))
 the pose of the link: how many poses lack their own configuration among the exact solutions (a
-missed solution: should be 0) and the largest forward-kinematics error of any solution
-returned. Links that carry the same chain (a tool frame after the last joint) are one row.
+missed solution: should be 0), the largest forward-kinematics error of any solution
+returned, and, for chains with branch labels, how many poses have two solutions away from
+singular surfaces that share a label (should be 0; 'none': the chain has no labels).
+Links that carry the same chain (a tool frame after the last joint) are one row.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import argparse
 import glob
 import os
 import sys
+from typing import Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -33,16 +36,23 @@ def urdf_files() -> list[str]:
                          recursive=True))
 
 
-def check(form: ClosedForm, poses: int, rng) -> tuple[int, float]:
-    """Return (poses missing their own configuration, largest FK error of a solution)."""
-    missed, worst = 0, 0.0
+def check(form: ClosedForm, poses: int, rng) -> tuple[int, float, Optional[int]]:
+    """
+    Check a chain's closed form on random poses.
+
+    Returns (poses missing their own configuration, the largest FK error of a solution,
+    poses with two solutions sharing a branch label or None for a chain without labels).
+    """
+    missed, worst, shared = 0, 0.0, 0
+    labelled = bool(form.branches(np.zeros(form.model.num_dofs))[0])
     for _ in range(poses):
         q = np.zeros(form.model.num_dofs)
         q[form.dofs] = rng.uniform(-np.pi, np.pi, len(form.dofs))
         found, error = form.gives_back(q)
         missed += not found
         worst = max(worst, error)
-    return missed, worst
+        shared += labelled and form.labels_shared_at(q)
+    return missed, worst, shared if labelled else None
 
 
 def main() -> None:
@@ -53,8 +63,9 @@ def main() -> None:
     args = parser.parse_args()
     k = args.joints
     rng = np.random.default_rng(0)
-    seen, chains, without = set(), 0, 0
-    print(f'{"robot":36s} {"link":26s} {"closed form":32s} missed  max FK error')
+    seen, chains, without, labelled = set(), 0, 0, 0
+    print(f'{"robot":36s} {"link":26s} {"closed form":32s} missed  max FK error  '
+          'labels shared')
     for path in urdf_files():
         try:
             model = load_urdf_file(path)
@@ -77,10 +88,13 @@ def main() -> None:
                 without += 1
                 print(f'{name[-36:]:36s} {link[:26]:26s} {"none":32s}')
                 continue
-            missed, worst = check(form, args.poses, rng)
+            missed, worst, shared = check(form, args.poses, rng)
+            labelled += shared is not None
             print(f'{name[-36:]:36s} {link[:26]:26s} {form.family[:32]:32s} '
-                  f'{missed:3d}/{args.poses}  {worst:.1e}', flush=True)
-    print(f'{chains} chains of {k} revolute joints, {chains - without} with a closed form')
+                  f'{missed:3d}/{args.poses}  {worst:.1e}      '
+                  f'{"none" if shared is None else f"{shared}/{args.poses}"}', flush=True)
+    print(f'{chains} chains of {k} revolute joints, {chains - without} with a closed form, '
+          f'{labelled} of them with branch labels')
 
 
 if __name__ == '__main__':

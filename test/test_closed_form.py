@@ -245,6 +245,37 @@ def test_a_named_branch_is_solved_nearest_the_seed_and_a_missing_one_is_refused(
         solve_on_branch(seven, np.zeros(panda.num_dofs), 'shoulder+ elbow+ wrist+')
 
 
+@pytest.mark.parametrize('path, link, labelled', [
+    ('panda_description/urdf/panda.urdf', 'panda_link6', True),     # a spherical shoulder
+    ('simple_humanoid_description/urdf/simple_humanoid.urdf', 'LARM_LINK6', True),
+    ('romeo_description/urdf/romeo.urdf', 'RWristYawLink', True),
+    ('centauro_description/urdf/centauro.urdf', 'arm1_6', False),   # signs that do not fit
+    ('ur_description/urdf/ur10_robot.urdf', 'wrist_3_link', True),
+])
+def test_branch_labels_tell_apart_the_solutions_of_random_poses_or_are_left_out(
+        path, link, labelled):
+    """
+    Label a chain's solutions only where the labels tell them apart.
+
+    Panda's first six joints and humanoid arms have their spherical joint at the shoulder:
+    their labels are read from the other end. Centauro's arm fits neither reading: it has
+    a closed form but no labels.
+    """
+    model, active = _last_joints(path, link)
+    form = ClosedForm.of(model, link, active)
+    rng = np.random.default_rng(11)
+    for _ in range(100):
+        q = np.zeros(model.num_dofs)
+        q[form.dofs] = rng.uniform(-np.pi, np.pi, len(form.dofs))
+        solutions = form.solutions(model.forward_kinematics(q, link), q)
+        configurations = np.tile(q, (len(solutions), 1))
+        configurations[:, form.dofs] = solutions
+        labels, near = form.describe(configurations)
+        assert all(labels) if labelled else not any(labels)
+        apart = [label for label, kinds in zip(labels, near) if not kinds]
+        assert not labelled or len(set(apart)) == len(apart)
+
+
 @pytest.mark.parametrize('key', sorted(CASES))
 def test_branch_labels_tell_the_exact_solutions_apart_and_hold_along_a_motion(key):
     model, base, tip, active = _arm(key)

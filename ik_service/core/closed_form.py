@@ -59,6 +59,11 @@ REFINE_STEPS = 8
 # configurations (``ClosedForm.solves_samples``), drawn from this random stream.
 SAMPLE_POSES = 32
 SAMPLE_SEED = 0xC105ED
+# A chain's branch labels are used once they tell apart the exact solutions of this many
+# random poses (``ClosedForm.labels_tell_apart``).
+LABEL_POSES = 128
+# Joint axes this close [m] to one point make a spherical wrist (or shoulder).
+AXES_MEET = 1e-6
 
 
 class ClosedForm:
@@ -77,6 +82,7 @@ class ClosedForm:
         # the base's inverse pose, when no joint above the chain moves it
         self._to_base = np.linalg.inv(self.base_pose(np.zeros(model.num_dofs))) \
             if frames[0] == 0 else None
+        self._labelled = self._label_frames()
 
     @classmethod
     def of(cls, model: RobotModel, link: str, active: np.ndarray) -> Optional['ClosedForm']:
@@ -106,7 +112,11 @@ class ClosedForm:
             return None
         form = cls(model, link_id, dofs[frames], frames, solver)
         with _stderr_silenced():
-            return form if form.solves_samples() else None
+            if not form.solves_samples():
+                return None
+        if form._labelled is not None and not form.labels_tell_apart():
+            form._labelled = None
+        return form
 
     def solves_samples(self) -> bool:
         """
@@ -147,6 +157,61 @@ class ClosedForm:
         turns = np.remainder(solutions - q[self.dofs] + math.pi, TWO_PI) - math.pi
         return bool(np.abs(turns).max(axis=1).min() <= SOLUTION_TOLERANCE), error
 
+    def labels_tell_apart(self) -> bool:
+        """
+        Tell whether the branch labels tell apart the exact solutions of random poses.
+
+        For LABEL_POSES configurations of the chain (angles uniform in [-pi, pi), the
+        other dofs at 0, a random stream of its own), the solutions of the link's pose
+        that are not near a singular surface (``near_singularities``) must carry
+        different labels. The signs are those of the analytic solution's branch choices
+        on UR-style arms and PUMA-like spherical wrists; on a geometry where they are not
+        (a spherical wrist whose inner axes intersect askew), two solutions share a label
+        now and then, and the chain gets no labels.
+        """
+        rng = np.random.default_rng(SAMPLE_SEED + 1)
+        samples = np.zeros((LABEL_POSES, self.model.num_dofs))
+        samples[:, self.dofs] = rng.uniform(-math.pi, math.pi, (LABEL_POSES, len(self.dofs)))
+        poses = self.model.forward_kinematics(samples, self.model.link_names[self.link_id])
+        solved = [self.solutions(pose, q) for pose, q in zip(poses, samples)]
+        configurations = np.zeros((sum(len(s) for s in solved), self.model.num_dofs))
+        configurations[:, self.dofs] = np.concatenate(solved)
+        labels, near = self.describe(configurations)       # all poses' solutions at once
+        ends = np.cumsum([len(s) for s in solved]).tolist()
+        return not any(_share_a_label(labels[end - len(s):end], near[end - len(s):end])
+                       for s, end in zip(solved, ends))
+
+    def labels_shared_at(self, q: np.ndarray) -> bool:
+        """Tell whether two solutions of the link's pose at q (n,) share a branch label."""
+        solutions = self.solutions(
+            self.model.forward_kinematics(q, self.model.link_names[self.link_id]), q)
+        configurations = np.tile(q, (len(solutions), 1))
+        configurations[:, self.dofs] = solutions
+        return _share_a_label(*self.describe(configurations))
+
+    def _label_frames(self) -> Optional[tuple]:
+        """
+        Return (the chain's frame slots in the order the labels read them, spherical), or None.
+
+        UR-style arms (three parallel inner axes) as they are; arms with a spherical wrist
+        (the last three axes meet at a point) as they are, and those whose first three
+        axes meet (a spherical shoulder: Panda's first six joints, a humanoid's arm) in
+        reverse order, which makes the shoulder the wrist of the same problem. Other
+        chains (5R, other 6R families) have no labels; planar arms their own.
+        """
+        if len(self._frames) != 6:
+            return None
+        slots = self._frame_slots
+        if 'THREE_INNER_PARALLEL' in self.family:
+            return slots, False
+        world = self._kin.transforms(np.zeros((1, self.model.num_dofs)))[slots, 0]
+        axes, origins = world[:, :3, 2], world[:, :3, 3]
+        if _meet_at_a_point(origins[3:], axes[3:]):
+            return slots, True
+        if _meet_at_a_point(origins[:3], axes[:3]):
+            return np.ascontiguousarray(slots[::-1]), True
+        return None
+
     def branches(self, q: np.ndarray) -> list:
         """
         Return the branch label of each configuration (B, n), e.g. 'shoulder+ elbow- wrist+'.
@@ -161,9 +226,12 @@ class ClosedForm:
               factor that is left (zero on the shoulder singularity).
         A configuration on a singular surface gets 0 for that sign. Labels stay the same
         along any motion that avoids the singular surfaces, and the exact solutions of a
-        pose carry different labels. Planar arms get the elbow sign alone ('elbow+'; the
-        same quantity with p the third joint's or the link's origin); other families
-        (other 6R ones, 5R chains) get ''.
+        pose carry different labels. A chain whose first three axes meet (a spherical
+        shoulder) is read in reverse, joint 6 to joint 1, so that the shoulder is the
+        wrist. Planar arms get the elbow sign alone ('elbow+'; the same quantity with p
+        the third joint's or the link's origin); other families (other 6R ones, 5R
+        chains) and chains whose labels do not tell their solutions apart
+        (``labels_tell_apart``) get ''.
         """
         return self.describe(q)[0]
 
@@ -200,12 +268,12 @@ class ClosedForm:
             a, b = o[self._frames[1]] - o[self._frames[0]], p - o[self._frames[1]]
             elbow = _triple(a, b, z)
             return ('elbow',), elbow[:, None], np.abs(elbow / _lengths(a, b))[:, None]
-        if len(self._frames) != 6 or ('THREE_INNER_PARALLEL' not in family and
-                                      'SPHERICAL' not in family):
+        if self._labelled is None:
             return (), np.zeros((len(q), 0)), np.zeros((len(q), 0))
         signed, scaled = np.empty((len(q), 3)), np.empty((len(q), 3))
-        kernel.branch_factors(self._kin.transforms(q), self._frame_slots,
-                              'THREE_INNER_PARALLEL' not in family, self._reach, signed, scaled)
+        slots, spherical = self._labelled
+        kernel.branch_factors(self._kin.transforms(q), slots, spherical, self._reach, signed,
+                              scaled)
         return ('shoulder', 'elbow', 'wrist'), signed, scaled
 
     def base_pose(self, q: np.ndarray) -> np.ndarray:
@@ -436,6 +504,28 @@ def pose_asked(objective, target_points: np.ndarray,
     pose[:3, :3] = target_rotation
     pose[:3, 3] = target_points[0] - target_rotation @ objective.local_points[0]
     return pose
+
+
+def _share_a_label(labels: list, near: list) -> bool:
+    """Tell whether two solutions not near a singular surface carry the same (non-empty) label."""
+    apart = [label for label, kinds in zip(labels, near) if label and not kinds]
+    return len(set(apart)) < len(apart)
+
+
+def _meet_at_a_point(origins: np.ndarray, axes: np.ndarray) -> bool:
+    """
+    Tell whether lines (a point (3, 3), a unit direction (3, 3) each) pass through one point.
+
+    The point nearest all three in the least-squares sense must lie within AXES_MEET [m]
+    of each; parallel lines (no such point, or a line of them) do not meet.
+    """
+    projections = np.eye(3)[None] - axes[:, :, None] * axes[:, None, :]    # (3, 3, 3)
+    normal = projections.sum(axis=0)
+    if np.linalg.cond(normal) > 1e6:
+        return False
+    point = np.linalg.solve(normal, np.einsum('lij,lj->i', projections, origins))
+    distances = np.einsum('lij,lj->li', projections, point - origins)
+    return bool(np.abs(distances).max() <= AXES_MEET)
 
 
 # (a x b)_i = eps_ijk a_j b_k: one einsum, where np.cross on a few vectors costs ~17 us
