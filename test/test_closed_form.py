@@ -348,6 +348,55 @@ UR5_5R = load_urdf_string(open(robot_path(ARMS['ur5'][0])).read().replace(
     '<joint name="wrist_3_joint" type="revolute">', '<joint name="wrist_3_joint" type="fixed">'))
 
 
+def _exact_and_complete(model, form, link, q):
+    """Assert that q's configuration is among the solutions of its link's pose, all on it."""
+    pose = model.forward_kinematics(q, link)
+    solutions = form.solutions(pose, q)
+    configurations = np.tile(q, (len(solutions), 1))
+    configurations[:, form.dofs] = solutions
+    assert np.abs(model.forward_kinematics(configurations, link) - pose).max() < 1e-9
+    turns = np.remainder(solutions - q[form.dofs] + np.pi, 2 * np.pi) - np.pi
+    assert np.abs(turns).max(axis=1).min() < 1e-6
+    return solutions
+
+
+def test_a_six_joint_arm_on_a_lift_gets_its_closed_form_at_any_lift_height():
+    """Tiago's arm, its first joint and the torso lift (prismatic) held: they pose the base."""
+    model = load_urdf_file(robot_path('tiago_description/robots/tiago_no_hand.urdf'))
+    joints = [f'arm_{i}_joint' for i in range(2, 8)]
+    active = model.dofs_named(joints)
+    form = ClosedForm.of(model, 'arm_7_link', active)
+    assert form is not None and form.family.startswith('6R')
+    limits = JointLimits.from_model(model)
+    rng = np.random.default_rng(8)
+    for q in limits.sample(rng, np.zeros(model.num_dofs), 10):
+        _exact_and_complete(model, form, 'arm_7_link', q)
+        pose = model.forward_kinematics(q, 'arm_7_link')
+        objective = IKObjective.fixed_pose('arm_7_link', pose[:3, :3], pose[:3, 3])
+        seed = np.where(active, 0.0, q)        # the lift and arm_1 where q has them
+        result = solve(model, [objective], seed, mode='global', active_joints=joints)
+        assert result.success and result.iterations == 0            # an exact start
+
+
+@pytest.mark.parametrize('path, link, count', [
+    ('solo_description/robots/solo12.urdf', 'FL_LOWER_LEG', 2),     # the link on the knee axis
+    ('kinova_description/robots/kinova.urdf', 'j2s6s200_link_3', 2),    # an axis reversed
+    ('centauro_description/urdf/centauro.urdf', 'ankle1_1', 3),     # the middle one reversed
+])
+def test_planar_legs_and_arms_with_reversed_axes_have_their_closed_form(path, link, count):
+    """A pose in the plane: one solution for 2R, elbow one way and the other for 3R."""
+    model, active = _last_joints(path, link, count)
+    form = ClosedForm.of(model, link, active)
+    assert form is not None and form.family == 'PLANAR'
+    rng = np.random.default_rng(9)
+    for _ in range(20):
+        q = np.zeros(model.num_dofs)
+        q[form.dofs] = rng.uniform(-np.pi, np.pi, count)
+        solutions = _exact_and_complete(model, form, link, q)
+        assert len(solutions) == (1 if count == 2 else 2)
+        assert form.describe(q[None])[0] == ['' if count == 2 else form.branches(q)[0]]
+
+
 def test_a_5r_arm_reaches_poses_its_five_joints_give_and_the_position_and_axis_of_any():
     """UR5 without its last joint: every exact solution of a reachable pose; a hinge otherwise."""
     model = UR5_5R

@@ -7,13 +7,15 @@ Two solvers, chosen from the chain's joint frames at the zero configuration:
   families it knows, among them UR-style arms (three parallel inner axes: UR3/5/10, Z1)
   and spherical wrists (Kinova, PUMA-like arms); a pose in about 10 microseconds. A 5R
   chain reaches only the poses its joints can give; the others have no exact solution.
-- planar arms (2 or 3 revolute joints with parallel axes, ``_Planar``): poses in their
-  plane by the law of cosines, elbow one way or the other.
+- planar arms (2 or 3 revolute joints with parallel axes, either way along them:
+  ``_Planar``): poses in their plane; 3R by the law of cosines, elbow one way or the
+  other, 2R one solution (a leg's hip and knee with its foot's pose in their plane).
 
 A chain qualifies when the dofs the solve may move that move the link are such a chain of
 revolute or continuous joints, none a mimic, with no other joint between them. Its base is
 the first of them at its zero value: a frame fixed to the link the chain hangs from, so
-joints above the chain (a torso held still) only move where the base is.
+joints above the chain, of any kind (a torso held still, a lift, a linear rail), only move
+where the base is.
 
 ``solutions`` returns the exact solutions of a pose; ``within_limits`` the configurations
 each one stands for inside the joint limits (angles a turn apart, for joints whose range
@@ -95,14 +97,20 @@ class ClosedForm:
     @classmethod
     def _make(cls, model: RobotModel, link_id: int, moving: np.ndarray):
         kin = model.kinematics([link_id])
-        dofs, count = kin.frame_dofs, int(moving.sum())
-        if count not in (2, 3, 5, 6) or dofs is None or kin.prismatic.any():
+        count = int(moving.sum())
+        if count not in (2, 3, 5, 6):
             return None
-        frames = [i for i, d in enumerate(dofs.tolist()) if moving[d]]
-        # the chain's frames are the last ones, in order: no joint between them
+        # the frames the moving dofs turn: the chain's last ones, in order, no joint
+        # between them (joints above, of any kind, are held: they pose the base)
+        frames = np.flatnonzero((kin.dof_map[:, moving] != 0).any(axis=1)).tolist()
         if frames != list(range(kin.num_frames - count, kin.num_frames)) or \
                 any(kin.parent[f] != f - 1 for f in frames[1:]):
             return None
+        # each a revolute joint of its own: no mimic joint, no prismatic one
+        dofs = [model.joint_index.get(model.frame_names[f]) for f in kin.frames[frames]]
+        if None in dofs or kin.prismatic[frames].any():
+            return None
+        dofs = np.array(dofs, dtype=int)
         zero = np.zeros(model.num_dofs)
         world = kin.transforms(zero[None])[:, 0]
         trafos = np.linalg.inv(world[frames[0]]) @ np.concatenate(
@@ -110,7 +118,7 @@ class ClosedForm:
         solver = _Planar.of(trafos) if count < 5 else _eaik(trafos)
         if solver is None:
             return None
-        form = cls(model, link_id, dofs[frames], frames, solver)
+        form = cls(model, link_id, dofs, frames, solver)
         with _stderr_silenced():
             if not form.solves_samples():
                 return None
@@ -228,9 +236,9 @@ class ClosedForm:
         along any motion that avoids the singular surfaces, and the exact solutions of a
         pose carry different labels. A chain whose first three axes meet (a spherical
         shoulder) is read in reverse, joint 6 to joint 1, so that the shoulder is the
-        wrist. Planar arms get the elbow sign alone ('elbow+'; the same quantity with p
-        the third joint's or the link's origin); other families (other 6R ones, 5R
-        chains) and chains whose labels do not tell their solutions apart
+        wrist. Planar 3R arms get the elbow sign alone ('elbow+'; the same quantity with
+        p the third joint's origin); 2R arms (one solution a pose), other families (other
+        6R ones, 5R chains) and chains whose labels do not tell their solutions apart
         (``labels_tell_apart``) get ''.
         """
         return self.describe(q)[0]
@@ -260,11 +268,10 @@ class ClosedForm:
         """Return (names, signed factors (B, F), unitless sizes (B, F)) of configurations q."""
         family = self.family
         q = np.atleast_2d(np.asarray(q, dtype=float))
-        if family == _Planar.family:        # the elbow alone: the arm stretched or folded
-            world = self._kin.transforms(q)
+        if family == _Planar.family and len(self._frames) == 3:     # the elbow alone: the
+            world = self._kin.transforms(q)                          # arm stretched or folded
             z, o = world[self._frames[0], :, :3, 2], world[:, :, :3, 3]
-            p = o[self._frames[2]] if len(self._frames) == 3 else \
-                self._kin.link_pose(world, self.link_id)[:, :3, 3]
+            p = o[self._frames[2]]
             a, b = o[self._frames[1]] - o[self._frames[0]], p - o[self._frames[1]]
             elbow = _triple(a, b, z)
             return ('elbow',), elbow[:, None], np.abs(elbow / _lengths(a, b))[:, None]
@@ -426,12 +433,16 @@ class _Planar:
     A planar arm: 2 or 3 revolute joints with parallel axes; poses in their plane.
 
     In the base (the first joint's frame, z its axis) joint i sits at P_i in the plane and
-    the link's origin at P_t. Its pose is reached when the last joint (3R: the link's
-    angle phi = q1 + q2 + q3 + phi0 fixes it) meets the law of cosines:
-    |w|^2 = a^2 + b^2 + 2 a b cos(theta), w the point the first two links must reach,
-    a and b their lengths, theta the elbow's angle between them: two solutions, one at
-    full stretch or fold, none beyond. A pose off the plane, or turned about another axis
-    than z, has none.
+    the link's origin at P_t. The pose's turn about z is the sum phi of the joint angles,
+    which puts the last joint at w = p - R(phi) (P_t - P_k), p the link's position. 2R:
+    w must lie at joint 2's distance a from joint 1, whose angle then points at it: one
+    solution (the link's origin may lie on the last axis, as a leg's foot frame at its
+    knee does). 3R: the first two links must reach w, by the law of cosines
+    |w|^2 = a^2 + b^2 + 2 a b cos(theta), a and b their lengths, theta the elbow's angle
+    between them: two solutions, one at full stretch or fold, none beyond. A pose off the
+    plane, or turned about another axis than z, has none. The angles are solved as turns
+    about the base's z; a joint whose axis points the other way (-z: a leg's knee in many
+    quadrupeds) turns by minus its angle.
     """
 
     family = 'PLANAR'
@@ -442,14 +453,13 @@ class _Planar:
         self.points = trafos[:, :2, 3]               # (k + 1, 2): P_1 .. P_k, P_t
         self.height = trafos[-1, 2, 3]
         self.tool = trafos[-1, :3, :3]                # the link's rotation at zero
+        self.signs = np.sign(trafos[:-1, 2, 2])      # (k,): +1 along z, -1 reversed
 
     @classmethod
     def of(cls, trafos: np.ndarray) -> Optional['_Planar']:
         """Return the planar solver of joint frames (k + 1, 4, 4), or None if not planar."""
         if np.abs(np.abs(trafos[:-1, 2, 2]) - 1.0).max() > 1e-12:
             return None         # an axis not parallel to the first
-        if np.any(trafos[:-1, 2, 2] < 0):
-            return None         # an axis reversed: its angle would count backwards
         return cls(trafos)
 
     def solve(self, target: np.ndarray) -> np.ndarray:
@@ -460,32 +470,39 @@ class _Planar:
             return np.zeros((0, self.count))
         phi = exact_math.atan2(turn[1, 0], turn[0, 0])     # the sum of the joint angles
         p = self.points
-        w = target[:2, 3]
-        if self.count == 3:     # the third joint's point: back from the link along phi
-            s, c = exact_math.sincos(phi)
-            w = w - np.array([[c, -s], [s, c]]) @ (p[3] - p[2])
-        a_vec, b_vec = p[1] - p[0], p[2] - p[1]      # 3R: joint 2 to 3; 2R: joint 2 to link
-        a, b = norm(a_vec), norm(b_vec)
-        alpha = exact_math.atan2(a_vec[1], a_vec[0])
-        beta = exact_math.atan2(b_vec[1], b_vec[0]) - alpha          # elbow angle at zero
+        # the last joint's point: back from the link along phi
+        s, c = exact_math.sincos(phi)
+        w = target[:2, 3] - np.array([[c, -s], [s, c]]) @ (p[-1] - p[-2])
+        a_vec = p[1] - p[0]                            # joint 1 to joint 2
+        a, alpha = norm(a_vec), exact_math.atan2(a_vec[1], a_vec[0])
         d = w - p[0]
+        if self.count == 2:     # joint 2's point fixes q1, phi then q2: one solution
+            if a == 0.0 or abs(norm(d) - a) > self.TOLERANCE:
+                return np.zeros((0, 2))
+            q1 = exact_math.atan2(d[1], d[0]) - alpha
+            return self._wrapped([[q1, phi - q1]])
+        b_vec = p[2] - p[1]                            # joint 2 to joint 3
+        b = norm(b_vec)
+        beta = exact_math.atan2(b_vec[1], b_vec[0]) - alpha          # elbow angle at zero
         cosine = (d @ d - a * a - b * b) / (2 * a * b) if a > 0 and b > 0 else 2.0
         if abs(cosine) > 1.0 + self.TOLERANCE:
-            return np.zeros((0, self.count))
+            return np.zeros((0, 3))
         cosine = max(-1.0, min(1.0, cosine))
         theta = exact_math.atan2(math.sqrt((1.0 - cosine) * (1.0 + cosine)), cosine)
-        out = []
+        rows = []
         for elbow in ((theta, -theta) if theta > self.TOLERANCE else (theta,)):
             sine, cosine = exact_math.sincos(elbow)
             bend = exact_math.atan2(b * sine, a + b * cosine)
             q1 = exact_math.atan2(d[1], d[0]) - bend - alpha
             q2 = elbow - beta
-            row = [q1, q2] + ([phi - q1 - q2] if self.count == 3 else [])
-            if self.count == 2 and abs((q1 + q2 - phi + math.pi) % TWO_PI - math.pi) > \
-                    self.TOLERANCE:
-                continue        # 2R: the position fixes the angles; the pose turned otherwise
-            out.append([(v + math.pi) % TWO_PI - math.pi for v in row])
-        return np.array(out).reshape(-1, self.count)
+            rows.append([q1, q2, phi - q1 - q2])
+        return self._wrapped(rows)
+
+    def _wrapped(self, rows: list) -> np.ndarray:
+        """Return the joint angles (S, k) of rows of turns about z, each in [-pi, pi)."""
+        return np.array([[(sign * v + math.pi) % TWO_PI - math.pi
+                          for sign, v in zip(self.signs.tolist(), row)]
+                         for row in rows]).reshape(-1, self.count)
 
 
 def pose_asked(objective, target_points: np.ndarray,
