@@ -174,8 +174,8 @@ class ClosedForm:
         that are not near a singular surface (``near_singularities``) must carry
         different labels. The signs are those of the analytic solution's branch choices
         on UR-style arms and PUMA-like spherical wrists; on a geometry where they are not
-        (a spherical wrist whose inner axes intersect askew), two solutions share a label
-        now and then, and the chain gets no labels.
+        (Centauro's arms), two solutions share a label now and then, and the chain gets
+        no labels.
         """
         rng = np.random.default_rng(SAMPLE_SEED + 1)
         samples = np.zeros((LABEL_POSES, self.model.num_dofs))
