@@ -714,7 +714,7 @@ class IKServiceNode(Node):
             if every is None:
                 note += ('; all_solutions: no closed form for this target and chain (one '
                          'pose target on a 6R arm such as UR or a spherical wrist, a 5R arm '
-                         'EAIK knows, or a planar arm)')
+                         'EAIK knows, or a planar arm; one point on a planar 2R chain)')
             else:
                 names = list(model.joint_names)
                 res.all_solutions = [JointState(name=names, position=conv.float64_array(r))

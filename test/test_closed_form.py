@@ -454,3 +454,39 @@ def test_a_planar_3r_arm_has_an_elbow_up_and_an_elbow_down_answer_and_one_at_ful
     tilted = arm.forward_kinematics(np.array([0.3, 0.9, -0.4]), 'tip')
     tilted[2, 3] += 0.01                                # off the arm's plane
     assert len(form.solutions(tilted, np.zeros(3))) == 0
+
+
+def test_a_planar_2r_chain_puts_a_point_elbow_one_way_and_the_other():
+    """A point's position alone: two solutions, one at full stretch, none beyond or off plane."""
+    arm = load_urdf_string(planar_arm(lengths=(1.0, 0.8)))
+    form = ClosedForm.of(arm, 'tip', np.ones(2, dtype=bool))
+    assert form is not None and form.solves_points
+
+    def answers(q, target=None):
+        point = arm.forward_kinematics(np.asarray(q, dtype=float), 'tip')[:3, 3] \
+            if target is None else np.asarray(target, dtype=float)
+        found = all_solutions(arm, IKObjective.point('tip', [0, 0, 0], point), np.zeros(2))
+        for row in found:
+            np.testing.assert_allclose(arm.forward_kinematics(row, 'tip')[:3, 3], point,
+                                       atol=1e-12)
+        return found
+
+    found = answers([0.3, 0.9])
+    assert len(found) == 2
+    np.testing.assert_allclose(found[0], [0.3, 0.9], atol=1e-12)         # nearest the seed
+    np.testing.assert_allclose(found[1][1], -0.9, atol=1e-12)            # elbow the other way
+    assert len(answers(None, [1.8, 0.0, 0.0])) == 1                      # at full stretch
+    assert len(answers(None, [2.0, 0.0, 0.0])) == 0                      # beyond 1.8 m
+    assert len(answers(None, [1.0, 0.5, 0.01])) == 0                     # off the plane
+    # a leg's hip and knee, the foot at a position in their plane: knee back or forward
+    solo = load_urdf_file(robot_path('solo_description/robots/solo12.urdf'))
+    joints = ['FL_HFE', 'FL_KFE']
+    q = np.zeros(solo.num_dofs)
+    q[solo.dofs_named(joints)] = [0.4, -1.1]
+    foot = IKObjective.point('FL_FOOT', [0, 0, 0], solo.forward_kinematics(q, 'FL_FOOT')[:3, 3])
+    exact = exact_solutions(solo, [foot], q, active_joints=joints)
+    assert len(exact) == 2
+    np.testing.assert_allclose(exact[:, solo.dofs_named(joints)], [[0.4, -1.1], [-0.7, 1.1]],
+                               atol=1e-12)
+    answer = solve(solo, [foot], np.zeros(solo.num_dofs), mode='global', active_joints=joints)
+    assert answer.success and answer.iterations == 0                    # an exact start

@@ -237,9 +237,10 @@ class ClosedForm:
         pose carry different labels. A chain whose first three axes meet (a spherical
         shoulder) is read in reverse, joint 6 to joint 1, so that the shoulder is the
         wrist. Planar 3R arms get the elbow sign alone ('elbow+'; the same quantity with
-        p the third joint's origin); 2R arms (one solution a pose), other families (other
-        6R ones, 5R chains) and chains whose labels do not tell their solutions apart
-        (``labels_tell_apart``) get ''.
+        p the third joint's origin); 2R arms (one solution a pose; a point's two, elbow
+        one way or the other, depend on where the point is on the link), other families
+        (other 6R ones, 5R chains) and chains whose labels do not tell their solutions
+        apart (``labels_tell_apart``) get ''.
         """
         return self.describe(q)[0]
 
@@ -332,17 +333,42 @@ class ClosedForm:
                 return out[:MAX_CONFIGURATIONS]
         return out
 
-    def starts(self, pose: np.ndarray, seed: np.ndarray, limits: JointLimits,
+    @property
+    def solves_points(self) -> bool:
+        """Tell whether a point's position alone has finitely many solutions (planar 2R)."""
+        return isinstance(self._solver, _Planar) and self._solver.count == 2
+
+    def solutions_for(self, objective, target_points: np.ndarray,
+                      target_rotation: Optional[np.ndarray],
+                      q: np.ndarray) -> Optional[np.ndarray]:
+        """
+        Return every exact solution (S, k) of a one-point objective, or None if not solved here.
+
+        A pose (position and rotation fixed: ``solutions``) on any chain; a point's
+        position alone on a planar 2R chain (``solves_points``: elbow one way or the
+        other). Targets in the root frame; q (n,) gives the joints above the chain.
+        """
+        pose = pose_asked(objective, target_points, target_rotation)
+        if pose is not None:
+            return self.solutions(pose, q)
+        if not self.solves_points or objective.position != 'fixed' or \
+                objective.rotation != 'none' or len(objective.local_points) != 1:
+            return None
+        to_base = self._to_base if self._to_base is not None else \
+            np.linalg.inv(self.base_pose(q))
+        point = to_base[:3, :3] @ target_points[0] + to_base[:3, 3]
+        return self._solver.solve_point(point, objective.local_points[0])
+
+    def starts(self, solutions: np.ndarray, seed: np.ndarray, limits: JointLimits,
                idx: np.ndarray) -> Optional[np.ndarray]:
         """
         Return the solver's first rows, (N, k) over the active dofs idx: one per solution.
 
-        One configuration per exact solution (each angle the value a whole number of
+        One configuration per exact solution (S, k) (each angle the value a whole number of
         turns away nearest the seed's, or a turn from it back inside the limits), sorted
         by distance to the seed; the other dofs keep the seed's values. None when no
         solution lies inside the limits.
         """
-        solutions = self.solutions(pose, seed)
         rows = np.empty_like(solutions)
         count = kernel.nearest_turns(solutions, seed[self.dofs], limits.lower[self.dofs],
                                      limits.upper[self.dofs], rows)
@@ -453,6 +479,7 @@ class _Planar:
         self.points = trafos[:, :2, 3]               # (k + 1, 2): P_1 .. P_k, P_t
         self.height = trafos[-1, 2, 3]
         self.tool = trafos[-1, :3, :3]                # the link's rotation at zero
+        self.tool_origin = trafos[-1, :3, 3]
         self.signs = np.sign(trafos[:-1, 2, 2])      # (k,): +1 along z, -1 reversed
 
     @classmethod
@@ -481,22 +508,46 @@ class _Planar:
                 return np.zeros((0, 2))
             q1 = exact_math.atan2(d[1], d[0]) - alpha
             return self._wrapped([[q1, phi - q1]])
-        b_vec = p[2] - p[1]                            # joint 2 to joint 3
-        b = norm(b_vec)
+        return self._wrapped([[q1, q2, phi - q1 - q2]
+                              for q1, q2 in self._two_links(d, a_vec, p[2] - p[1])])
+
+    def solve_point(self, point: np.ndarray, local: np.ndarray) -> np.ndarray:
+        """
+        Return the solutions (S, 2) of a 2R chain putting a point at a position (base frame).
+
+        local (3,): the point on the link [m]. It must lie in the plane (its height at
+        zero the target's); the two links, joint 1 to joint 2 and joint 2 to the point,
+        reach it by the law of cosines: elbow one way or the other, one at full stretch.
+        """
+        at_zero = self.tool @ local + self.tool_origin
+        if abs(point[2] - at_zero[2]) > self.TOLERANCE:
+            return np.zeros((0, 2))
+        p = self.points
+        return self._wrapped(self._two_links(point[:2] - p[0], p[1] - p[0],
+                                             at_zero[:2] - p[1]))
+
+    def _two_links(self, d: np.ndarray, a_vec: np.ndarray, b_vec: np.ndarray) -> list:
+        """
+        Return the turns (q1, q2) that take two links from joint 1 to a point d (2,) from it.
+
+        a_vec, b_vec (2,): joint 1 to joint 2 and joint 2 to the end at zero. By the law
+        of cosines |d|^2 = a^2 + b^2 + 2 a b cos(theta): two solutions, one at full
+        stretch or fold, none beyond.
+        """
+        a, b = norm(a_vec), norm(b_vec)
+        alpha = exact_math.atan2(a_vec[1], a_vec[0])
         beta = exact_math.atan2(b_vec[1], b_vec[0]) - alpha          # elbow angle at zero
         cosine = (d @ d - a * a - b * b) / (2 * a * b) if a > 0 and b > 0 else 2.0
         if abs(cosine) > 1.0 + self.TOLERANCE:
-            return np.zeros((0, 3))
+            return []
         cosine = max(-1.0, min(1.0, cosine))
         theta = exact_math.atan2(math.sqrt((1.0 - cosine) * (1.0 + cosine)), cosine)
-        rows = []
+        turns = []
         for elbow in ((theta, -theta) if theta > self.TOLERANCE else (theta,)):
             sine, cosine = exact_math.sincos(elbow)
             bend = exact_math.atan2(b * sine, a + b * cosine)
-            q1 = exact_math.atan2(d[1], d[0]) - bend - alpha
-            q2 = elbow - beta
-            rows.append([q1, q2, phi - q1 - q2])
-        return self._wrapped(rows)
+            turns.append((exact_math.atan2(d[1], d[0]) - bend - alpha, elbow - beta))
+        return turns
 
     def _wrapped(self, rows: list) -> np.ndarray:
         """Return the joint angles (S, k) of rows of turns about z, each in [-pi, pi)."""
@@ -570,7 +621,8 @@ def all_solutions(model: RobotModel, objective, seed: np.ndarray,
     Return every configuration (S, n) that puts a link at a pose, or None without a closed form.
 
     objective: an ``IKObjective`` fixing the link's pose (position of one point and
-    rotation), its reference link posed at ``seed`` (n,). Every exact solution, with
+    rotation), or one point's position on a planar 2R chain (elbow one way or the other),
+    its reference link posed at ``seed`` (n,). Every exact solution, with
     each angle at every value a whole number of turns away inside ``limits`` (a
     continuous joint: the one nearest the seed), the other dofs at the seed's values,
     sorted by distance to the seed (largest joint difference); each exact solution is
@@ -583,16 +635,14 @@ def all_solutions(model: RobotModel, objective, seed: np.ndarray,
 
     seed = np.asarray(seed, dtype=float)
     o = objective_in_root_frame(model, objective, seed)
-    pose = pose_asked(o, o.target_points, o.target_rotation)
-    if pose is None:
-        return None
     limits = limits or JointLimits.from_model(model)
     if active is None:
         active = model.dofs_moving_links([model.link_id(objective.link)])
     form = ClosedForm.of(model, objective.link, active)
-    if form is None:
+    exact = None if form is None else \
+        form.solutions_for(o, o.target_points, o.target_rotation, seed)
+    if exact is None:
         return None
-    exact = form.solutions(pose, seed)
     rows = np.tile(seed, (len(exact), 1))
     rows[:, form.dofs] = exact
     problem = ObjectiveSet(model, [objective])

@@ -25,7 +25,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from . import kernel
-from .closed_form import ClosedForm, pose_asked
+from .closed_form import ClosedForm
 from .errors import (InvalidConfigurationError, InvalidSettingsError, MAX_MAGNITUDE,
                      within_magnitude)
 from .limits import JointLimits
@@ -245,11 +245,12 @@ def active_dofs(problem: ObjectiveSet, active_joints: Optional[Sequence[str]]) -
 def closed_form_of(problem: ObjectiveSet, active_joints: Optional[Sequence[str]] = None,
                    limits: Optional[JointLimits] = None) -> Optional[tuple]:
     """
-    Return (ClosedForm, active dofs (n,)) of a one-pose problem's chain, or None.
+    Return (ClosedForm, active dofs (n,)) of a one-target problem's chain, or None.
 
-    One objective fixing a point's position and the link's rotation, on a chain of active
-    dofs with a closed form (``closed_form.ClosedForm``); looked up once per problem
-    shape, active dofs and limits (``_Plan``), as the solve does.
+    One objective fixing a point's position and the link's rotation (or, on a planar 2R
+    chain, the point's position alone), on a chain of active dofs with a closed form
+    (``closed_form.ClosedForm``); looked up once per problem shape, active dofs and
+    limits (``_Plan``), as the solve does.
     """
     active = active_dofs(problem, active_joints)
     form = _Plan.of(problem, active, limits or JointLimits.from_model(problem.model)).closed_form
@@ -259,9 +260,10 @@ def closed_form_of(problem: ObjectiveSet, active_joints: Optional[Sequence[str]]
 def closed_form_starts(problem: ObjectiveSet, plan: '_Plan', seed: np.ndarray,
                        limits: JointLimits, in_root: list) -> Optional[np.ndarray]:
     """
-    Return the closed-form solutions of a one-pose problem as starts (N, k), or None.
+    Return the closed-form solutions of a one-target problem as starts (N, k), or None.
 
-    Applies to a single objective fixing a link's pose (targets in the root frame or a
+    Applies to a single objective fixing a link's pose, or a point's position on a planar
+    2R chain (``ClosedForm.solutions_for``; targets in the root frame or a
     link no active dof moves, posed at the seed: ``in_root``, each objective's
     ``targets_in_root``), when the active dofs moving that link have a closed form (the
     plan's): each exact solution inside the limits, nearest the seed first; (0, k) when
@@ -270,10 +272,11 @@ def closed_form_starts(problem: ObjectiveSet, plan: '_Plan', seed: np.ndarray,
     """
     form = plan.closed_form
     targets = in_root[0] if form is not None else None
-    pose = pose_asked(problem.objectives[0], *targets) if targets is not None else None
-    if pose is None:
+    exact = form.solutions_for(problem.objectives[0], *targets, seed) \
+        if targets is not None else None
+    if exact is None:
         return None
-    starts = form.starts(pose, seed, limits, plan.idx)
+    starts = form.starts(exact, seed, limits, plan.idx)
     return starts if starts is not None else np.empty((0, len(plan.idx)))
 
 
@@ -534,10 +537,12 @@ class _Plan:
 
     def __init__(self, problem: ObjectiveSet, active: np.ndarray, limits: JointLimits):
         o = problem.objectives[0]
-        one_pose = len(problem.objectives) == 1 and o.position == 'fixed' and \
-            o.rotation == 'fixed' and len(o.local_points) == 1
+        one_point = len(problem.objectives) == 1 and o.position == 'fixed' and \
+            len(o.local_points) == 1
         self._model, self._active = problem.model, active
-        self._pose_link = o.link if one_pose else None
+        # a one-point objective with its link's rotation fixed (a pose) or free
+        self._link = o.link if one_point and o.rotation in ('fixed', 'none') else None
+        self._rotation_free = o.rotation == 'none'
         self.idx = idx = active.nonzero()[0]
         self.names = [problem.model.joint_names[i] for i in idx.tolist()]
         self.box = JointLimits(limits.lower[idx], limits.upper[idx], limits.is_angle[idx])
@@ -556,10 +561,20 @@ class _Plan:
 
     @cached_property
     def closed_form(self) -> Optional[ClosedForm]:
-        """Return the closed form of a one-pose problem's chain, or None (looked up once)."""
-        if self._pose_link is None:
+        """
+        Return the closed form of the problem's chain, or None (looked up once).
+
+        For one pose objective, or one point's position on a chain whose closed form
+        solves points (``ClosedForm.solves_points``: planar 2R).
+        """
+        if self._link is None:
             return None
-        return ClosedForm.of(self._model, self._pose_link, self._active)
+        if self._rotation_free and np.count_nonzero(self._model.dofs_moving_links(
+                [self._model.link_id(self._link)]) & self._active) != 2:
+            return None         # a point alone has a closed form on 2R chains only
+        form = ClosedForm.of(self._model, self._link, self._active)
+        return None if form is None or self._rotation_free and not form.solves_points \
+            else form
 
 
 def solve_nearby(
