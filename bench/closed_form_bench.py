@@ -1,8 +1,10 @@
 """
-Closed-form IK against the numerical solver and TRAC-IK, on the 6R arms it covers.
+Closed-form IK against the numerical solver and TRAC-IK, on the arms it covers.
 
     .venv/bin/python bench/closed_form_bench.py [--poses 1000] [--robots ur3 ur5 ur10 kinova z1]
         [--dense-starts 100]
+
+(so101_planar: SO-101's shoulder lift, elbow and wrist flex, a planar 3R arm.)
 
 For poses of random configurations (in the arm's base link): the closed form's exact
 solutions (``ClosedForm.solutions``: every branch, angles in (-pi, pi]), ``all_solutions``
@@ -53,7 +55,7 @@ def main(argv=None) -> None:
                         help='random starts per pose of the dense search (0: no search)')
     args = parser.parse_args(argv)
     dense = {}
-    print(f'{"robot":7s} {"method":28s} {"median us":>10s} {"solutions":>10s} '
+    print(f'{"robot":12s} {"method":28s} {"median us":>10s} {"solutions":>10s} '
           f'{"max FK error":>13s}')
     for key in args.robots:
         arm = Arm(key)
@@ -68,7 +70,8 @@ def main(argv=None) -> None:
             cases.append((k, target, seed, arm.full(seed), pose, IKObjective.fixed_pose(
                 arm.tip, pose[:3, :3], pose[:3, 3], ref_link=arm.base)))
         methods = {
-            'exact solutions (EAIK)': lambda k, target, seed, full_seed, objective:
+            f'exact solutions ({"planar" if form.family == "PLANAR" else "EAIK"})':
+                lambda k, target, seed, full_seed, objective:
                 form.solutions(target, full_seed),
             'all_solutions': lambda k, target, seed, full_seed, objective:
                 all_solutions(arm.model, objective, full_seed, active=active),
@@ -89,15 +92,15 @@ def main(argv=None) -> None:
                       for q in found]
             rows[name] = (times, [len(f) for f in answers], errors)
         for name, (times, counts, errors) in rows.items():
-            print(f'{key:7s} {name:28s} {np.median(times) * 1e6:10.1f} '
+            print(f'{key:12s} {name:28s} {np.median(times) * 1e6:10.1f} '
                   f'{np.mean(counts):10.2f} {max(errors, default=0.0):13.1e}', flush=True)
         if args.dense_starts:
             dense[key] = dense_search(arm, form, cases, args.dense_starts)
     if dense:
-        print(f'\n{"robot":7s} {"poses":>6s} {"exact per pose":>15s} {"found per pose":>15s} '
+        print(f'\n{"robot":12s} {"poses":>6s} {"exact per pose":>15s} {"found per pose":>15s} '
               f'{"closed form lacks one":>22s} {"same count":>11s} {"search missed":>14s}')
         for key, c in dense.items():
-            print(f'{key:7s} {c["poses"]:6d} {c["exact"]:15.2f} {c["found"]:15.2f} '
+            print(f'{key:12s} {c["poses"]:6d} {c["exact"]:15.2f} {c["found"]:15.2f} '
                   f'{c["lacks"]:22d} {c["same"]:11d} {c["missed"]:14d}')
 
 

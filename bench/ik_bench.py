@@ -54,6 +54,8 @@ ROBOTS = {
     'tiago': ('tiago_description/robots/tiago.urdf', 'torso_lift_link', 'arm_7_link'),
     'g1': ('g1_description/urdf/g1_29dof_rev_1_0.urdf', 'torso_link', 'left_wrist_yaw_link'),
     'iiwa': ('pybullet_data/kuka_iiwa/model.urdf', 'lbr_iiwa_link_0', 'lbr_iiwa_link_7'),
+    # SO-101's shoulder lift, elbow and wrist flex: a planar 3R arm over its turning shoulder
+    'so101_planar': ('so_arm_description/urdf/so101.urdf', 'shoulder_link', 'wrist_link'),
 }
 DEFAULT_ROBOTS = ['ur5', 'panda', 'z1']
 ROBOTS_DIR = os.path.join(sys.prefix, 'lib', 'python3.11', 'site-packages', 'cmeel.prefix',

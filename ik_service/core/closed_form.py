@@ -32,13 +32,13 @@ import sys
 import threading
 from typing import Optional
 
+from numba import njit
 import numpy as np
 
 from . import exact_math, kernel
 from .fork_safety import renew_locks_after_fork
 from .limits import JointLimits
 from .model import RobotModel
-from .transforms import norm
 
 # Solutions a pose may stand for once turns are enumerated: more are not returned.
 MAX_CONFIGURATIONS = 4096
@@ -476,10 +476,8 @@ class _Planar:
 
     def __init__(self, trafos: np.ndarray):
         self.count = len(trafos) - 1
-        self.points = trafos[:, :2, 3]               # (k + 1, 2): P_1 .. P_k, P_t
-        self.height = trafos[-1, 2, 3]
-        self.tool = trafos[-1, :3, :3]                # the link's rotation at zero
-        self.tool_origin = trafos[-1, :3, 3]
+        self.points = np.ascontiguousarray(trafos[:, :2, 3])   # (k + 1, 2): P_1 .. P_k, P_t
+        self.link_zero = np.ascontiguousarray(trafos[-1])      # the link's pose at zero
         self.signs = np.sign(trafos[:-1, 2, 2])      # (k,): +1 along z, -1 reversed
 
     @classmethod
@@ -491,25 +489,10 @@ class _Planar:
 
     def solve(self, target: np.ndarray) -> np.ndarray:
         """Return the exact solutions (S, k) of the link's pose ``target`` in the base."""
-        turn = target[:3, :3] @ self.tool.T            # must be a rotation about z
-        if abs(target[2, 3] - self.height) > self.TOLERANCE or \
-                np.abs(turn[2] - [0, 0, 1]).max() > self.TOLERANCE:
-            return np.zeros((0, self.count))
-        phi = exact_math.atan2(turn[1, 0], turn[0, 0])     # the sum of the joint angles
-        p = self.points
-        # the last joint's point: back from the link along phi
-        s, c = exact_math.sincos(phi)
-        w = target[:2, 3] - np.array([[c, -s], [s, c]]) @ (p[-1] - p[-2])
-        a_vec = p[1] - p[0]                            # joint 1 to joint 2
-        a, alpha = norm(a_vec), exact_math.atan2(a_vec[1], a_vec[0])
-        d = w - p[0]
-        if self.count == 2:     # joint 2's point fixes q1, phi then q2: one solution
-            if a == 0.0 or abs(norm(d) - a) > self.TOLERANCE:
-                return np.zeros((0, 2))
-            q1 = exact_math.atan2(d[1], d[0]) - alpha
-            return self._wrapped([[q1, phi - q1]])
-        return self._wrapped([[q1, q2, phi - q1 - q2]
-                              for q1, q2 in self._two_links(d, a_vec, p[2] - p[1])])
+        out = np.empty((2, self.count))
+        count = _planar_pose(self.points, self.link_zero, self.signs,
+                             np.ascontiguousarray(target, dtype=float), self.TOLERANCE, out)
+        return out[:count]
 
     def solve_point(self, point: np.ndarray, local: np.ndarray) -> np.ndarray:
         """
@@ -519,41 +502,106 @@ class _Planar:
         zero the target's); the two links, joint 1 to joint 2 and joint 2 to the point,
         reach it by the law of cosines: elbow one way or the other, one at full stretch.
         """
-        at_zero = self.tool @ local + self.tool_origin
-        if abs(point[2] - at_zero[2]) > self.TOLERANCE:
-            return np.zeros((0, 2))
-        p = self.points
-        return self._wrapped(self._two_links(point[:2] - p[0], p[1] - p[0],
-                                             at_zero[:2] - p[1]))
+        out = np.empty((2, 2))
+        count = _planar_point(self.points, self.link_zero, self.signs,
+                              np.ascontiguousarray(point, dtype=float),
+                              np.ascontiguousarray(local, dtype=float), self.TOLERANCE, out)
+        return out[:count]
 
-    def _two_links(self, d: np.ndarray, a_vec: np.ndarray, b_vec: np.ndarray) -> list:
-        """
-        Return the turns (q1, q2) that take two links from joint 1 to a point d (2,) from it.
 
-        a_vec, b_vec (2,): joint 1 to joint 2 and joint 2 to the end at zero. By the law
-        of cosines |d|^2 = a^2 + b^2 + 2 a b cos(theta): two solutions, one at full
-        stretch or fold, none beyond.
-        """
-        a, b = norm(a_vec), norm(b_vec)
-        alpha = exact_math.atan2(a_vec[1], a_vec[0])
-        beta = exact_math.atan2(b_vec[1], b_vec[0]) - alpha          # elbow angle at zero
-        cosine = (d @ d - a * a - b * b) / (2 * a * b) if a > 0 and b > 0 else 2.0
-        if abs(cosine) > 1.0 + self.TOLERANCE:
-            return []
-        cosine = max(-1.0, min(1.0, cosine))
-        theta = exact_math.atan2(math.sqrt((1.0 - cosine) * (1.0 + cosine)), cosine)
-        turns = []
-        for elbow in ((theta, -theta) if theta > self.TOLERANCE else (theta,)):
-            sine, cosine = exact_math.sincos(elbow)
-            bend = exact_math.atan2(b * sine, a + b * cosine)
-            turns.append((exact_math.atan2(d[1], d[0]) - bend - alpha, elbow - beta))
-        return turns
+@njit(nogil=True, cache=True)
+def _two_links(d0, d1, a0, a1, b0, b1, tolerance, turns):
+    """
+    Write the turns (q1, q2) that take two links from joint 1 to the point d; return how many.
 
-    def _wrapped(self, rows: list) -> np.ndarray:
-        """Return the joint angles (S, k) of rows of turns about z, each in [-pi, pi)."""
-        return np.array([[(sign * v + math.pi) % TWO_PI - math.pi
-                          for sign, v in zip(self.signs.tolist(), row)]
-                         for row in rows]).reshape(-1, self.count)
+    (a0, a1), (b0, b1): joint 1 to joint 2 and joint 2 to the end at zero; d from joint 1.
+    By the law of cosines |d|^2 = a^2 + b^2 + 2 a b cos(theta): two solutions into turns
+    (2, >=2), one at full stretch or fold, none beyond.
+    """
+    a, b = math.sqrt(a0 * a0 + a1 * a1), math.sqrt(b0 * b0 + b1 * b1)
+    if not (a > 0.0 and b > 0.0):
+        return 0
+    alpha = exact_math.atan2(a1, a0)
+    beta = exact_math.atan2(b1, b0) - alpha                  # the elbow's angle at zero
+    cosine = (d0 * d0 + d1 * d1 - a * a - b * b) / (2.0 * a * b)
+    if abs(cosine) > 1.0 + tolerance:
+        return 0
+    cosine = max(-1.0, min(1.0, cosine))
+    theta = exact_math.atan2(math.sqrt((1.0 - cosine) * (1.0 + cosine)), cosine)
+    heading = exact_math.atan2(d1, d0)
+    count = 2 if theta > tolerance else 1
+    for i in range(count):
+        elbow = theta if i == 0 else -theta
+        sine, cosine = exact_math.sincos(elbow)
+        turns[i, 0] = heading - exact_math.atan2(b * sine, a + b * cosine) - alpha
+        turns[i, 1] = elbow - beta
+    return count
+
+
+@njit(nogil=True, cache=True)
+def _signed_angles(signs, out, count):
+    """Turn rows of turns about z (count, k) into joint angles in [-pi, pi), in place."""
+    for i in range(count):
+        for j in range(out.shape[1]):
+            out[i, j] = (signs[j] * out[i, j] + math.pi) % (2.0 * math.pi) - math.pi
+
+
+@njit(nogil=True, cache=True)
+def _planar_pose(points, link_zero, signs, target, tolerance, out):
+    """
+    Write the solutions of a planar chain's link pose ``target`` (4, 4) into out; return how many.
+
+    See ``_Planar``: the pose's turn about z (target R times the link's rotation at zero,
+    transposed) is the sum phi of the joint angles; the last joint then sits at
+    w = p - R(phi) (P_t - P_k). 2R: joint 2 at w, one solution; 3R: ``_two_links`` to w.
+    """
+    k = points.shape[0] - 1
+    turn = np.empty((3, 3))
+    for i in range(3):
+        for j in range(3):
+            acc = 0.0
+            for m in range(3):
+                acc += target[i, m] * link_zero[j, m]
+            turn[i, j] = acc
+    if abs(target[2, 3] - link_zero[2, 3]) > tolerance or abs(turn[2, 0]) > tolerance or \
+            abs(turn[2, 1]) > tolerance or abs(turn[2, 2] - 1.0) > tolerance:
+        return 0
+    phi = exact_math.atan2(turn[1, 0], turn[0, 0])
+    s, c = exact_math.sincos(phi)
+    ex, ey = points[k, 0] - points[k - 1, 0], points[k, 1] - points[k - 1, 1]
+    w0 = target[0, 3] - (c * ex - s * ey) - points[0, 0]
+    w1 = target[1, 3] - (s * ex + c * ey) - points[0, 1]
+    a0, a1 = points[1, 0] - points[0, 0], points[1, 1] - points[0, 1]
+    if k == 2:      # joint 2 at w fixes q1, phi then q2: one solution
+        a = math.sqrt(a0 * a0 + a1 * a1)
+        if a == 0.0 or abs(math.sqrt(w0 * w0 + w1 * w1) - a) > tolerance:
+            return 0
+        out[0, 0] = exact_math.atan2(w1, w0) - exact_math.atan2(a1, a0)
+        out[0, 1] = phi - out[0, 0]
+        count = 1
+    else:
+        count = _two_links(w0, w1, a0, a1, points[2, 0] - points[1, 0],
+                           points[2, 1] - points[1, 1], tolerance, out)
+        for i in range(count):
+            out[i, 2] = phi - out[i, 0] - out[i, 1]
+    _signed_angles(signs, out, count)
+    return count
+
+
+@njit(nogil=True, cache=True)
+def _planar_point(points, link_zero, signs, point, local, tolerance, out):
+    """Write the solutions of a 2R chain putting ``local`` at ``point`` into out; their count."""
+    at_zero = np.empty(3)
+    for i in range(3):
+        at_zero[i] = link_zero[i, 3] + link_zero[i, 0] * local[0] + \
+            link_zero[i, 1] * local[1] + link_zero[i, 2] * local[2]
+    if abs(point[2] - at_zero[2]) > tolerance:
+        return 0
+    count = _two_links(point[0] - points[0, 0], point[1] - points[0, 1],
+                       points[1, 0] - points[0, 0], points[1, 1] - points[0, 1],
+                       at_zero[0] - points[1, 0], at_zero[1] - points[1, 1], tolerance, out)
+    _signed_angles(signs, out, count)
+    return count
 
 
 def pose_asked(objective, target_points: np.ndarray,

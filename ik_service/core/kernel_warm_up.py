@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from . import exact_math, kernel
+from . import closed_form, exact_math, kernel
 from .objectives import IKObjective, residual_and_jacobian
 from .solver import solve
 from .urdf_loader import load_urdf_string
@@ -71,8 +71,12 @@ def warm_up() -> float:
     # the branch labels' singularity factors of a 6R chain's frames (6, B, 4, 4)
     kernel.branch_factors(np.tile(np.eye(4), (6, 1, 1, 1)), np.arange(6, dtype=np.int64),
                           True, 1.0, np.empty((1, 3)), np.empty((1, 3)))
-    # and the machine-independent trigonometry as Python code calls it (URDF angles,
-    # planar arms' closed form)
+    # a planar arm's closed form: a pose, and a point's position (2R)
+    points = np.array([[0.0, 0.0], [1.0, 0.0], [1.8, 0.0]])
+    closed_form._planar_pose(points, np.eye(4), np.ones(2), np.eye(4), 1e-9, np.empty((2, 2)))
+    closed_form._planar_point(points, np.eye(4), np.ones(2), np.zeros(3), np.zeros(3), 1e-9,
+                              np.empty((2, 2)))
+    # and the machine-independent trigonometry as Python code calls it (URDF angles)
     exact_math.sincos(0.1), exact_math.atan2(0.1, 0.2)
     return time.perf_counter() - started
 
