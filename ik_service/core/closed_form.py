@@ -9,7 +9,9 @@ Two solvers, chosen from the chain's joint frames at the zero configuration:
   chain reaches only the poses its joints can give; the others have no exact solution.
 - planar arms (2 or 3 revolute joints with parallel axes, either way along them:
   ``_Planar``): poses in their plane; 3R by the law of cosines, elbow one way or the
-  other, 2R one solution (a leg's hip and knee with its foot's pose in their plane).
+  other, 2R one solution (a leg's hip and knee with its foot's pose in their plane), and
+  on a 2R chain one point's position alone, elbow one way or the other
+  (``solutions_for``).
 
 A chain qualifies when the dofs the solve may move that move the link are such a chain of
 revolute or continuous joints, none a mimic, with no other joint between them. Its base is
