@@ -139,10 +139,7 @@ class ClosedForm:
         infinitely many solutions (two triples of joints with intersecting axes: a few
         are returned): the numerical solver takes those.
         """
-        rng = np.random.default_rng(SAMPLE_SEED)
-        samples = np.zeros((SAMPLE_POSES, self.model.num_dofs))
-        samples[:, self.dofs] = rng.uniform(-math.pi, math.pi, (SAMPLE_POSES, len(self.dofs)))
-        for q in samples:
+        for q in self._samples(SAMPLE_SEED, SAMPLE_POSES):
             found, error = self.gives_back(q)
             if not found or error > SOLUTION_TOLERANCE:
                 return False
@@ -156,14 +153,12 @@ class ClosedForm:
         SOLUTION_TOLERANCE [rad]; the largest difference of a solution's pose from q's,
         by the model's forward kinematics [m, rad], 0 when there is none).
         """
-        link = self.model.link_names[self.link_id]
-        pose = self.model.forward_kinematics(q, link)
-        solutions = self.solutions(pose, q)
+        pose, solutions, configurations = self._solved_at(q)
         if not len(solutions):
             return False, 0.0
-        configurations = np.tile(q, (len(solutions), 1))
-        configurations[:, self.dofs] = solutions
-        error = float(np.abs(self.model.forward_kinematics(configurations, link) - pose).max())
+        reached = self.model.forward_kinematics(configurations,
+                                                self.model.link_names[self.link_id])
+        error = float(np.abs(reached - pose).max())
         turns = np.remainder(solutions - q[self.dofs] + math.pi, TWO_PI) - math.pi
         return bool(np.abs(turns).max(axis=1).min() <= SOLUTION_TOLERANCE), error
 
@@ -179,9 +174,7 @@ class ClosedForm:
         (Centauro's arms), two solutions share a label now and then, and the chain gets
         no labels.
         """
-        rng = np.random.default_rng(SAMPLE_SEED + 1)
-        samples = np.zeros((LABEL_POSES, self.model.num_dofs))
-        samples[:, self.dofs] = rng.uniform(-math.pi, math.pi, (LABEL_POSES, len(self.dofs)))
+        samples = self._samples(SAMPLE_SEED + 1, LABEL_POSES)
         poses = self.model.forward_kinematics(samples, self.model.link_names[self.link_id])
         solved = [self.solutions(pose, q) for pose, q in zip(poses, samples)]
         configurations = np.zeros((sum(len(s) for s in solved), self.model.num_dofs))
@@ -193,11 +186,27 @@ class ClosedForm:
 
     def labels_shared_at(self, q: np.ndarray) -> bool:
         """Tell whether two solutions of the link's pose at q (n,) share a branch label."""
-        solutions = self.solutions(
-            self.model.forward_kinematics(q, self.model.link_names[self.link_id]), q)
+        return _share_a_label(*self.describe(self._solved_at(q)[2]))
+
+    def _samples(self, seed: int, count: int) -> np.ndarray:
+        """Return ``count`` configurations (count, n): the chain's angles uniform in [-pi, pi)."""
+        samples = np.zeros((count, self.model.num_dofs))
+        samples[:, self.dofs] = np.random.default_rng(seed).uniform(
+            -math.pi, math.pi, (count, len(self.dofs)))
+        return samples
+
+    def _solved_at(self, q: np.ndarray) -> tuple:
+        """
+        Solve the link's pose at configuration q (n,).
+
+        Returns (the pose (4, 4), its exact solutions (S, k), the solutions as
+        configurations (S, n) with the other dofs at q's values).
+        """
+        pose = self.model.forward_kinematics(q, self.model.link_names[self.link_id])
+        solutions = self.solutions(pose, q)
         configurations = np.tile(q, (len(solutions), 1))
         configurations[:, self.dofs] = solutions
-        return _share_a_label(*self.describe(configurations))
+        return pose, solutions, configurations
 
     def _label_frames(self) -> Optional[tuple]:
         """
