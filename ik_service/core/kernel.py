@@ -474,6 +474,20 @@ def max_block_error(res, blocks):
     return math.sqrt(worst)
 
 
+@njit(**_JIT)
+def block_norms(res, blocks, out):
+    """
+    Write the Euclidean norm of each block (B,) of a residual (m,) into out [m or rad].
+
+    The same sums as ``max_block_error``: its value is the largest of them.
+    """
+    for b in range(blocks.shape[0]):
+        acc = 0.0
+        for r in range(blocks[b, 0], blocks[b, 1]):
+            acc += res[r] * res[r]
+        out[b] = math.sqrt(acc)
+
+
 # ---------------------------------------------------------------- a solve's answer
 @njit(**_JIT)
 def nearest_rows(x, rows, reference, order):
@@ -502,25 +516,35 @@ def nearest_rows(x, rows, reference, order):
 
 
 @njit(**_JIT)
-def wrap_near(q, reference, lower, upper, is_angle, out):
-    """
-    Write q (k,) into out with angles a whole number of turns nearest ``reference`` (k,).
+def _turned_near(value, reference, lower, upper):
+    """Return the angle a whole number of turns from value nearest reference, inside the limits."""
+    best = value
+    if abs(value - reference) <= math.pi:
+        return best                          # already the nearest equivalent
+    turns = round((reference - value) / TWO_PI)
+    for k in (turns, turns - 1, turns + 1):
+        shifted = value + k * TWO_PI
+        if lower <= shifted <= upper and abs(shifted - reference) < abs(best - reference):
+            best = shifted
+    return best
 
-    An angle moves only to a value inside [lower, upper]; values that are not angles
-    (``is_angle`` False) stay as they are.
+
+@njit(**_JIT)
+def answer(x, seed, idx, lower, upper, is_angle, tolerance, q, at_limit):
     """
-    two_pi = 2.0 * math.pi
-    for i in range(q.shape[0]):
-        value = q[i]
-        out[i] = value
-        if not is_angle[i] or abs(value - reference[i]) <= math.pi:
-            continue                          # already the nearest equivalent
-        turns = round((reference[i] - value) / two_pi)
-        for k in (turns, turns - 1, turns + 1):
-            shifted = value + k * two_pi
-            if lower[i] <= shifted <= upper[i] and \
-                    abs(shifted - reference[i]) < abs(out[i] - reference[i]):
-                out[i] = shifted
+    Write a solve's answer q (n,) and which of its active values lie at a limit (k,).
+
+    q is the seed (n,) with the active dofs idx (k,) set to x (k,), each angle
+    (``is_angle``) turned a whole number of turns toward the seed's value while it stays
+    inside [lower, upper] (``_turned_near``: a continuous joint ends within pi of the
+    seed, a revolute joint wider than a turn, as UR arms', at the equivalent value
+    nearest it); at_limit marks the values within ``tolerance`` of a finite bound.
+    """
+    q[:] = seed
+    for i in range(idx.shape[0]):
+        value = _turned_near(x[i], seed[idx[i]], lower[i], upper[i]) if is_angle[i] else x[i]
+        q[idx[i]] = value
+        at_limit[i] = abs(value - lower[i]) <= tolerance or abs(value - upper[i]) <= tolerance
 
 
 # ---------------------------------------------------------------- closed-form starts

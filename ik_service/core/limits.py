@@ -12,7 +12,6 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from . import kernel
 from .errors import InvalidSettingsError
 from .model import RobotModel
 
@@ -73,14 +72,6 @@ class JointLimits:
         """Tell where every dof of a configuration (..., n) is within its limits."""
         return np.all((q >= self.lower - tolerance) & (q <= self.upper + tolerance), axis=-1)
 
-    def at_limit(self, q: np.ndarray, tolerance: float = 1e-6,
-                 dofs: Optional[np.ndarray] = None) -> list[int]:
-        """Return the dofs of q (n,) within ``tolerance`` of a finite limit (among ``dofs``)."""
-        dofs = range(len(q)) if dofs is None else dofs.tolist()
-        values, lower, upper = q.tolist(), self.lower.tolist(), self.upper.tolist()
-        return [i for i in dofs if abs(values[i] - lower[i]) <= tolerance
-                or abs(values[i] - upper[i]) <= tolerance]
-
     def around(self, center: np.ndarray, deviation: float) -> 'JointLimits':
         """
         Intersect these limits with ``center`` +- ``deviation`` (nearby mode).
@@ -104,22 +95,3 @@ class JointLimits:
         lo = np.where(np.isfinite(self.lower), self.lower, center - half)
         hi = np.where(np.isfinite(self.upper), self.upper, center + half)
         return lo + (hi - lo) * rng.random((count, lo.size))
-
-    def wrap_near(self, q: np.ndarray, reference: np.ndarray) -> np.ndarray:
-        """
-        Shift angles of q (n,) by multiples of 2 pi to lie as close as possible to ``reference``.
-
-        An angle moves only if the shifted value stays within its limits, so a
-        continuous joint ends within pi of the reference and a bounded revolute joint
-        wider than 2 pi (UR arms) takes the equivalent value nearest the reference.
-        Prismatic dofs are never shifted.
-        """
-        out = np.empty(len(q))
-        # the compiled code takes writable contiguous arrays (the model's own limits are
-        # read-only, a type it would compile again for)
-        lower, upper, is_angle = (a if a.flags.writeable else a.copy()
-                                  for a in (self.lower, self.upper, self.is_angle))
-        kernel.wrap_near(np.ascontiguousarray(q, dtype=float),
-                         np.ascontiguousarray(reference, dtype=float), lower, upper,
-                         is_angle, out)
-        return out

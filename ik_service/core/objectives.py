@@ -351,13 +351,13 @@ class _Layout:
     link_ids: list          # every link the residual needs, sorted
     kinematics: LinkKinematics
     num_rows: int
-    block_bounds: list          # (first row, end) of each block
     constrained_links: list
     default_active: np.ndarray
     ints: np.ndarray            # kernel tables that do not depend on targets (see kernel)
     offsets: np.ndarray
     ancestors: np.ndarray
     blocks: np.ndarray          # (first row, end) of each block, as an int array
+    objective_blocks: tuple     # per objective: its point blocks (first, end), rotation block
     plans: BoundedCache         # the solver's set-up per active dofs and limits (solver._Plan)
 
     @classmethod
@@ -369,7 +369,7 @@ class _Layout:
 
     @classmethod
     def _build(cls, model: RobotModel, objectives: Sequence[IKObjective]) -> '_Layout':
-        links, refs, rows, block_sizes = [], [], [], []
+        links, refs, rows, block_sizes, objective_blocks = [], [], [], [], []
         for o in objectives:
             ref = None
             if o.ref_link is not None and o.ref_link != model.root_link:
@@ -383,8 +383,11 @@ class _Layout:
             refs.append(ref)
             rows.append(sum(block_sizes))
             npts = len(o.local_points) if o.position != 'none' else 0
+            first = len(block_sizes)
             block_sizes += [_POSITION_ROWS[o.position]] * npts
             block_sizes += [_ROTATION_ROWS[o.rotation]] if o.rotation != 'none' else []
+            objective_blocks.append((first, first + npts,
+                                     first + npts if o.rotation != 'none' else -1))
         ends = list(accumulate(block_sizes))
         link_ids = sorted(set(links) | {r for r in refs if r is not None})
         kin = model.kinematics(link_ids)
@@ -407,11 +410,11 @@ class _Layout:
             link_ids=link_ids,
             kinematics=kin,
             num_rows=sum(block_sizes),
-            block_bounds=list(zip([0] + ends[:-1], ends)),
             constrained_links=sorted(set(links)),
             default_active=model.dofs_moving_links(links + [r for r in refs if r is not None]),
             ints=ints, offsets=offsets, ancestors=ancestors,
             blocks=np.array(list(zip([0] + ends[:-1], ends)), dtype=np.int64).reshape(-1, 2),
+            objective_blocks=tuple(objective_blocks),
             plans=BoundedCache(PLANS_PER_LAYOUT),
         )
 
@@ -503,23 +506,19 @@ class ObjectiveSet:
         """Largest constraint error (B,): the worst point distance or rotation angle."""
         return self.block_errors(residual).max(axis=1)
 
-    def row_block_errors(self, residual: np.ndarray) -> list[float]:
-        """Return ``block_errors`` of one residual (m,) as floats."""
-        values = residual.tolist()
-        return [math.hypot(*values[a:b]) for a, b in self._layout.block_bounds]
-
     def objective_errors(self, residual: np.ndarray) -> list[tuple[float, float]]:
-        """(position error [m], rotation error [rad]) per objective, from one residual (m,)."""
-        blocks = self.row_block_errors(residual)
-        out, k = [], 0
-        for o in self.objectives:
-            npts = len(o.local_points) if o.position != 'none' else 0
-            pos = max(blocks[k:k + npts]) if npts else 0.0
-            k += npts
-            rot = blocks[k] if o.rotation != 'none' else 0.0
-            k += 1 if o.rotation != 'none' else 0
-            out.append((pos, rot))
-        return out
+        """
+        (position error [m], rotation error [rad]) per objective, from one residual (m,).
+
+        The position error is the largest of the objective's point distances; 0 for what
+        the objective leaves free. The norms are the solver's own (``kernel.block_norms``).
+        """
+        norms = np.empty(len(self.blocks))
+        kernel.block_norms(np.ascontiguousarray(residual, dtype=float), self.blocks, norms)
+        values = norms.tolist()
+        return [(max(values[first:end]) if end > first else 0.0,
+                 values[rotation] if rotation >= 0 else 0.0)
+                for first, end, rotation in self._layout.objective_blocks]
 
 
 def residual_and_jacobian(model: RobotModel, objectives: Sequence[IKObjective] | ObjectiveSet,

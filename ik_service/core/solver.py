@@ -194,7 +194,8 @@ def solve(
     in_root = [targets_in_root(model, o, seed, idx) for o in problem.objectives]
     unreachable = problem_is_unreachable(model, problem, settings.tolerance, in_root)
     if unreachable and not settings.approximate:     # reported at once, nothing solved
-        return _package(model, problem, seed, plan, settings, UNREACHABLE, 0, 0, start)
+        return _package(model, problem, plan, settings, seed, seed[idx], UNREACHABLE, 0, 0,
+                        start)
     descent = _Descent(model, problem, seed, plan, bias, settings, feasible, rng, start, cancel)
     failed_because = UNREACHABLE if unreachable else None
     if mode != GLOBAL:
@@ -231,7 +232,8 @@ def result_at(model: RobotModel, objectives: Sequence[IKObjective] | ObjectiveSe
         ObjectiveSet(model, objectives)
     plan = _Plan.of(problem, active_dofs(problem, active_joints),
                     limits or JointLimits.from_model(model))
-    return _package(model, problem, np.array(q, dtype=float), plan, settings, reason, 0, 0,
+    q = np.array(q, dtype=float)
+    return _package(model, problem, plan, settings, q, q[plan.idx], reason, 0, 0,
                     time.perf_counter())
 
 
@@ -494,15 +496,27 @@ class _Descent:
         return q
 
     def result(self, x, residual, reason, iterations, restarts) -> IKResult:
-        """Wrap angles toward the seed and package the outcome; residual: x's, or None."""
-        q = self._full(self.plan.turns.wrap_near(x, self.seed_x))
-        return _package(self.model, self.problem, q, self.plan, self.settings, reason,
-                        iterations, restarts, self.call_start, residual)
+        """Package the outcome x (k,), angles turned toward the seed; residual: x's, or None."""
+        return _package(self.model, self.problem, self.plan, self.settings, self.seed, x,
+                        reason, iterations, restarts, self.call_start, residual)
 
 
-def _package(model, problem, q, plan, settings, reason, iterations, restarts, started,
+# A joint counts as at its limit within this of a finite bound [rad or m].
+AT_LIMIT = 1e-6
+
+
+def _package(model, problem, plan, settings, seed, x, reason, iterations, restarts, started,
              residual=None) -> IKResult:
-    """Build the IKResult of configuration q (n,) and its residual (m,), computed if None."""
+    """
+    Build the IKResult of active values x (k,) over seed (n,), and their residual (m,).
+
+    The answer is the seed with x's angles turned toward it (``kernel.answer``); its
+    residual is computed when None is given.
+    """
+    q, at_limit = np.empty(len(seed)), np.empty(len(x), dtype=bool)
+    turns = plan.turns
+    kernel.answer(x, seed, plan.idx, turns.lower, turns.upper, turns.is_angle, AT_LIMIT, q,
+                  at_limit)
     if residual is None:
         residual = problem.evaluate(q[None], jacobian=False)[0][0]
     errors = problem.objective_errors(residual)
@@ -517,7 +531,7 @@ def _package(model, problem, q, plan, settings, reason, iterations, restarts, st
         iterations=int(iterations),
         restarts=int(restarts),
         elapsed=time.perf_counter() - started,
-        joints_at_limit=[plan.names[i] for i in plan.box.at_limit(q[plan.idx])],
+        joints_at_limit=[name for name, at in zip(plan.names, at_limit.tolist()) if at],
         active_joints=list(plan.names),
     )
 
