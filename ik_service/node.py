@@ -653,6 +653,7 @@ class IKServiceNode(Node):
         model = self._require_model()
         values = self._values
         request_limits.check_objectives(req.pose_targets, req.objectives, values)
+        request_limits.check_branch(req.branch)
         objectives = conv.objectives_from_request(req.pose_targets, req.objectives)
         problem = ObjectiveSet(model, objectives)
         if req.seed_mode not in (SolveIK.Request.SEED_CURRENT, SolveIK.Request.SEED_RANDOM):

@@ -41,6 +41,14 @@ def check_objectives(pose_targets, objectives, values: dict) -> None:
         _check_names(what, names, UnknownLinkError)
 
 
+def check_branch(branch: str) -> None:
+    """Refuse a branch label longer than MAX_NAME_LENGTH (labels are short: "elbow-")."""
+    if len(branch) > MAX_NAME_LENGTH:
+        raise InvalidSettingsError(
+            f'branch: a label of {len(branch)} characters; labels are at most '
+            f'{MAX_NAME_LENGTH}, such as "shoulder+ elbow- wrist+" or "elbow-"')
+
+
 def check_waypoints(waypoints, values: dict) -> None:
     """Refuse more than limits.max_waypoints waypoints, or a waypoint beyond the other caps."""
     _check_each(waypoints, 'path', 'waypoints', 'limits.max_waypoints', values,

@@ -2,9 +2,10 @@
 
 Requests mix valid and invalid link and frame names, NaN/inf/huge numbers, zero and
 non-unit quaternions, unknown constraint types and modes, seeds whose name and position
-lengths differ, inverted limits and absurd settings. Each answer must carry a known
-result code and a message; every success is checked by forward kinematics; the node must
-still be serving at the end.
+lengths differ, inverted limits and absurd settings, all solutions asked or not, and
+branch labels real, malformed or huge. Each answer must carry a known result code and a
+message; every success is checked by forward kinematics, and so is every one of its
+all_solutions; the node must still be serving at the end.
 """
 import math
 
@@ -34,6 +35,9 @@ anything = st.one_of(finite, finite, finite, st.sampled_from([0.0, 1e308, -1e308
 names = st.one_of(st.sampled_from(LINKS), st.sampled_from(LINKS), st.sampled_from(BAD_NAMES))
 joints = st.one_of(st.sampled_from(JOINTS), st.sampled_from(JOINTS), st.sampled_from(BAD_NAMES))
 points = st.builds(Point, x=anything, y=anything, z=anything)
+branches = st.one_of(st.just(''), st.just(''), st.sampled_from(
+    [f'shoulder{a} elbow{b} wrist{c}' for a in '+-' for b in '+-' for c in '+-']
+    + ['elbow+', 'shoulder+elbow-wrist+', ' ', 'ünïcode', 'x' * 300]))
 vectors = st.builds(Vector3, x=anything, y=anything, z=anything)
 
 
@@ -93,7 +97,8 @@ def solve_requests(draw):
         seed = draw(st.one_of(st.just(JointState()), st.just(JointState()), joint_states()))
         return SolveIK.Request(pose_targets=[draw(reachable_targets())],
                                seed=seed, mode=draw(st.integers(0, 3)),
-                               tolerance=draw(st.sampled_from([0.0, 1e-6, 1e-4])))
+                               tolerance=draw(st.sampled_from([0.0, 1e-6, 1e-4])),
+                               all_solutions=draw(st.booleans()), branch=draw(branches))
     request = SolveIK.Request(
         pose_targets=draw(st.lists(pose_targets(), max_size=2)),
         objectives=draw(st.lists(objectives(), max_size=2)),
@@ -106,7 +111,8 @@ def solve_requests(draw):
         tolerance=draw(st.one_of(st.just(0.0), anything)),
         max_iterations=draw(st.integers(0, 200)), max_restarts=draw(st.integers(0, 30)),
         max_deviation=draw(st.one_of(st.just(0.0), anything)),
-        random_seed=draw(st.integers(0, 2**32 - 1)))
+        random_seed=draw(st.integers(0, 2**32 - 1)),
+        all_solutions=draw(st.booleans()), branch=draw(branches))
     request.timeout.sec = draw(st.sampled_from([0, 0, 0, -1]))
     request.timeout.nanosec = draw(st.integers(0, 20_000_000))
     return request
@@ -147,17 +153,20 @@ def test_solve_ik_answers_every_request_and_never_wrongly(fuzz_node, request):
     problem = _expected_objectives(request)
     assert problem is not None, 'success for a request the library refuses'
     tolerance = request.tolerance if request.tolerance != 0 else 1e-5
-    q = q_of(answer.solution)
-    residual, _ = problem.evaluate(q[None], jacobian=False)
-    assert problem.max_error(residual)[0] <= tolerance * (1 + 1e-9)
-    for target in request.pose_targets:         # and independently, by forward kinematics
-        pose = target.pose.pose
-        goal = np.eye(4)
-        goal[:3, 3] = [pose.position.x, pose.position.y, pose.position.z]
-        if target.pose.header.frame_id:
-            goal = UR5.forward_kinematics(q, target.pose.header.frame_id) @ goal
-        reached = UR5.forward_kinematics(q, target.link)
-        assert np.linalg.norm(reached[:3, 3] - goal[:3, 3]) <= tolerance * (1 + 1e-9)
+    assert len(answer.all_solutions) == len(answer.all_solution_branches)
+    if request.branch:
+        assert answer.branch == request.branch
+    for q in [q_of(answer.solution)] + [q_of(s) for s in answer.all_solutions]:
+        residual, _ = problem.evaluate(q[None], jacobian=False)
+        assert problem.max_error(residual)[0] <= tolerance * (1 + 1e-9)
+        for target in request.pose_targets:         # and independently, by forward kinematics
+            pose = target.pose.pose
+            goal = np.eye(4)
+            goal[:3, 3] = [pose.position.x, pose.position.y, pose.position.z]
+            if target.pose.header.frame_id:
+                goal = UR5.forward_kinematics(q, target.pose.header.frame_id) @ goal
+            reached = UR5.forward_kinematics(q, target.link)
+            assert np.linalg.norm(reached[:3, 3] - goal[:3, 3]) <= tolerance * (1 + 1e-9)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))

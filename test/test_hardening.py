@@ -250,6 +250,9 @@ def test_requests_beyond_the_limits_are_refused_with_the_limit_named(ros, node):
          ResultCode.INVALID_ROBOT_STATE, 'limits.max_names'),
         (SolveIK.Request(pose_targets=[pose_target(np.eye(4), link='L' * 100_000)]),
          ResultCode.INVALID_LINK_NAME, 'names are at most 256'),
+        (SolveIK.Request(pose_targets=[pose_target(UR5.forward_kinematics(GOAL_Q, 'tool0'))],
+                         branch='shoulder+ ' * 10_000),
+         ResultCode.INVALID_SOLVER_SETTINGS, 'labels are at most 256'),
     ]
     for request, code, words in cases:
         answer = call(ros, solve, request)
