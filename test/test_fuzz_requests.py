@@ -16,15 +16,16 @@ from ik_interfaces.msg import IKObjective as IKObjectiveMsg
 from ik_interfaces.msg import JointLimit, PoseTarget, ResultCode
 from ik_interfaces.srv import ComputeResidual, SolveIK
 from ik_service import conversions as conv
-from ik_service.core import IKError, ObjectiveSet
+from ik_service.core import IKError, load_urdf_string, ObjectiveSet
 import numpy as np
 import pytest
+from robots import planar_arm
 from ros_helpers import call, NodeProcess
 from sensor_msgs.msg import JointState
 from test_node import pose_target, q_of, UR5, UR5_PATH
 
 CODES = {v for k, v in vars(ResultCode).items() if k.isupper() and isinstance(v, int)}
-TRIED = {'solve': 0, 'residual': 0, 'solved': 0}
+TRIED = {'solve': 0, 'residual': 0, 'solved': 0, 'planar': 0, 'planar_solutions': 0}
 LINKS = UR5.link_names
 JOINTS = UR5.joint_names
 BAD_NAMES = ['', 'tool9', 'base', 'ELBOW_JOINT', 'wrist_3_link ', 'ünïcode', 'a' * 300]
@@ -35,7 +36,7 @@ anything = st.one_of(finite, finite, finite, st.sampled_from([0.0, 1e308, -1e308
 names = st.one_of(st.sampled_from(LINKS), st.sampled_from(LINKS), st.sampled_from(BAD_NAMES))
 joints = st.one_of(st.sampled_from(JOINTS), st.sampled_from(JOINTS), st.sampled_from(BAD_NAMES))
 points = st.builds(Point, x=anything, y=anything, z=anything)
-branches = st.one_of(st.just(''), st.just(''), st.sampled_from(
+branches = st.one_of(st.just(''), st.just(''), st.just(''), st.sampled_from(
     [f'shoulder{a} elbow{b} wrist{c}' for a in '+-' for b in '+-' for c in '+-']
     + ['elbow+', 'shoulder+elbow-wrist+', ' ', 'ünïcode', 'x' * 300]))
 vectors = st.builds(Vector3, x=anything, y=anything, z=anything)
@@ -197,3 +198,72 @@ def test_the_node_still_serves_after_the_fuzzing(fuzz_node):
           f"checked), {TRIED['residual']} ComputeResidual requests; node alive")
     if TRIED['solve']:
         assert TRIED['solve'] >= 200 and TRIED['residual'] >= 100 and TRIED['solved'] >= 20
+
+
+@pytest.fixture(scope='module')
+def planar_node(ros, tmp_path_factory):
+    """Start a node on a planar 2R arm (links 1.0 and 0.8 m, joints within +-3 rad)."""
+    path = tmp_path_factory.mktemp('planar') / 'planar_2r.urdf'
+    path.write_text(planar_arm(lengths=(1.0, 0.8), limits=[(-3.0, 3.0)] * 2))
+    proc = NodeProcess('-p', f'robot_description_file:={path}', '-p', 'timeout:=0.01',
+                       '-r', '__ns:=/fuzz_planar')
+    solve = ros.create_client(SolveIK, '/fuzz_planar/solve_ik')
+    assert solve.wait_for_service(timeout_sec=30.0), proc.output()
+    yield ros, solve, proc, load_urdf_string(path.read_text())
+    assert proc.stop() == 0, proc.output()
+
+
+# a point on a planar 2R chain: inside its annulus, on its rims, beyond them, off the plane
+planar_coordinates = st.one_of(st.floats(-2.0, 2.0), st.sampled_from(
+    [0.0, 0.2, -0.2, 1.8, -1.8, 1.8 + 1e-12, 1e6, -1e308]), anything)
+
+
+@st.composite
+def planar_points(draw):
+    """Draw a point the tip reaches (half the time; at the joints' values), or any point."""
+    if draw(st.booleans()):
+        q1 = draw(st.floats(-3.0, 3.0))
+        q2 = draw(st.sampled_from([0.0, 3.0, -3.0]) | st.floats(-3.0, 3.0))  # stretched, folded
+        return (math.cos(q1) + 0.8 * math.cos(q1 + q2), math.sin(q1) + 0.8 * math.sin(q1 + q2),
+                0.0)
+    return (draw(planar_coordinates), draw(planar_coordinates),
+            draw(st.one_of(st.just(0.0), planar_coordinates)))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(planar_points(), st.integers(0, 3), st.booleans(),
+       st.sampled_from(['', 'elbow+', 'elbow-']))
+def test_a_point_on_a_planar_2r_arm_is_answered_and_never_wrongly(
+        planar_node, point, mode, every, branch):
+    """The point-alone closed form through the node: both elbows, or no solution said so."""
+    client, solve, proc, arm = planar_node
+    x, y, z = point
+    TRIED['planar'] += 1
+    request = SolveIK.Request(objectives=[IKObjectiveMsg(
+        link='tip', rot_type=IKObjectiveMsg.ROT_NONE, local_points=[Point()],
+        target_points=[Point(x=x, y=y, z=z)])], mode=mode, all_solutions=every, branch=branch)
+    answer = call(client, solve, request, timeout=10.0)
+    code = answer.result_code.val
+    assert code in CODES and answer.message and len(answer.message) < 2000
+    assert answer.success == (code == ResultCode.SUCCESS)
+    assert len(answer.all_solutions) == len(answer.all_solution_branches) <= 2
+    TRIED['planar_solutions'] += len(answer.all_solutions)
+    for solution in ([answer.solution] if answer.success else []) + list(answer.all_solutions):
+        q = q_of(solution, arm)
+        assert np.all(np.abs(q) <= 3.0 + 1e-9)
+        reached = arm.forward_kinematics(q, 'tip')[:3, 3]
+        assert np.linalg.norm(reached - [x, y, z]) <= 1e-5 * (1 + 1e-9)
+
+
+def test_the_planar_node_still_serves_after_the_fuzzing(planar_node):
+    client, solve, proc, arm = planar_node
+    assert proc.process.poll() is None, proc.output()
+    goal = arm.forward_kinematics(np.array([0.4, 1.1]), 'tip')[:3, 3]
+    answer = call(client, solve, SolveIK.Request(all_solutions=True, objectives=[IKObjectiveMsg(
+        link='tip', rot_type=IKObjectiveMsg.ROT_NONE, local_points=[Point()],
+        target_points=[Point(x=goal[0], y=goal[1], z=goal[2])])]))
+    assert answer.success and len(answer.all_solutions) == 2, answer.message
+    print(f"\nplanar 2R point fuzz: {TRIED['planar']} SolveIK requests, "
+          f"{TRIED['planar_solutions']} of all_solutions checked; node alive")
+    if TRIED['planar']:
+        assert TRIED['planar'] >= 100 and TRIED['planar_solutions'] >= 10
