@@ -412,11 +412,12 @@ class _Eaik:
         found = self._robot.IK(target)
         solutions = np.asarray(found.Q, dtype=float).reshape(-1, self._count)
         marked = np.asarray(found.is_LS, dtype=bool)
+        if not np.count_nonzero(marked):        # (a cheaper test than any())
+            return solutions.copy()             # EAIK's are read-only, Fortran-ordered
         exact = ~marked
-        if np.count_nonzero(marked):        # (a cheaper test than any())
-            for i in np.flatnonzero(marked).tolist():
-                exact[i] = kernel.largest_difference(self._robot.fwdKin(solutions[i]),
-                                                     target) <= SOLUTION_TOLERANCE
+        for i in np.flatnonzero(marked).tolist():
+            exact[i] = kernel.largest_difference(self._robot.fwdKin(solutions[i]),
+                                                 target) <= SOLUTION_TOLERANCE
         return np.ascontiguousarray(solutions[exact])
 
 
@@ -629,7 +630,10 @@ def pose_asked(objective, target_points: np.ndarray,
     pose = np.zeros((4, 4))
     pose[3, 3] = 1.0
     pose[:3, :3] = target_rotation
-    pose[:3, 3] = target_points[0] - target_rotation @ objective.local_points[0]
+    local = objective.local_points[0]
+    # the link's origin, the usual point, needs no product
+    pose[:3, 3] = target_points[0] - target_rotation @ local if local.any() else \
+        target_points[0]
     return pose
 
 

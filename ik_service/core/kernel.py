@@ -488,6 +488,22 @@ def block_norms(res, blocks, out):
         out[b] = math.sqrt(acc)
 
 
+# ---------------------------------------------------------------- a solve's set-up
+@njit(**_JIT)
+def clip_active(q, idx, lower, upper):
+    """Clip the active values q[idx] of a configuration q (n,) into [lower, upper] (k,)."""
+    for j in range(idx.shape[0]):
+        q[idx[j]] = min(max(q[idx[j]], lower[j]), upper[j])
+
+
+@njit(**_JIT)
+def clip_rows(x, lower, upper):
+    """Clip each row of x (R, k) into [lower, upper] (k,), in place."""
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            x[i, j] = min(max(x[i, j], lower[j]), upper[j])
+
+
 # ---------------------------------------------------------------- a solve's answer
 @njit(**_JIT)
 def nearest_rows(x, rows, reference, order):

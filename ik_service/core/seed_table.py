@@ -24,6 +24,7 @@ import threading
 import time
 from typing import Optional
 
+from numba import njit
 import numpy as np
 
 from .bounded_cache import BoundedCache
@@ -196,17 +197,18 @@ class SeedTable:
         as they are (``ranked``). None when no objective can be scored.
         """
         q = self.turned_starts(problem, count, idx, seed, in_root)
-        if q is None:
-            ranked = self.ranked(problem, count, idx, seed, in_root)
-            if ranked is None:
-                return None
-            q = self.q[ranked]
+        if q is not None:
+            return q
+        ranked = self.ranked(problem, count, idx, seed, in_root)
+        if ranked is None:
+            return None
+        q = self.q[ranked]
         return q if len(idx) == q.shape[1] else q[:, idx]
 
     def turned_starts(self, problem: ObjectiveSet, count: int, idx: np.ndarray,
                       seed: np.ndarray, in_root: Optional[list] = None) -> Optional[np.ndarray]:
         """
-        Return configurations (<= count, n), best first, each an entry turned to the target.
+        Return starts (<= count, k) over idx, best first, each an entry turned to the target.
 
         Applies to a problem of one objective that puts one link's origin at a position
         (with or without a rotation) given in the root frame or in a link no joint moves,
@@ -228,8 +230,8 @@ class SeedTable:
             return None
         weights, azimuth = turned.target_weights(points[0], rotation)
         entries, first = turned.nearest(weights, azimuth, count)
-        q = self.q[entries]
-        q[:, turned.dof] = first
+        q = np.empty((len(entries), len(idx)))
+        _turned_rows(self.q, entries, turned.dof, first, idx, q)
         return q
 
     def ranked(self, problem: ObjectiveSet, count: int, idx: np.ndarray, seed: np.ndarray,
@@ -304,6 +306,19 @@ class SeedTable:
 
 
 renew_locks_after_fork(SeedTable, '_lock')
+
+
+@njit(nogil=True, cache=True)
+def _turned_rows(table_q, entries, dof, first, idx, out):
+    """
+    Write the starts (E, k) of table entries (E,) over the active dofs idx (k,) into out.
+
+    Row r is entry ``entries[r]`` of the table (N, n) with the turned joint ``dof`` at
+    ``first[r]``.
+    """
+    for r in range(entries.shape[0]):
+        for j in range(idx.shape[0]):
+            out[r, j] = first[r] if idx[j] == dof else table_q[entries[r], idx[j]]
 
 
 def _over_base(kin: LinkKinematics, frames: np.ndarray, link_id: int,

@@ -185,7 +185,7 @@ def solve(
     idx = plan.idx
     if idx.size == 0:
         raise InvalidSettingsError('no active joints move the constrained links')
-    seed = np.where(active, limits.clip(seed), seed)
+    kernel.clip_active(seed, idx, plan.box.lower, plan.box.upper)
     if mode == NEARBY:
         bias = seed if bias is None else bias
     # Targets in a reference link that no active dof moves (a base link below the URDF
@@ -203,15 +203,16 @@ def solve(
     # Out of reach too: with joint limits the closest configuration may be in another
     # basin than the seed's, so global mode searches for it within the budget.
     rows = 1 + min(settings.max_restarts, settings.batch_size - 1)
-    table = SeedTable.of(model)
-    # Preparing a link's table entries is one-time model work, not charged to the budget.
-    descent.start += table.prepare(problem.constrained_links, idx)
 
     def first_starts():
         exact = closed_form_starts(problem, plan, seed, limits, in_root) \
             if settings.closed_form else None
-        return exact if exact is not None and len(exact) else \
-            table.starts(problem, 4 * settings.batch_size, idx, seed, in_root)
+        if exact is not None and len(exact):
+            return exact
+        table = SeedTable.of(model)
+        # Preparing a link's table entries is one-time model work, not charged to the budget.
+        descent.start += table.prepare(problem.constrained_links, idx)
+        return table.starts(problem, 4 * settings.batch_size, idx, seed, in_root)
 
     return descent.run(seed[idx][None], first_starts, settings.max_restarts, rows=rows,
                        reason_if_failed=failed_because)
@@ -339,7 +340,8 @@ def problem_is_unreachable(model: RobotModel, problem: ObjectiveSet, tolerance: 
 
 
 def _configuration(q, n: int, what: str) -> np.ndarray:
-    q = np.asarray(q, dtype=float)
+    """Return a copy of configuration q as float64 (n,); InvalidConfigurationError if not one."""
+    q = np.array(q, dtype=float)
     if q.shape != (n,):
         raise InvalidConfigurationError(
             f'{what} must have {n} values (one per dof), got shape {q.shape}'
@@ -458,10 +460,15 @@ class _Descent:
                 # asked only when the seed did not end the solve at once
                 picks = None if asked_for_starts else starts()
                 asked_for_starts = True
+                deadline = self.start + s.timeout   # starts may move the start (set-up)
                 # C order, like every array the kernel was compiled for at set-up (a column
-                # selection q[:, idx] is Fortran-ordered, and would compile anew on first use)
-                pool = np.ascontiguousarray(self.box.clip(picks)) if picks is not None and \
-                    len(picks) else self._random(START_CHUNK)
+                # selection q[:, idx] is Fortran-ordered, and would compile anew on first
+                # use); the picks are this solve's own, clipped into the box in place
+                if picks is not None and len(picks):
+                    pool = np.ascontiguousarray(picks)
+                    kernel.clip_rows(pool, self.box.lower, self.box.upper)
+                else:
+                    pool = self._random(START_CHUNK)
                 counters[2] = 0
             elif outcome == kernel.EXHAUSTED:
                 if restarts_allowed:
