@@ -14,6 +14,8 @@ from typing import Any, Callable, Hashable
 
 from .fork_safety import renew_locks_after_fork
 
+_MISSING = object()      # no entry (None may be one)
+
 
 class BoundedCache:
     """Up to ``size`` entries; reading or writing an entry makes it the most recent."""
@@ -29,11 +31,11 @@ class BoundedCache:
     def get(self, key: Hashable, default: Any = None) -> Any:
         """Return the entry for ``key``, or ``default``."""
         with self._lock:
-            try:
-                self._entries.move_to_end(key)
-            except KeyError:
+            value = self._entries.get(key, _MISSING)
+            if value is _MISSING:
                 return default
-            return self._entries[key]
+            self._entries.move_to_end(key)
+            return value
 
     def __setitem__(self, key: Hashable, value: Any) -> None:
         with self._lock:
@@ -44,9 +46,8 @@ class BoundedCache:
 
     def get_or_make(self, key: Hashable, make: Callable[[], Any]) -> Any:
         """Return the entry for ``key``, making and storing it first if there is none."""
-        missing = object()
-        value = self.get(key, missing)
-        if value is missing:
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
             value = make()      # outside the lock: making may take long or recurse
             self[key] = value
         return value

@@ -327,7 +327,7 @@ def problem_is_unreachable(model: RobotModel, problem: ObjectiveSet, tolerance: 
         targets = in_root[i] if in_root is not None else targets_in_root(model, o)
         if targets is None:
             continue
-        lid = model.link_id(o.link)
+        lid = problem.link_ids[i]
         for local, target in zip(o.local_points.tolist(), targets[0].tolist()):
             bound = model.reach_bound(lid, local)
             if bound is None:
@@ -492,8 +492,11 @@ class _Descent:
     def _pick(self, x: np.ndarray, rows: np.ndarray) -> Optional[int]:
         """Return the feasible row nearest the seed among those of x (R, k) marked in rows (R,)."""
         order = np.empty(len(rows), dtype=np.int64)
-        for row in order[:kernel.nearest_rows(x, rows, self.seed_x, order)].tolist():
-            if self.feasible is None or self.feasible(self._full(x[row])):
+        count = kernel.nearest_rows(x, rows, self.seed_x, order)
+        if self.feasible is None:
+            return int(order[0]) if count else None
+        for row in order[:count].tolist():
+            if self.feasible(self._full(x[row])):
                 return row
         return None
 
