@@ -19,6 +19,11 @@ def _poses(count, rng):
     return turn @ local, values, local
 
 
+def _table(values):
+    """Return a stand-in table (N, 2): the first joint's value, then the entry's index."""
+    return np.column_stack([values, np.arange(len(values), dtype=float)])
+
+
 def test_the_best_entry_is_the_one_that_turned_meets_the_target():
     rng = np.random.default_rng(2)
     poses, values, local = _poses(4 * LEAF, rng)
@@ -27,28 +32,44 @@ def test_the_best_entry_is_the_one_that_turned_meets_the_target():
     target = np.eye(4)
     target[:3, :3] = Rotation.from_rotvec([0, 0, 2.0]).as_matrix()
     target = target @ local[k]
-    weights, azimuth = index.target_weights(target[:3, 3], target[:3, :3])
-    entries, first = index.nearest(weights, azimuth, 8)
+    starts = index.starts(target[:3, 3], target[:3, :3], 8, _table(values), np.arange(2))
+    first, entries = starts[:, 0], starts[:, 1].astype(int)
     assert entries[0] == k
-    # its first joint turned so that its pose is the target
-    turned = np.eye(4)
-    turned[:3, :3] = Rotation.from_rotvec([0, 0, first[0]]).as_matrix()
-    np.testing.assert_allclose(turned @ local[k], target, atol=1e-9)
-    # and the scores of the rest do not decrease
-    features = index.features.transpose(1, 0, 2).reshape(12, -1)
-    slots = {e: s for s, e in enumerate(index.entries.ravel())}
-    scores = [weights @ features[:, slots[e]] for e in entries]
-    assert np.all(np.diff(scores) >= -1e-9)
+    # each start is its entry turned about the first joint: its pose the entry's local
+    # pose turned by the start's first joint value, the best one exactly the target
+    turned = np.tile(np.eye(4), (len(first), 1, 1))
+    turned[:, :3, :3] = Rotation.from_rotvec(np.outer(first, [0, 0, 1])).as_matrix()
+    reached = turned @ local[entries]
+    np.testing.assert_allclose(reached[0], target, atol=1e-9)
+    # and the score of the starts (squared distance plus 0.1 (3 - trace(R_t^T R))), taken
+    # from their poses, does not decrease (single-precision features: to 1e-5)
+    scores = [np.sum((p[:3, 3] - target[:3, 3]) ** 2)
+              + 0.1 * (3 - np.trace(target[:3, :3].T @ p[:3, :3])) for p in reached]
+    assert np.all(np.diff(scores) >= -1e-5)
 
 
 def test_entries_turned_beyond_the_first_joints_limits_come_last():
     rng = np.random.default_rng(3)
     poses, values, _ = _poses(4 * LEAF, rng)
-    index = TurnedPoses(poses, 0, np.clip(values, -1.0, 1.0), np.eye(4), (-1.0, 1.0), 0.1)
-    weights, azimuth = index.target_weights(np.array([0.5, 0.2, 0.1]), None)
-    entries, first = index.nearest(weights, azimuth, 4 * LEAF)     # every entry
+    clipped = np.clip(values, -1.0, 1.0)
+    index = TurnedPoses(poses, 0, clipped, np.eye(4), (-1.0, 1.0), 0.1)
+    starts = index.starts(np.array([0.5, 0.2, 0.1]), None, 4 * LEAF,        # every entry
+                          _table(clipped), np.arange(2))
+    first = starts[:, 0]
+    assert len(set(starts[:, 1])) == 4 * LEAF
     inside = first <= 1.0
     assert inside.any() and not inside.all()
     # once an entry is outside the limits, every later one is too
     assert not inside[np.argmin(inside):].any()
     assert np.all(first >= -1.0)            # wrapped into [lower, lower + 2 pi)
+
+
+def test_starts_take_only_the_active_dofs():
+    rng = np.random.default_rng(4)
+    poses, values, _ = _poses(4 * LEAF, rng)
+    index = TurnedPoses(poses, 0, values, np.eye(4), (-math.pi, math.pi), 0.1)
+    table = np.column_stack([values, np.arange(len(values), dtype=float), -values])
+    every = index.starts(np.array([0.5, 0.2, 0.1]), None, 8, table, np.arange(3))
+    some = index.starts(np.array([0.5, 0.2, 0.1]), None, 8, table, np.array([0, 2]))
+    np.testing.assert_array_equal(some, every[:, [0, 2]])
+    assert np.all(every[:, 2] == -values[every[:, 1].astype(int)])   # not turned

@@ -24,7 +24,6 @@ import threading
 import time
 from typing import Optional
 
-from numba import njit
 import numpy as np
 
 from .bounded_cache import BoundedCache
@@ -228,11 +227,7 @@ class SeedTable:
         _, turned = self._link(*key)
         if turned is None:
             return None
-        weights, azimuth = turned.target_weights(points[0], rotation)
-        entries, first = turned.nearest(weights, azimuth, count)
-        q = np.empty((len(entries), len(idx)))
-        _turned_rows(self.q, entries, turned.dof, first, idx, q)
-        return q
+        return turned.starts(points[0], rotation, count, self.q, idx)
 
     def ranked(self, problem: ObjectiveSet, count: int, idx: np.ndarray, seed: np.ndarray,
                in_root: Optional[list] = None) -> Optional[np.ndarray]:
@@ -306,19 +301,6 @@ class SeedTable:
 
 
 renew_locks_after_fork(SeedTable, '_lock')
-
-
-@njit(nogil=True, cache=True)
-def _turned_rows(table_q, entries, dof, first, idx, out):
-    """
-    Write the starts (E, k) of table entries (E,) over the active dofs idx (k,) into out.
-
-    Row r is entry ``entries[r]`` of the table (N, n) with the turned joint ``dof`` at
-    ``first[r]``.
-    """
-    for r in range(entries.shape[0]):
-        for j in range(idx.shape[0]):
-            out[r, j] = first[r] if idx[j] == dof else table_q[entries[r], idx[j]]
 
 
 def _over_base(kin: LinkKinematics, frames: np.ndarray, link_id: int,

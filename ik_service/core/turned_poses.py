@@ -110,49 +110,61 @@ class TurnedPoses:
         self.offset = np.remainder(offset[order] - self.lower, 2.0 * math.pi).reshape(leaves, LEAF)
         self.span = self.upper - self.lower
 
-    def target_weights(self, point: np.ndarray, rotation: Optional[np.ndarray]) -> tuple:
+    def starts(self, point: np.ndarray, rotation: Optional[np.ndarray], count: int,
+               table_q: np.ndarray, idx: np.ndarray) -> np.ndarray:
         """
-        Return (weights (12,) float64, azimuth [rad]) of a target in the table's frame.
+        Return up to ``count`` starts for a target, (count, k) over dofs idx, best first.
 
-        point (3,) [m]; rotation (3, 3) or None for a position-only target. An entry's
-        score at the target's azimuth is weights @ its features, up to a constant.
-        """
-        weights = np.empty(12)
-        azimuth = _target_weights(
-            self.from_root, np.ascontiguousarray(point, dtype=float),
-            _IDENTITY if rotation is None else np.ascontiguousarray(rotation, dtype=float),
-            0.0 if rotation is None else -self.rotation_weight, weights)
-        return weights, azimuth
-
-    def nearest(self, weights: np.ndarray, azimuth: float, count: int) -> tuple:
-        """
-        Return up to ``count`` best entries for a target, best first, and their first joints.
-
-        weights and azimuth from ``target_weights``. Returns table indices (count,) and
-        the first joint's value in each start (count,) [rad]: the entry's, turned to the
-        target's azimuth and wrapped into [lower, lower + 2 pi). Entries that this puts
-        beyond the upper limit come last.
+        point (3,) [m] and rotation (3, 3), or None for a position-only target, in the
+        table's frame. Each start is a table entry (table_q (N, n): the table's
+        configurations) with the first joint turned to the target's azimuth, wrapped into
+        [lower, lower + 2 pi); the entries that this puts beyond the upper limit come last.
         """
         leaves = len(self.entries)
         scanned = min(leaves, max(LEAVES_SCANNED, -(-2 * count // LEAF)))
-        count = min(count, scanned * LEAF)
-        entries, turn = np.empty(count, dtype=np.int64), np.empty(count)
-        _nearest(weights, azimuth % (2.0 * math.pi), self.span,
-                 self.mean_features, self.features, self.offset, self.entries, scanned,
-                 entries, turn)
-        return entries, turn + self.lower
+        out = np.empty((min(count, scanned * LEAF), len(idx)))
+        _turned_starts(self.from_root, np.ascontiguousarray(point, dtype=float),
+                       _IDENTITY if rotation is None else
+                       np.ascontiguousarray(rotation, dtype=float),
+                       0.0 if rotation is None else -self.rotation_weight, self.span,
+                       self.mean_features, self.features, self.offset, self.entries, scanned,
+                       self.lower, table_q, self.dof, idx, out)
+        return out
 
 
 _IDENTITY = np.eye(3)
 
 
 @njit(nogil=True, cache=True)
+def _turned_starts(from_root, point, rotation, rotation_factor, span, mean_features, features,
+                   offset, table_entries, scanned, lower, table_q, dof, idx, out):
+    """
+    Write the best starts (count, k) for a target into out (``TurnedPoses.starts``).
+
+    The target's score weights (``_target_weights``), its best entries (``_nearest``),
+    and each entry's configuration over idx (k,) from table_q (N, n) with its first joint
+    ``dof`` turned: the offset found plus ``lower``.
+    """
+    weights = np.empty(12)
+    azimuth = _target_weights(from_root, point, rotation, rotation_factor, weights)
+    count = out.shape[0]
+    entries, turn = np.empty(count, dtype=np.int64), np.empty(count)
+    _nearest(weights, azimuth % (2.0 * math.pi), span, mean_features, features, offset,
+             table_entries, scanned, entries, turn)
+    for r in range(count):
+        first = turn[r] + lower
+        for j in range(idx.shape[0]):
+            out[r, j] = first if idx[j] == dof else table_q[entries[r], idx[j]]
+
+
+@njit(nogil=True, cache=True)
 def _target_weights(from_root, point, rotation, rotation_factor, weights):
     """
-    Write a target's score weights (12,) (``TurnedPoses.target_weights``); return its azimuth.
+    Write a target's score weights (12,) into weights; return its azimuth [rad].
 
     point (3,), rotation (3, 3): the target pose; rotation_factor: minus the rotation
-    weight, or 0 for a position-only target.
+    weight, or 0 for a position-only target. An entry's score at the target's azimuth
+    is weights @ its features, up to a constant.
     """
     pose = np.eye(4)
     for i in range(3):
