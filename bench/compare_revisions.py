@@ -2,14 +2,16 @@
 Whole solves of this checkout's core against another revision's, interleaved in one process.
 
     .venv/bin/python bench/compare_revisions.py REV [--robot iiwa] [--problems 500]
-                                                    [--rounds 16] [--near]
+                                                    [--rounds 16] [--near | --all-solutions]
 
 The core (``ik_service/core``) at git revision REV is extracted next to numba's cache
 (~/.cache/ik_service/revisions/<commit>, compiled once) and imported as a second package
 beside this checkout's. Both solve the same problems (random 6-D targets in the arm's
 base link, random seeds, global mode, as ``batch_bench.py``; with --near, a path's or a
 stream's step instead: ``paths.solve_near`` from a seed 0.1 rad (normal, per joint) from
-the target's configuration, within 0.5 rad of the seed and pulled toward it), in turns of
+the target's configuration, within 0.5 rad of the seed and pulled toward it; with
+--all-solutions, a closed-form arm's every solution inside its limits instead:
+``closed_form.all_solutions``), in turns of
 one loop each, ``--rounds`` times: a machine whose speed drifts within seconds slows both
 alike, which timing two processes one after the other does not give. Prints each one's
 solve count, mean iterations and median joint-space distance from the seed, microseconds
@@ -68,6 +70,8 @@ def main(argv=None) -> None:
     parser.add_argument('--rounds', type=int, default=16)
     parser.add_argument('--near', action='store_true',
                         help="a path's step (paths.solve_near) instead of a global solve")
+    parser.add_argument('--all-solutions', action='store_true',
+                        help='closed_form.all_solutions instead of a global solve')
     args = parser.parse_args(argv)
     arm = Arm(args.robot)
     rng = np.random.default_rng(0)
@@ -91,11 +95,24 @@ def main(argv=None) -> None:
                 return [core.solve_near(model, p, s, 0.5, settings, limits,
                                         active_joints=arm.names)
                         for p, s in zip(problems, full_seeds)]
+        elif args.all_solutions:
+            limits = core.JointLimits.from_model(model)
+            active = model.dofs_named(arm.names)
+
+            def loop(core=core, model=model, problems=problems) -> list:
+                return [core.closed_form.all_solutions(model, p[0], s, limits, active)
+                        for p, s in zip(problems, full_seeds)]
         else:
             def loop(core=core, model=model, problems=problems) -> list:
                 return [core.solve(model, p, s, **options)
                         for p, s in zip(problems, full_seeds)]
         results = loop()        # the first loop compiles and builds the tables
+        if args.all_solutions:
+            answers = np.concatenate(results)
+            versions[label] = (loop, hashlib.sha256(answers.tobytes()).hexdigest())
+            print(f'{args.robot} {label:>14s}: {len(answers) / len(results):.1f} solutions '
+                  'inside the limits per pose')
+            continue
         answers = np.array([r.q for r in results])
         versions[label] = (loop, hashlib.sha256(answers.tobytes()).hexdigest())
         moves = np.linalg.norm(answers - np.array(full_seeds), axis=1)
@@ -110,7 +127,7 @@ def main(argv=None) -> None:
             seconds[label].append((time.perf_counter() - started) / args.problems * 1e6)
     (base, base_us), (new, new_us) = seconds.items()
     for label, us in seconds.items():
-        print(f'{args.robot} {label:>14s}: {min(us):7.1f} us a solve (min), '
+        print(f'{args.robot} {label:>14s}: {min(us):7.1f} us a call (min), '
               f'{np.median(us):7.1f} (median of {args.rounds} rounds)')
     ratios = np.array(new_us) / np.array(base_us)
     same = versions[base][1] == versions[new][1]

@@ -314,35 +314,19 @@ class ClosedForm:
         return self._solver.solve(target)
 
     def within_limits(self, solutions: np.ndarray, limits: JointLimits,
-                      seed: np.ndarray) -> list:
+                      seed: np.ndarray) -> np.ndarray:
         """
-        Return every configuration (k,) the solutions stand for inside the limits.
+        Return every configuration (N, k) the solutions (S, k) stand for inside the limits.
 
         Each angle takes every value a whole number of turns away that the joint's range
         holds (a continuous joint: the one nearest the seed's value); each solution's
         configurations come nearest the seed first. At most MAX_CONFIGURATIONS.
         """
-        lower, upper = limits.lower[self.dofs], limits.upper[self.dofs]
-        near = seed[self.dofs]
-        out = []
-        for solution in solutions:
-            choices = []
-            for value, lo, hi, s in zip(solution.tolist(), lower.tolist(), upper.tolist(),
-                                        near.tolist()):
-                if not (math.isfinite(lo) and math.isfinite(hi)):
-                    choices.append([value + TWO_PI * round((s - value) / TWO_PI)])
-                    continue
-                first = value + TWO_PI * math.ceil((lo - value) / TWO_PI - 1e-12)
-                values = [first + k * TWO_PI for k in range(8) if first + k * TWO_PI <= hi]
-                choices.append(sorted(values, key=lambda v: abs(v - s)))
-            if any(not c for c in choices):
-                continue
-            grid = np.array(np.meshgrid(*choices, indexing='ij')).reshape(len(choices), -1).T
-            order = np.argsort(np.abs(grid - near).max(axis=1), kind='stable')
-            out.extend(grid[order])
-            if len(out) >= MAX_CONFIGURATIONS:
-                return out[:MAX_CONFIGURATIONS]
-        return out
+        out = np.empty((MAX_CONFIGURATIONS, len(self.dofs)))
+        count = _turned_configurations(np.ascontiguousarray(solutions, dtype=float),
+                                       limits.lower[self.dofs], limits.upper[self.dofs],
+                                       seed[self.dofs], out)
+        return out[:count]
 
     @property
     def solves_points(self) -> bool:
@@ -616,6 +600,61 @@ def _planar_point(points, link_zero, signs, point, local, tolerance, out):
     return count
 
 
+@njit(nogil=True, cache=True)
+def _turned_configurations(solutions, lower, upper, near, out):
+    """
+    Write the configurations of solutions (S, k) inside [lower, upper] (k,) into out.
+
+    A joint with finite limits takes each value a whole number of turns from its
+    solution's inside them (at most 8), nearest ``near`` first (ties: the lower first); an
+    unbounded joint the value nearest ``near``. A solution's configurations are every
+    combination of its joints' values (the last joint's changing fastest), ordered by
+    their largest difference from ``near`` (stably); a solution with a joint that has no
+    value inside its limits has none. Returns how many were written, at most out's rows.
+    """
+    k = solutions.shape[1]
+    choices, counts = np.empty((k, 8)), np.empty(k, dtype=np.int64)
+    written = 0
+    for s in range(solutions.shape[0]):
+        combinations = 1
+        for j in range(k):
+            value, lo, hi = solutions[s, j], lower[j], upper[j]
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                choices[j, 0] = value + TWO_PI * round((near[j] - value) / TWO_PI)
+                counts[j] = 1
+            else:
+                first = value + TWO_PI * math.ceil((lo - value) / TWO_PI - 1e-12)
+                c = 0
+                for m in range(8):
+                    if first + m * TWO_PI <= hi:
+                        v = first + m * TWO_PI
+                        p = c           # insertion by distance to near: stable
+                        while p > 0 and abs(choices[j, p - 1] - near[j]) > abs(v - near[j]):
+                            choices[j, p] = choices[j, p - 1]
+                            p -= 1
+                        choices[j, p] = v
+                        c += 1
+                counts[j] = c
+            combinations *= counts[j]
+        if combinations == 0:
+            continue
+        grid = np.empty((combinations, k))
+        far = np.empty(combinations)
+        for r in range(combinations):
+            rest, worst = r, 0.0
+            for j in range(k - 1, -1, -1):
+                grid[r, j] = choices[j, rest % counts[j]]
+                rest //= counts[j]
+                worst = max(worst, abs(grid[r, j] - near[j]))
+            far[r] = worst
+        for r in np.argsort(far, kind='mergesort'):
+            if written == out.shape[0]:
+                return written
+            out[written] = grid[r]
+            written += 1
+    return written
+
+
 def pose_asked(objective, target_points: np.ndarray,
                target_rotation: np.ndarray) -> Optional[np.ndarray]:
     """
@@ -716,8 +755,7 @@ def all_solutions(model: RobotModel, objective, seed: np.ndarray,
     # angles a whole turn apart reach the same pose: their FK is that of the solution
     inside = form.within_limits(checked, limits, seed)
     rows = np.tile(seed, (len(inside), 1))
-    if inside:
-        rows[:, form.dofs] = inside
+    rows[:, form.dofs] = inside
     return rows[np.argsort(np.abs(rows - seed).max(axis=1), kind='stable')]
 
 

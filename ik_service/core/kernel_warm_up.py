@@ -66,6 +66,10 @@ def warm_up() -> float:
     solutions = np.array([[0.1, 3.0, -2.0], [-3.0, 0.2, 1.0]])
     kernel.nearest_turns(solutions, q[:3].copy(), np.full(3, -7.0), np.full(3, 7.0),
                          np.empty_like(solutions))
+    # and their configurations a whole number of turns apart inside the limits
+    closed_form._turned_configurations(solutions, np.full(3, -7.0),
+                                       np.array([7.0, np.inf, 7.0]), q[:3].copy(),
+                                       np.empty((16, 3)))
     # how far a closed-form answer's pose is from the target's
     kernel.largest_difference(np.eye(4), np.eye(4))
     # the branch labels' singularity factors of a 6R chain's frames (6, B, 4, 4)
