@@ -6,6 +6,7 @@ from ik_service.core import (all_solutions, ClosedForm, IKObjective, InvalidSett
                              JointLimits, labelled_solutions, load_urdf_file, load_urdf_string,
                              NoSolutionError, ObjectiveSet, solve, solve_on_branch,
                              SolverSettings)
+from ik_service.core import closed_form
 from ik_service.core.solver import exact_solutions
 import numpy as np
 import pytest
@@ -490,3 +491,21 @@ def test_a_planar_2r_chain_puts_a_point_elbow_one_way_and_the_other():
                                atol=1e-12)
     answer = solve(solo, [foot], np.zeros(solo.num_dofs), mode='global', active_joints=joints)
     assert answer.success and answer.iterations == 0                    # an exact start
+
+
+def test_every_turn_of_a_solution_inside_the_limits_nearest_the_seed_first():
+    """closed_form._turned_configurations, which all_solutions' enumeration is."""
+    two_pi = 2 * np.pi
+    near = np.array([6.0, 0.0, 0.5])
+    lower, upper = np.array([-7.0, -1.0, -np.inf]), np.array([7.0, 4.0, np.inf])
+    # joint 1 has three turns inside its limits, joint 2 one, joint 3 none bounds it
+    solutions = np.array([[0.1, 3.0, 0.4 + 2 * two_pi],
+                          [0.2, 5.0, 0.0]])      # 5 and 5 - 2 pi: joint 2 has no turn inside
+    out = np.empty((8, 3))
+    count = closed_form._turned_configurations(solutions, lower, upper, near, out)
+    assert count == 3
+    np.testing.assert_allclose(out[:count, 0], [0.1 + two_pi, 0.1, 0.1 - two_pi])
+    assert np.all(out[:count, 1] == 3.0)
+    np.testing.assert_allclose(out[:count, 2], 0.4)          # unbounded: nearest the seed
+    # a full buffer stops the enumeration
+    assert closed_form._turned_configurations(solutions, lower, upper, near, out[:2]) == 2
