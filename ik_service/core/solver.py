@@ -192,30 +192,36 @@ def solve(
     # root, a torso held still) are in a frame fixed for this solve: taken into the root
     # frame at the seed once, for the reach test, the closed form and the seed table.
     in_root = [targets_in_root(model, o, seed, idx) for o in problem.objectives]
-    unreachable = problem_is_unreachable(model, problem, settings.tolerance, in_root)
-    if unreachable and not settings.approximate:     # reported at once, nothing solved
+    # The reach test: at once without approximate answers (nothing is solved), else only
+    # for a miss, which it then names (a solve that converges never needs it).
+    unreachable = None if settings.approximate else \
+        problem_is_unreachable(model, problem, settings.tolerance, in_root)
+    if unreachable:
         return _package(model, problem, plan, settings, seed, seed[idx], UNREACHABLE, 0, 0,
                         start)
     descent = _Descent(model, problem, seed, plan, bias, settings, feasible, rng, start, cancel)
-    failed_because = UNREACHABLE if unreachable else None
     if mode != GLOBAL:
-        return descent.run(seed[idx][None], None, 0, reason_if_failed=failed_because)
-    # Out of reach too: with joint limits the closest configuration may be in another
-    # basin than the seed's, so global mode searches for it within the budget.
-    rows = 1 + min(settings.max_restarts, settings.batch_size - 1)
+        result = descent.run(seed[idx][None], None, 0)
+    else:
+        # Out of reach too: with joint limits the closest configuration may be in another
+        # basin than the seed's, so global mode searches for it within the budget.
+        def first_starts():
+            exact = closed_form_starts(problem, plan, seed, limits, in_root) \
+                if settings.closed_form else None
+            if exact is not None and len(exact):
+                return exact
+            table = SeedTable.of(model)
+            # Preparing a link's table entries is one-time model work, not charged to the
+            # budget.
+            descent.start += table.prepare(problem.constrained_links, idx)
+            return table.starts(problem, 4 * settings.batch_size, idx, seed, in_root)
 
-    def first_starts():
-        exact = closed_form_starts(problem, plan, seed, limits, in_root) \
-            if settings.closed_form else None
-        if exact is not None and len(exact):
-            return exact
-        table = SeedTable.of(model)
-        # Preparing a link's table entries is one-time model work, not charged to the budget.
-        descent.start += table.prepare(problem.constrained_links, idx)
-        return table.starts(problem, 4 * settings.batch_size, idx, seed, in_root)
-
-    return descent.run(seed[idx][None], first_starts, settings.max_restarts, rows=rows,
-                       reason_if_failed=failed_because)
+        result = descent.run(seed[idx][None], first_starts, settings.max_restarts,
+                             rows=1 + min(settings.max_restarts, settings.batch_size - 1))
+    if result.stop_reason not in (CONVERGED, CANCELLED) and unreachable is None and \
+            problem_is_unreachable(model, problem, settings.tolerance, in_root):
+        result.stop_reason = UNREACHABLE
+    return result
 
 
 def result_at(model: RobotModel, objectives: Sequence[IKObjective] | ObjectiveSet,
@@ -411,8 +417,8 @@ class _Descent:
     def _random(self, count: int) -> np.ndarray:
         return self.box.sample(self.rng, self.seed_x, count)
 
-    def run(self, x0, starts: Optional[Callable], restarts_allowed: int, rows: int = 1,
-            reason_if_failed: Optional[str] = None) -> IKResult:
+    def run(self, x0, starts: Optional[Callable], restarts_allowed: int,
+            rows: int = 1) -> IKResult:
         """
         Descend from x0 (1, k) and ``rows - 1`` starts; restart ended rows while allowed.
 
@@ -480,8 +486,6 @@ class _Descent:
         total, restarts = int(counters[0]), max(0, int(counters[1]))
         if found is not None:
             return self.result(x[found].copy(), res[found].copy(), CONVERGED, total, restarts)
-        if reason_if_failed is not None and reason != CANCELLED:   # the caller left
-            reason = reason_if_failed
         i = int(np.argmin(cost))
         if cost[i] < best_cost[0]:
             best_x, best_res = x[i].copy(), res[i].copy()
