@@ -463,9 +463,7 @@ class ObjectiveSet:
                 vectors[k, 5:7] = orthonormal_complement(o.target_axis)
             elif o.rotation == 'fixed':
                 rotations[k] = o.target_rotation
-        local_points = np.ascontiguousarray(np.concatenate(local) if local else np.zeros((0, 3)))
-        target_points = np.ascontiguousarray(np.concatenate(target) if target else
-                                             np.zeros((0, 3)))
+        local_points, target_points = _stacked(local), _stacked(target)
         return (layout.ints, layout.offsets, vectors, rotations, layout.ancestors, local_points,
                 target_points)
 
@@ -520,6 +518,13 @@ class ObjectiveSet:
         return [(max(values[first:end]) if end > first else 0.0,
                  values[rotation] if rotation >= 0 else 0.0)
                 for first, end, rotation in self._layout.objective_blocks]
+
+
+def _stacked(points: list) -> np.ndarray:
+    """Return point arrays (P_i, 3) stacked into one new C-ordered array (P, 3)."""
+    if len(points) == 1:        # one objective's: a copy (its own may be read-only)
+        return np.array(points[0], dtype=float, order='C')
+    return np.concatenate(points) if points else np.zeros((0, 3))
 
 
 def residual_and_jacobian(model: RobotModel, objectives: Sequence[IKObjective] | ObjectiveSet,
