@@ -32,7 +32,8 @@ POSITION_TYPES = ('none', 'planar', 'linear', 'fixed')
 ROTATION_TYPES = ('none', 'axial', 'fixed')
 _POSITION_ROWS = {'none': 0, 'planar': 1, 'linear': 2, 'fixed': 3}
 _ROTATION_ROWS = {'none': 0, 'axial': 2, 'fixed': 3}
-# Solver set-ups kept per objective layout (sets of active dofs and limits seen with it).
+# Solver set-ups kept per objective layout (sets of active dofs seen with it; each keeps
+# solver.PLANS_PER_CHAIN limits).
 PLANS_PER_LAYOUT = 16
 
 
@@ -358,7 +359,7 @@ class _Layout:
     ancestors: np.ndarray
     blocks: np.ndarray          # (first row, end) of each block, as an int array
     objective_blocks: tuple     # per objective: its point blocks (first, end), rotation block
-    plans: BoundedCache         # the solver's set-up per active dofs and limits (solver._Plan)
+    plans: BoundedCache         # the solver's set-up per active dofs (solver._Chain)
 
     @classmethod
     def of(cls, model: RobotModel, objectives: Sequence[IKObjective]) -> '_Layout':

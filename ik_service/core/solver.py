@@ -25,6 +25,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from . import kernel
+from .bounded_cache import BoundedCache
 from .closed_form import ClosedForm
 from .errors import (InvalidConfigurationError, InvalidSettingsError, MAX_MAGNITUDE,
                      within_magnitude)
@@ -550,20 +551,17 @@ def _package(model, problem, plan, settings, seed, x, reason, iterations, restar
     )
 
 
-class _Plan:
+class _Chain:
     """
-    What the solves of one problem shape share: its layout, active dofs and limits.
+    What the solves of one problem shape over the same active dofs share, at any limits.
 
-    Kept per layout (``ObjectiveSet.plans``), so setting up a solve is a lookup.
-    idx (k,): the active dofs, ascending; names: their joints; box: the limits over them;
-    turns: the box with ``is_angle`` only where a whole turn of the dof turns its own frame
-    alone, one for one (the answer's angles move by whole turns toward the seed, but a
-    mimic joint's leader, whose whole turn is not one of its follower, stays as it is);
-    whole_turns (k,): those angles that a whole turn back from a bound leaves inside the
-    limits (the kernel steps off such bounds); no_bias (k,): zeros.
+    Kept per layout and active dofs (``ObjectiveSet.plans``). idx (k,): the active dofs,
+    ascending; names: their joints; own (k,): the dofs whose whole turn turns their own
+    frame alone, one for one (not a mimic joint's leader); no_bias (k,): zeros; plans:
+    the ``_Plan`` per limits.
     """
 
-    def __init__(self, problem: ObjectiveSet, active: np.ndarray, limits: JointLimits):
+    def __init__(self, problem: ObjectiveSet, active: np.ndarray):
         o = problem.objectives[0]
         one_point = len(problem.objectives) == 1 and o.position == 'fixed' and \
             len(o.local_points) == 1
@@ -573,19 +571,9 @@ class _Plan:
         self._rotation_free = o.rotation == 'none'
         self.idx = idx = active.nonzero()[0]
         self.names = [problem.model.joint_names[i] for i in idx.tolist()]
-        self.box = JointLimits(limits.lower[idx], limits.upper[idx], limits.is_angle[idx])
-        own = problem.kinematics.turns_only_its_own_frame(idx)
-        self.turns = self.box if own.all() else \
-            JointLimits(self.box.lower, self.box.upper, self.box.is_angle & own)
-        self.whole_turns = self.turns.is_angle & (self.box.upper - self.box.lower >= 2 * np.pi)
+        self.own = problem.kinematics.turns_only_its_own_frame(idx)
         self.no_bias = np.zeros(len(idx))
-
-    @classmethod
-    def of(cls, problem: ObjectiveSet, active: np.ndarray, limits: JointLimits) -> '_Plan':
-        """Return the plan of a problem's layout over active dofs (n,) and limits."""
-        key = (active.tobytes(), limits.lower.tobytes(), limits.upper.tobytes(),
-               limits.is_angle.tobytes())
-        return problem.plans.get_or_make(key, lambda: cls(problem, active, limits))
+        self.plans = BoundedCache(PLANS_PER_CHAIN)
 
     @cached_property
     def closed_form(self) -> Optional[ClosedForm]:
@@ -603,6 +591,44 @@ class _Plan:
         form = ClosedForm.of(self._model, self._link, self._active)
         return None if form is None or self._rotation_free and not form.solves_points \
             else form
+
+
+# Limits kept per chain (a path's or a stream's steps each have a box of their own).
+PLANS_PER_CHAIN = 16
+
+
+class _Plan:
+    """
+    What the solves of one problem shape share: its layout, active dofs and limits.
+
+    A chain's (``_Chain``: idx, names, no_bias, closed_form) under limits, kept per
+    chain, so setting up a solve is a lookup. box: the limits over the active dofs;
+    turns: the box with ``is_angle`` only where a whole turn of the dof turns its own frame
+    alone, one for one (the answer's angles move by whole turns toward the seed, but a
+    mimic joint's leader, whose whole turn is not one of its follower, stays as it is);
+    whole_turns (k,): those angles that a whole turn back from a bound leaves inside the
+    limits (the kernel steps off such bounds).
+    """
+
+    def __init__(self, chain: _Chain, limits: JointLimits):
+        idx = chain.idx
+        self.chain, self.idx, self.names, self.no_bias = chain, idx, chain.names, chain.no_bias
+        self.box = JointLimits(limits.lower[idx], limits.upper[idx], limits.is_angle[idx])
+        self.turns = self.box if chain.own.all() else \
+            JointLimits(self.box.lower, self.box.upper, self.box.is_angle & chain.own)
+        self.whole_turns = self.turns.is_angle & (self.box.upper - self.box.lower >= 2 * np.pi)
+
+    @classmethod
+    def of(cls, problem: ObjectiveSet, active: np.ndarray, limits: JointLimits) -> '_Plan':
+        """Return the plan of a problem's layout over active dofs (n,) and limits."""
+        chain = problem.plans.get_or_make(active.tobytes(), lambda: _Chain(problem, active))
+        key = (limits.lower.tobytes(), limits.upper.tobytes(), limits.is_angle.tobytes())
+        return chain.plans.get_or_make(key, lambda: cls(chain, limits))
+
+    @property
+    def closed_form(self) -> Optional[ClosedForm]:
+        """Return the chain's closed form, or None (``_Chain.closed_form``)."""
+        return self.chain.closed_form
 
 
 def solve_nearby(
