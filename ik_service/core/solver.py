@@ -167,8 +167,7 @@ def solve(
 
     if random_start:
         idx = active.nonzero()[0]
-        seed = seed.copy()
-        seed[idx] = limits.sample(rng, seed, 1)[0, idx]
+        seed[idx] = limits.sample(rng, seed, 1)[0, idx]       # seed: this solve's copy
     if mode == NEARBY:
         if max_deviation is None or not np.isfinite(max_deviation) or max_deviation <= 0:
             raise InvalidSettingsError(f'nearby mode needs max_deviation > 0, got {max_deviation}')
@@ -204,8 +203,9 @@ def solve(
     if mode != GLOBAL:
         result = descent.run(seed[idx][None], None, 0)
     else:
-        # Out of reach too: with joint limits the closest configuration may be in another
-        # basin than the seed's, so global mode searches for it within the budget.
+        # the seed, then the closed form's or the seed table's starts, then random ones;
+        # for a target out of reach too (with joint limits the closest configuration may
+        # be in another basin than the seed's)
         def first_starts():
             exact = closed_form_starts(problem, plan, seed, limits, in_root) \
                 if settings.closed_form else None
