@@ -475,17 +475,31 @@ def max_block_error(res, blocks):
 
 
 @njit(**_JIT)
-def block_norms(res, blocks, out):
+def objective_errors(res, blocks, objective_blocks, out):
     """
-    Write the Euclidean norm of each block (B,) of a residual (m,) into out [m or rad].
+    Write each objective's (position error, rotation error) (O, 2) from a residual (m,).
 
-    The same sums as ``max_block_error``: its value is the largest of them.
+    objective_blocks (O, 3): an objective's point blocks [first, end) and its rotation
+    block (-1: none) among ``blocks`` (B, 2). A block's error is its Euclidean norm (the
+    sums ``max_block_error`` takes); the position error is the largest of the point
+    blocks'; 0 for what the objective leaves free [m or rad].
     """
-    for b in range(blocks.shape[0]):
-        acc = 0.0
-        for r in range(blocks[b, 0], blocks[b, 1]):
-            acc += res[r] * res[r]
-        out[b] = math.sqrt(acc)
+    for o in range(objective_blocks.shape[0]):
+        first, end, rotation = objective_blocks[o, 0], objective_blocks[o, 1], \
+            objective_blocks[o, 2]
+        out[o, 0] = out[o, 1] = 0.0
+        for b in range(first, end):
+            acc = 0.0
+            for r in range(blocks[b, 0], blocks[b, 1]):
+                acc += res[r] * res[r]
+            norm = math.sqrt(acc)
+            if b == first or norm > out[o, 0]:
+                out[o, 0] = norm
+        if rotation >= 0:
+            acc = 0.0
+            for r in range(blocks[rotation, 0], blocks[rotation, 1]):
+                acc += res[r] * res[r]
+            out[o, 1] = math.sqrt(acc)
 
 
 # ---------------------------------------------------------------- a solve's set-up

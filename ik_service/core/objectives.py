@@ -358,7 +358,7 @@ class _Layout:
     offsets: np.ndarray
     ancestors: np.ndarray
     blocks: np.ndarray          # (first row, end) of each block, as an int array
-    objective_blocks: tuple     # per objective: its point blocks (first, end), rotation block
+    objective_blocks: np.ndarray    # (O, 3) per objective: point blocks [first, end), rotation
     plans: BoundedCache         # the solver's set-up per active dofs (solver._Chain)
 
     @classmethod
@@ -415,7 +415,7 @@ class _Layout:
             default_active=model.dofs_moving_links(links + [r for r in refs if r is not None]),
             ints=ints, offsets=offsets, ancestors=ancestors,
             blocks=np.array(list(zip([0] + ends[:-1], ends)), dtype=np.int64).reshape(-1, 2),
-            objective_blocks=tuple(objective_blocks),
+            objective_blocks=np.array(objective_blocks, dtype=np.int64).reshape(-1, 3),
             plans=BoundedCache(PLANS_PER_LAYOUT),
         )
 
@@ -511,14 +511,12 @@ class ObjectiveSet:
         (position error [m], rotation error [rad]) per objective, from one residual (m,).
 
         The position error is the largest of the objective's point distances; 0 for what
-        the objective leaves free. The norms are the solver's own (``kernel.block_norms``).
+        the objective leaves free. The norms are the solver's own (``kernel.objective_errors``).
         """
-        norms = np.empty(len(self.blocks))
-        kernel.block_norms(np.ascontiguousarray(residual, dtype=float), self.blocks, norms)
-        values = norms.tolist()
-        return [(max(values[first:end]) if end > first else 0.0,
-                 values[rotation] if rotation >= 0 else 0.0)
-                for first, end, rotation in self._layout.objective_blocks]
+        out = np.empty((len(self.objectives), 2))
+        kernel.objective_errors(np.ascontiguousarray(residual, dtype=float), self.blocks,
+                                self._layout.objective_blocks, out)
+        return list(map(tuple, out.tolist()))
 
 
 def _stacked(points: list) -> np.ndarray:

@@ -535,7 +535,7 @@ def _package(model, problem, plan, settings, seed, x, reason, iterations, restar
     if residual is None:
         residual = problem.evaluate(q[None], jacobian=False)[0][0]
     errors = problem.objective_errors(residual)
-    max_error = max(max(e) for e in errors)
+    max_error = max(map(max, errors))
     return IKResult(
         success=reason == CONVERGED and max_error <= settings.tolerance,
         q=q,
