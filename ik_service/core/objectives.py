@@ -439,7 +439,7 @@ class ObjectiveSet:
         self.kinematics = layout.kinematics
         self.num_rows = layout.num_rows
         self.constrained_links = layout.constrained_links
-        self.link_ids = layout.links        # per objective: its link's id
+        self.objective_links = layout.links     # per objective: its link's id
         self.default_active = layout.default_active
         self.blocks = layout.blocks
         self.plans = layout.plans

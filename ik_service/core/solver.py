@@ -334,7 +334,7 @@ def problem_is_unreachable(model: RobotModel, problem: ObjectiveSet, tolerance: 
         targets = in_root[i] if in_root is not None else targets_in_root(model, o)
         if targets is None:
             continue
-        lid = problem.link_ids[i]
+        lid = problem.objective_links[i]
         for local, target in zip(o.local_points.tolist(), targets[0].tolist()):
             bound = model.reach_bound(lid, local)
             if bound is None:
