@@ -68,10 +68,11 @@ def main(argv=None) -> None:
     parser.add_argument('--robot', default='iiwa')
     parser.add_argument('--problems', type=int, default=500)
     parser.add_argument('--rounds', type=int, default=16)
-    parser.add_argument('--near', action='store_true',
-                        help="a path's step (paths.solve_near) instead of a global solve")
-    parser.add_argument('--all-solutions', action='store_true',
-                        help='closed_form.all_solutions instead of a global solve')
+    timed = parser.add_mutually_exclusive_group()
+    timed.add_argument('--near', action='store_true',
+                       help="a path's step (paths.solve_near) instead of a global solve")
+    timed.add_argument('--all-solutions', action='store_true',
+                       help='closed_form.all_solutions instead of a global solve')
     args = parser.parse_args(argv)
     arm = Arm(args.robot)
     rng = np.random.default_rng(0)

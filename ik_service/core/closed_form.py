@@ -301,6 +301,11 @@ class ClosedForm:
         zeroed[self.dofs] = 0.0
         return self._kin.transforms(zeroed[None])[self._frames[0], 0]
 
+    def _to_base_at(self, q: np.ndarray) -> np.ndarray:
+        """Return the root-to-base transform (4, 4) with the joints above the chain at q (n,)."""
+        return self._to_base if self._to_base is not None else \
+            np.linalg.inv(self.base_pose(q))
+
     def solutions(self, pose: np.ndarray, q: np.ndarray) -> np.ndarray:
         """
         Return every exact solution, (S, k), of a world pose (4, 4) of the link.
@@ -308,10 +313,7 @@ class ClosedForm:
         Values of ``dofs`` in (-pi, pi]; q (n,) gives the joints above the chain. Empty
         when the pose is out of reach (or, for a planar arm, out of its plane).
         """
-        to_base = self._to_base if self._to_base is not None else \
-            np.linalg.inv(self.base_pose(q))
-        target = to_base @ pose
-        return self._solver.solve(target)
+        return self._solver.solve(self._to_base_at(q) @ pose)
 
     def within_limits(self, solutions: np.ndarray, limits: JointLimits,
                       seed: np.ndarray) -> np.ndarray:
@@ -349,8 +351,7 @@ class ClosedForm:
         if not self.solves_points or objective.position != 'fixed' or \
                 objective.rotation != 'none' or len(objective.local_points) != 1:
             return None
-        to_base = self._to_base if self._to_base is not None else \
-            np.linalg.inv(self.base_pose(q))
+        to_base = self._to_base_at(q)
         point = to_base[:3, :3] @ target_points[0] + to_base[:3, 3]
         return self._solver.solve_point(point, objective.local_points[0])
 
@@ -626,8 +627,8 @@ def _turned_configurations(solutions, lower, upper, near, out):
                 first = value + TWO_PI * math.ceil((lo - value) / TWO_PI - 1e-12)
                 c = 0
                 for m in range(8):
-                    if first + m * TWO_PI <= hi:
-                        v = first + m * TWO_PI
+                    v = first + m * TWO_PI
+                    if v <= hi:
                         p = c           # insertion by distance to near: stable
                         while p > 0 and abs(choices[j, p - 1] - near[j]) > abs(v - near[j]):
                             choices[j, p] = choices[j, p - 1]
@@ -669,10 +670,7 @@ def pose_asked(objective, target_points: np.ndarray,
     pose = np.zeros((4, 4))
     pose[3, 3] = 1.0
     pose[:3, :3] = target_rotation
-    local = objective.local_points[0]
-    # the link's origin, the usual point, needs no product
-    pose[:3, 3] = target_points[0] - target_rotation @ local if local.any() else \
-        target_points[0]
+    pose[:3, 3] = target_points[0] - target_rotation @ objective.local_points[0]
     return pose
 
 

@@ -462,13 +462,20 @@ def evaluate_batch(xs, a_map, c, basis, parent, prismatic, ints, offsets, vector
 
 
 @njit(**_JIT)
+def _block_squares(res, blocks, b):
+    """Return the sum of squares of block b (``blocks`` (B, 2): first row, end) of res (m,)."""
+    acc = 0.0
+    for r in range(blocks[b, 0], blocks[b, 1]):
+        acc += res[r] * res[r]
+    return acc
+
+
+@njit(**_JIT)
 def max_block_error(res, blocks):
     """Largest Euclidean norm of the residual's blocks (each point, each rotation) [m or rad]."""
     worst = 0.0
     for b in range(blocks.shape[0]):
-        acc = 0.0
-        for r in range(blocks[b, 0], blocks[b, 1]):
-            acc += res[r] * res[r]
+        acc = _block_squares(res, blocks, b)
         if acc > worst:
             worst = acc
     return math.sqrt(worst)
@@ -489,17 +496,11 @@ def objective_errors(res, blocks, objective_blocks, out):
             objective_blocks[o, 2]
         out[o, 0] = out[o, 1] = 0.0
         for b in range(first, end):
-            acc = 0.0
-            for r in range(blocks[b, 0], blocks[b, 1]):
-                acc += res[r] * res[r]
-            norm = math.sqrt(acc)
+            norm = math.sqrt(_block_squares(res, blocks, b))
             if b == first or norm > out[o, 0]:
                 out[o, 0] = norm
         if rotation >= 0:
-            acc = 0.0
-            for r in range(blocks[rotation, 0], blocks[rotation, 1]):
-                acc += res[r] * res[r]
-            out[o, 1] = math.sqrt(acc)
+            out[o, 1] = math.sqrt(_block_squares(res, blocks, rotation))
 
 
 # ---------------------------------------------------------------- a solve's set-up

@@ -379,8 +379,7 @@ class RobotModel:
         p is ``local_point`` (link frame, m) on ``link_id``. Returns None when the link
         does not move or when a prismatic joint without finite travel is in its chain.
         """
-        key = (link_id, tuple(local_point.tolist() if isinstance(local_point, np.ndarray)
-                              else map(float, local_point)))
+        key = (link_id, tuple(np.asarray(local_point, float).tolist()))
         return self._reach_cache.get_or_make(key, lambda: self._reach_bound(link_id, local_point))
 
     def _reach_bound(self, link_id: int, local_point):
