@@ -21,6 +21,7 @@ whether the answers are the same bits.
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import importlib
 import os
@@ -120,6 +121,10 @@ def main(argv=None) -> None:
         print(f'{args.robot} {label:>14s}: {sum(r.success for r in results)} of '
               f'{len(results)} solved, {np.mean([r.iterations for r in results]):.1f} '
               f'iterations, joint-space distance from the seed median {np.median(moves):.4f}')
+    # what set-up made stays out of the collector's full passes (one over the benchmark's
+    # libraries takes ~0.1 s and would land in one version's round)
+    gc.collect()
+    gc.freeze()
     seconds = {label: [] for label in versions}
     for _ in range(args.rounds):
         for label, (loop, _digest) in versions.items():
