@@ -4,6 +4,7 @@ The IK solver: closed-form cases on a planar arm, round trips on real robots, ev
 Every solution is checked by forward kinematics, not by the solver's own residual.
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 import pickle
 
@@ -538,6 +539,40 @@ def test_a_result_keeps_its_numbers_when_later_solves_reuse_the_work_arrays():
     assert first.success and second.success
     np.testing.assert_array_equal(first.q, kept[0])
     np.testing.assert_array_equal(first.residual, kept[1])
+    # a miss's answer is the best row kept over the descents: its numbers are its own too
+    far = [IKObjective.fixed_pose('tool0', poses[0][:3, :3], poses[0][:3, 3] * 10.0)]
+    for mode in ('local', 'global'):
+        missed = solve(UR5E, far, np.zeros(6), mode=mode,
+                       settings=SolverSettings(max_restarts=3))
+        kept = missed.q.copy(), missed.residual.copy()
+        solve(UR5E, far, np.full(6, 0.5), mode=mode, settings=SolverSettings(max_restarts=3))
+        assert not missed.success
+        np.testing.assert_array_equal(missed.q, kept[0])
+        np.testing.assert_array_equal(missed.residual, kept[1])
+
+
+def test_solves_on_several_threads_at_once_give_the_answers_of_solves_one_by_one():
+    # the compiled descent runs without the GIL: threads' solves of one chain overlap,
+    # each on a descent state of its own
+    rng = np.random.default_rng(7)
+    limits = JointLimits.from_model(PANDA)
+    poses = [PANDA.forward_kinematics(q, 'panda_hand')
+             for q in limits.sample(rng, PANDA_Q, 48)]
+    seeds = limits.sample(rng, PANDA_Q, 48)
+
+    def answer(k):
+        pose = poses[k]
+        return solve_global(PANDA, [IKObjective.fixed_pose('panda_hand', pose[:3, :3],
+                                                           pose[:3, 3])], seeds[k])
+
+    alone = [answer(k) for k in range(len(poses))]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(answer, range(len(poses))))
+    assert sum(r.success for r in alone) >= 40
+    for a, b in zip(alone, together):
+        np.testing.assert_array_equal(a.q, b.q)
+        np.testing.assert_array_equal(a.residual, b.residual)
+        assert (a.iterations, a.restarts) == (b.iterations, b.restarts)
 
 
 # ---------------------------------------------------------------- budgets and stop reasons

@@ -570,12 +570,16 @@ def answer(x, seed, idx, lower, upper, is_angle, tolerance, q, at_limit):
     inside [lower, upper] (``_turned_near``: a continuous joint ends within pi of the
     seed, a revolute joint wider than a turn, as UR arms', at the equivalent value
     nearest it); at_limit marks the values within ``tolerance`` of a finite bound.
+    Returns how many are marked.
     """
     q[:] = seed
+    marked = 0
     for i in range(idx.shape[0]):
         value = _turned_near(x[i], seed[idx[i]], lower[i], upper[i]) if is_angle[i] else x[i]
         q[idx[i]] = value
         at_limit[i] = abs(value - lower[i]) <= tolerance or abs(value - upper[i]) <= tolerance
+        marked += at_limit[i]
+    return marked
 
 
 # ---------------------------------------------------------------- closed-form starts
@@ -868,6 +872,29 @@ def _start_row(i, start, x, res, jac, cost, lam, born, checkpoint, total, dampin
     cost[i], born[i], checkpoint[i] = acc, total, acc
     lam[i, 0], lam[i, 1] = damping[0], 2.0
     return max_block_error(res[i], blocks) <= tolerance
+
+
+@njit(**_JIT)
+def start_descent(cost, lam, born, done, converged, best_cost, counters, damping,
+                  initial_damping):
+    """
+    Put a descent's state (``descend``'s arrays of those names) back to its beginning.
+
+    Every row waits for a start (born -1, cost inf, lam 0), none retired or converged; no
+    best row yet; the counters at zero iterations before the seed's start (restarts -1,
+    the iteration checked -1); damping (2,): ``initial_damping`` and a floor still to be
+    set from the seed (-1).
+    """
+    for i in range(cost.shape[0]):
+        cost[i] = np.inf
+        lam[i, 0] = 0.0
+        lam[i, 1] = 0.0
+        born[i] = -1
+        done[i] = False
+        converged[i] = False
+    best_cost[0] = np.inf
+    counters[0], counters[1], counters[2], counters[3], counters[4] = 0, -1, 0, 0, -1
+    damping[0], damping[1] = initial_damping, -1.0
 
 
 @njit(**_JIT)

@@ -83,21 +83,37 @@ class SeedTable:
 
         idx (k,): the dofs the solves will move (None: every dof).
         """
-        start = time.perf_counter()
-        missing = self._missing(link_ids, idx)
-        for link_id, base in missing:
-            self._link(link_id, base)
-        return time.perf_counter() - start if missing else 0.0
+        return self.prepare_keys(self.keys(link_ids, idx))
 
     def is_prepared(self, link_ids, idx: Optional[np.ndarray] = None) -> bool:
         """Tell whether ``prepare`` has nothing to compute for these links (idx as there)."""
-        return not self._missing(link_ids, idx)
+        return not self._missing(self.keys(link_ids, idx))
 
-    def _missing(self, link_ids, idx: Optional[np.ndarray]) -> list:
-        """Return the (link id, base slot) keys of these links whose features are not made."""
+    def keys(self, link_ids, idx: Optional[np.ndarray] = None) -> list:
+        """
+        Return the (link id, base slot) under which these links' features are kept.
+
+        idx (k,): the dofs the solves move (None: every dof); a link that none of them
+        moves has none. The same for every solve of one problem layout over idx: a solve
+        keeps them (``solver._Chain``) and prepares them with ``prepare_keys``.
+        """
         idx = np.arange(self._model.num_dofs) if idx is None else idx
         keys = [(int(i), self.base_slot(int(i), idx)) for i in link_ids]
-        return [key for key in keys if key[1] is not None and key not in self._links]
+        return [key for key in keys if key[1] is not None]
+
+    def prepare_keys(self, keys: list) -> float:
+        """``prepare`` for the links of ``keys`` (``keys``); the seconds it took (0 if done)."""
+        missing = self._missing(keys)
+        if not missing:
+            return 0.0
+        start = time.perf_counter()
+        for link_id, base in missing:
+            self._link(link_id, base)
+        return time.perf_counter() - start
+
+    def _missing(self, keys: list) -> list:
+        """Return those of the (link id, base slot) keys whose features are not made."""
+        return [key for key in keys if key not in self._links]
 
     def base_slot(self, link_id: int, idx: np.ndarray) -> Optional[int]:
         """

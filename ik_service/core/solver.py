@@ -211,10 +211,10 @@ def solve(
                 if settings.closed_form else None
             if exact is not None and len(exact):
                 return exact
-            table = SeedTable.of(model)
+            table, keys = plan.chain.seed_table
             # Preparing a link's table entries is one-time model work, not charged to the
             # budget.
-            descent.start += table.prepare(problem.constrained_links, idx)
+            descent.start += table.prepare_keys(keys)
             return table.starts(problem, 4 * settings.batch_size, idx, seed, in_root)
 
         result = descent.run(seed[idx][None], first_starts, settings.max_restarts,
@@ -381,16 +381,25 @@ PROGRESS_WINDOW = 8
 START_CHUNK = 32
 
 
-# A descent's counters before its first kernel call (kernel.descend: iterations, restarts
-# taken, next start in the pool, row 0's descent ended, the iteration checked at).
-_COUNTERS_AT_START = np.array([0, -1, 0, 0, -1], dtype=np.int64)
+# Descent states kept per chain for later solves (``_Chain.spare_states``; as many as
+# solves ran at once, up to this many), and the largest kept [values of its Jacobian]:
+# allocating a state's dozen small arrays cost a twentieth of a short solve.
+SPARE_STATES = 4
+SPARE_STATE_SIZE = 2048
 
 
-def _filled(size: int, value, dtype=float) -> np.ndarray:
-    """Return np.full(size, value, dtype) at a fifth of its cost (a solve makes three)."""
-    out = np.empty(size, dtype)
-    out.fill(value)
-    return out
+def _new_state(rows: int, k: int, m: int) -> tuple:
+    """
+    Allocate a descent's state: ``kernel.descend``'s arrays, in its order.
+
+    x (R, k), res (R, m), jac (R, m, k), cost (R,), lam (R, 2), born (R,), checkpoint
+    (R,), done (R,), converged (R,), best_x (k,), best_res (m,), best_cost (1,), counters
+    (5,), damping (2,); ``kernel.start_descent`` sets them up.
+    """
+    return (np.empty((rows, k)), np.empty((rows, m)), np.empty((rows, m, k)), np.empty(rows),
+            np.empty((rows, 2)), np.empty(rows, np.int64), np.empty(rows),
+            np.empty(rows, np.bool_), np.empty(rows, np.bool_), np.empty(k), np.empty(m),
+            np.empty(1), np.empty(5, np.int64), np.empty(2))
 
 
 class _Descent:
@@ -429,15 +438,20 @@ class _Descent:
         s, problem = self.settings, self.problem
         deadline = self.start + s.timeout
         k, m = len(self.idx), problem.num_rows
-        # the state of each row (see kernel.descend); every row waits for a start, and
-        # the first start is the seed
-        x, res, jac = np.empty((rows, k)), np.empty((rows, m)), np.empty((rows, m, k))
-        cost, lam, checkpoint = _filled(rows, np.inf), np.zeros((rows, 2)), np.empty(rows)
-        born = _filled(rows, -1, np.int64)
-        done, converged = np.zeros(rows, dtype=bool), np.zeros(rows, dtype=bool)
-        best_x, best_res, best_cost = np.empty(k), np.empty(m), _filled(1, np.inf)
-        damping = np.array([s.initial_damping, -1.0])    # the floor: set at the seed
-        counters = _COUNTERS_AT_START.copy()
+        # the state of each row (see kernel.descend), a finished solve's if one is spare
+        # (list.pop: one solve takes it, whatever the threads); every row waits for a
+        # start, and the first start is the seed
+        spare = self.plan.chain.spare_states
+        try:
+            state = spare.pop()
+        except IndexError:
+            state = None
+        if state is None or state[0].shape[0] != rows:
+            state = _new_state(rows, k, m)
+        x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, best_res, \
+            best_cost, counters, damping = state
+        kernel.start_descent(cost, lam, born, done, converged, best_cost, counters, damping,
+                             s.initial_damping)
         pool = np.ascontiguousarray(x0, dtype=float)
         asked_for_starts = starts is None
         found = None
@@ -485,13 +499,19 @@ class _Descent:
                         MAX_ITERATIONS
                 break
         total, restarts = int(counters[0]), max(0, int(counters[1]))
+        # the answer's arrays are copies: the state goes back to the spares
         if found is not None:
-            return self.result(x[found].copy(), res[found].copy(), CONVERGED, total, restarts)
-        i = int(np.argmin(cost))
-        if cost[i] < best_cost[0]:
-            best_x, best_res = x[i].copy(), res[i].copy()
-        elif not best_cost[0] < np.inf:     # cancelled before the seed was evaluated
-            best_x, best_res = self.seed_x.copy(), None
+            best_x, best_res, reason = x[found].copy(), res[found].copy(), CONVERGED
+        else:
+            i = int(np.argmin(cost))
+            if cost[i] < best_cost[0]:
+                best_x, best_res = x[i].copy(), res[i].copy()
+            elif best_cost[0] < np.inf:
+                best_x, best_res = best_x.copy(), best_res.copy()
+            else:       # cancelled before the seed was evaluated
+                best_x, best_res = self.seed_x.copy(), None
+        if len(spare) < SPARE_STATES and jac.size <= SPARE_STATE_SIZE:
+            spare.append(state)
         return self.result(best_x, best_res, reason, total, restarts)
 
     def _pick(self, x: np.ndarray, rows: np.ndarray) -> Optional[int]:
@@ -530,25 +550,19 @@ def _package(model, problem, plan, settings, seed, x, reason, iterations, restar
     """
     q, at_limit = np.empty(len(seed)), np.empty(len(x), dtype=bool)
     turns = plan.turns
-    kernel.answer(x, seed, plan.idx, turns.lower, turns.upper, turns.is_angle, AT_LIMIT, q,
-                  at_limit)
+    marked = kernel.answer(x, seed, plan.idx, turns.lower, turns.upper, turns.is_angle,
+                           AT_LIMIT, q, at_limit)
     if residual is None:
         residual = problem.evaluate(q[None], jacobian=False)[0][0]
     errors = problem.objective_errors(residual)
     max_error = max(map(max, errors))
+    names = plan.names
+    # positional: IKResult's field order
     return IKResult(
-        success=reason == CONVERGED and max_error <= settings.tolerance,
-        q=q,
-        stop_reason=reason,
-        max_error=max_error,
-        residual=residual,
-        objective_errors=errors,
-        iterations=int(iterations),
-        restarts=int(restarts),
-        elapsed=time.perf_counter() - started,
-        joints_at_limit=[name for name, at in zip(plan.names, at_limit.tolist()) if at],
-        active_joints=list(plan.names),
-    )
+        reason == CONVERGED and max_error <= settings.tolerance, q, reason, max_error,
+        residual, errors, int(iterations), int(restarts), time.perf_counter() - started,
+        [names[i] for i in np.flatnonzero(at_limit).tolist()] if marked else [],
+        list(names))
 
 
 class _Chain:
@@ -566,6 +580,7 @@ class _Chain:
         one_point = len(problem.objectives) == 1 and o.position == 'fixed' and \
             len(o.local_points) == 1
         self._model, self._active = problem.model, active
+        self._links = problem.constrained_links
         # a one-point objective with its link's rotation fixed (a pose) or free
         self._link = o.link if one_point and o.rotation in ('fixed', 'none') else None
         self._rotation_free = o.rotation == 'none'
@@ -574,6 +589,13 @@ class _Chain:
         self.own = problem.kinematics.turns_only_its_own_frame(idx)
         self.no_bias = np.zeros(len(idx))
         self.plans = BoundedCache(PLANS_PER_CHAIN)
+        self.spare_states: list = []    # of finished descents (``_Descent.run``)
+
+    @cached_property
+    def seed_table(self) -> tuple[SeedTable, list]:
+        """Return the model's seed table and the keys of the constrained links' entries."""
+        table = SeedTable.of(self._model)
+        return table, table.keys(self._links, self.idx)
 
     @cached_property
     def closed_form(self) -> Optional[ClosedForm]:
