@@ -15,10 +15,12 @@ The node's own work per request (converting it, ``solve``, filling the response)
 DDS and executors, is timed too: its ``_fill_solve`` called in this process on the same
 requests, minus the library solve.
 
-For scale, the same client also calls the floor: an rclpy node that answers SolveIK with
-an empty response the way the node answers a short solve (an async callback on a
+For scale, the same requests also go to the floor: an rclpy node that answers SolveIK
+with an empty response the way the node answers a short solve (an async callback on a
 single-threaded executor that fills the response itself), with no conversion and no
-solve (``--serve-empty`` runs it).
+solve (``--serve-empty`` runs it). The node and the floor take the calls in turns, BLOCK
+at a time, so that both meet the machine at the same speed: the median over the blocks of
+the difference of their medians is what the node adds to an empty service.
 """
 from __future__ import annotations
 
@@ -42,6 +44,8 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from reliability import Caller, start_node, stop_node, UR5_PATH  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 
+BLOCK = 25     # calls to the node, then as many to the floor
+
 
 def serve_empty() -> None:
     """Answer /overhead_floor/solve_ik with empty responses, as the node answers short solves."""
@@ -60,17 +64,14 @@ def serve_empty() -> None:
         pass
 
 
-def floor_latencies(calls: int) -> list[float]:
-    """Round trips [s] of empty SolveIK requests to ``serve_empty`` in a child process."""
-    server = subprocess.Popen([sys.executable, os.path.abspath(__file__), '--serve-empty'])
-    try:
-        caller = Caller('floor_client', '/overhead_floor/solve_ik')
-        latencies = [caller.call(SolveIK.Request())[1] for _ in range(calls)]
-        caller.close()
-    finally:
-        server.send_signal(2)
-        server.wait(timeout=10)
-    return latencies
+def _block_medians(values: np.ndarray) -> np.ndarray:
+    """Median of each BLOCK of consecutive values."""
+    return np.array([np.median(values[i:i + BLOCK]) for i in range(0, len(values), BLOCK)])
+
+
+def start_floor() -> subprocess.Popen:
+    """Start ``serve_empty`` in a child process."""
+    return subprocess.Popen([sys.executable, os.path.abspath(__file__), '--serve-empty'])
 
 
 def node_glue(requests: list, library_solves: list) -> float:
@@ -111,11 +112,12 @@ def main(argv=None) -> None:
     goals = limits.sample(rng, np.zeros(model.num_dofs), args.calls)
     seeds = limits.sample(rng, np.zeros(model.num_dofs), args.calls)
     settings = SolverSettings()       # the node's defaults (config/ik_service.yaml)
-    node = start_node('/overhead', UR5_PATH)
+    node, server = start_node('/overhead', UR5_PATH), start_floor()
     rclpy.init()
-    library, service, in_node, requests, library_solves = [], [], [], [], []
+    library, service, floor, in_node, requests, library_solves = [], [], [], [], [], []
     try:
         caller = Caller('overhead_client', '/overhead/solve_ik')
+        floor_caller = Caller('floor_client', '/overhead_floor/solve_ik')
         for k, (goal, seed) in enumerate(zip(goals, seeds)):
             target = model.forward_kinematics(goal, 'tool0')
             library_solve = partial(
@@ -125,21 +127,29 @@ def main(argv=None) -> None:
             library_solve()
             library.append(time.perf_counter() - started)
             library_solves.append(library_solve)
-            request = SolveIK.Request(pose_targets=[pose_target_msg(target, 'tool0')],
-                                      seed=JointState(name=model.joint_names,
-                                                      position=seed.tolist()),
-                                      random_seed=k)
-            requests.append(request)
-            answer, latency = caller.call(request)
-            if answer is not None:
-                service.append(latency)
-                in_node.append(answer.solve_time.sec + answer.solve_time.nanosec * 1e-9)
+            requests.append(SolveIK.Request(pose_targets=[pose_target_msg(target, 'tool0')],
+                                            seed=JointState(name=model.joint_names,
+                                                            position=seed.tolist()),
+                                            random_seed=k))
+        # the node and the floor in turns, BLOCK calls each: the machine's speed drifts
+        # within minutes (a call right after the other server's answer would meet it
+        # still busy)
+        for first in range(0, len(requests), BLOCK):
+            block = requests[first:first + BLOCK]
+            for request in block:
+                answer, latency = caller.call(request)
+                if answer is not None:
+                    service.append(latency)
+                    in_node.append(answer.solve_time.sec + answer.solve_time.nanosec * 1e-9)
+            floor += [floor_caller.call(request)[1] for request in block]
         caller.close()
+        floor_caller.close()
         glue = node_glue(requests, library_solves)
-        floor = floor_latencies(args.calls)
     finally:
         rclpy.try_shutdown()
         stop_node(node)
+        server.send_signal(2)
+        server.wait(timeout=10)
     library_ms, service_ms = np.array(library) * 1e3, np.array(service) * 1e3
     print(f'{len(service)} of {args.calls} calls answered')
     for name, values in (('library solve', library_ms), ('service round trip', service_ms),
@@ -148,6 +158,8 @@ def main(argv=None) -> None:
               f'{np.percentile(values, 95):6.3f} ms')
     print(f'  overhead (round trip p50 - library p50): '
           f'{np.median(service_ms) - np.median(library_ms):.3f} ms')
+    added = _block_medians(service_ms) - _block_medians(np.array(floor) * 1e3)
+    print(f'  round trip p50 - floor p50, per block of calls, median: {np.median(added):.3f} ms')
     print("  of which the node's own work (request in, response out, no DDS): "
           f'{glue * 1e3:.3f} ms')
     print("  the node's handling of a request, timed in the node (its solve_time), p50: "
