@@ -381,11 +381,14 @@ PROGRESS_WINDOW = 8
 START_CHUNK = 32
 
 
-# Descent states kept per chain for later solves (``_Chain.spare_states``; as many as
-# solves ran at once, up to this many), and the largest kept [values of its Jacobian]:
-# allocating a state's dozen small arrays cost a twentieth of a short solve.
+# Descent states of finished solves, kept for later solves of the same shape (rows, m,
+# k): allocating a state's dozen small arrays cost a twentieth of a short solve. Bounded:
+# SPARE_SHAPES shapes (the least recently used out), SPARE_STATES states each (as many as
+# solves ran at once), states of up to SPARE_STATE_SIZE Jacobian values.
+SPARE_SHAPES = 16
 SPARE_STATES = 4
 SPARE_STATE_SIZE = 2048
+_spare_states = BoundedCache(SPARE_SHAPES)
 
 
 def _new_state(rows: int, k: int, m: int) -> tuple:
@@ -441,12 +444,10 @@ class _Descent:
         # the state of each row (see kernel.descend), a finished solve's if one is spare
         # (list.pop: one solve takes it, whatever the threads); every row waits for a
         # start, and the first start is the seed
-        spare = self.plan.chain.spare_states
+        spare = _spare_states.get_or_make((rows, m, k), list)
         try:
             state = spare.pop()
         except IndexError:
-            state = None
-        if state is None or state[0].shape[0] != rows:
             state = _new_state(rows, k, m)
         x, res, jac, cost, lam, born, checkpoint, done, converged, best_x, best_res, \
             best_cost, counters, damping = state
@@ -589,7 +590,6 @@ class _Chain:
         self.own = problem.kinematics.turns_only_its_own_frame(idx)
         self.no_bias = np.zeros(len(idx))
         self.plans = BoundedCache(PLANS_PER_CHAIN)
-        self.spare_states: list = []    # of finished descents (``_Descent.run``)
 
     @cached_property
     def seed_table(self) -> tuple[SeedTable, list]:
