@@ -108,7 +108,8 @@ def main(argv=None) -> None:
             def loop(core=core, model=model, problems=problems) -> list:
                 return [core.solve(model, p, s, **options)
                         for p, s in zip(problems, full_seeds)]
-        results = loop()        # the first loop compiles and builds the tables
+        loop()      # the first loads the compiled code and builds the tables, in its
+        results = loop()    # time budget: a hard problem may time out there alone
         if args.all_solutions:
             answers = np.concatenate(results)
             versions[label] = (loop, hashlib.sha256(answers.tobytes()).hexdigest())
