@@ -558,12 +558,19 @@ def _package(model, problem, plan, settings, seed, x, reason, iterations, restar
     errors = problem.objective_errors(residual)
     max_error = max(map(max, errors))
     names = plan.names
-    # positional: IKResult's field order
     return IKResult(
-        reason == CONVERGED and max_error <= settings.tolerance, q, reason, max_error,
-        residual, errors, int(iterations), int(restarts), time.perf_counter() - started,
-        [names[i] for i in np.flatnonzero(at_limit).tolist()] if marked else [],
-        list(names))
+        success=reason == CONVERGED and max_error <= settings.tolerance,
+        q=q,
+        stop_reason=reason,
+        max_error=max_error,
+        residual=residual,
+        objective_errors=errors,
+        iterations=int(iterations),
+        restarts=int(restarts),
+        elapsed=time.perf_counter() - started,
+        joints_at_limit=[names[i] for i in np.flatnonzero(at_limit).tolist()] if marked else [],
+        active_joints=list(names),
+    )
 
 
 class _Chain:
@@ -573,7 +580,7 @@ class _Chain:
     Kept per layout and active dofs (``ObjectiveSet.plans``). idx (k,): the active dofs,
     ascending; names: their joints; own (k,): the dofs whose whole turn turns their own
     frame alone, one for one (not a mimic joint's leader); no_bias (k,): zeros; plans:
-    the ``_Plan`` per limits.
+    the ``_Plan`` per limits; seed_table and closed_form: where global solves start.
     """
 
     def __init__(self, problem: ObjectiveSet, active: np.ndarray):
