@@ -268,6 +268,23 @@ def test_batch_residuals_equal_single_residuals():
         np.testing.assert_allclose(j1[0], j, atol=1e-14)
 
 
+def test_largest_errors_over_some_dofs_are_those_of_the_whole_configurations():
+    # every objective kind at once; the hand's chain varies, the fingers stay at Q's
+    problem = ObjectiveSet(PANDA, list(objectives_at(Q).values()))
+    idx = np.arange(7)
+    qs = JointLimits.from_model(PANDA).sample(np.random.default_rng(6), Q, 8)
+    qs[:, 7:] = Q[7:]
+    expected = problem.max_error(problem.evaluate(qs, jacobian=False)[0])
+    np.testing.assert_allclose(problem.max_errors_at(qs[:, idx], idx, Q), expected,
+                               rtol=1e-12, atol=1e-15)
+    assert (expected > 1e-3).all()      # away from the targets: errors that tell apart
+    # no NaN configuration passes a tolerance test
+    broken = qs[:2, idx].copy()
+    broken[1, 3] = np.nan
+    errors = problem.max_errors_at(broken, idx, Q)
+    assert np.isfinite(errors[0]) and np.isnan(errors[1])
+
+
 def test_a_huge_direction_is_normalised_not_overflowed():
     goal = IKObjective.on_plane('panda_hand', [0, 0, 0], [0.4, 0, 0.5], [1e308, 1e308, 0.0])
     np.testing.assert_allclose(goal.direction, [np.sqrt(0.5), np.sqrt(0.5), 0.0])

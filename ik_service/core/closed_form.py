@@ -656,6 +656,26 @@ def _turned_configurations(solutions, lower, upper, near, out):
     return written
 
 
+@njit(nogil=True, cache=True)
+def _placed_nearest_first(configurations, seed, dofs, out):
+    """
+    Write configurations (N, k) of the dofs (k,) into out (N, n), nearest the seed first.
+
+    Each row of out is the seed (n,) with ``dofs`` at a configuration's values; nearest:
+    the largest joint difference from the seed, ties in the configurations' order.
+    """
+    far = np.empty(configurations.shape[0])
+    for r in range(configurations.shape[0]):
+        worst = 0.0
+        for j in range(dofs.shape[0]):
+            worst = max(worst, abs(configurations[r, j] - seed[dofs[j]]))
+        far[r] = worst
+    for i, r in enumerate(np.argsort(far, kind='mergesort')):
+        out[i, :] = seed
+        for j in range(dofs.shape[0]):
+            out[i, dofs[j]] = configurations[r, j]
+
+
 def pose_asked(objective, target_points: np.ndarray,
                target_rotation: np.ndarray) -> Optional[np.ndarray]:
     """
@@ -731,30 +751,32 @@ def all_solutions(model: RobotModel, objective, seed: np.ndarray,
     reach the same pose. active (n,) bool: the dofs that may move (default: those that
     move the link).
     """
-    from .objectives import objective_in_root_frame, ObjectiveSet
+    from .objectives import ObjectiveSet, targets_in_root
 
     seed = np.asarray(seed, dtype=float)
-    o = objective_in_root_frame(model, objective, seed)
     limits = limits or JointLimits.from_model(model)
     if active is None:
         active = model.dofs_moving_links([model.link_id(objective.link)])
     form = ClosedForm.of(model, objective.link, active)
-    exact = None if form is None else \
-        form.solutions_for(o, o.target_points, o.target_rotation, seed)
+    # the targets in the root frame, the reference link posed at the seed (None when
+    # the chain moves it: no configuration then has a closed form)
+    targets = None if form is None else \
+        targets_in_root(model, objective, seed, np.flatnonzero(active))
+    exact = None if targets is None else form.solutions_for(objective, *targets, seed)
     if exact is None:
         return None
-    rows = np.tile(seed, (len(exact), 1))
-    rows[:, form.dofs] = exact
     problem = ObjectiveSet(model, [objective])
-    errors = problem.max_error(problem.evaluate(rows, jacobian=False)[0])
+    errors = problem.max_errors_at(exact, form.dofs, seed)
     for i in np.flatnonzero((errors > tolerance) & (errors <= SOLUTION_TOLERANCE)).tolist():
-        exact[i], errors[i] = _refined(problem, form, rows[i], tolerance)
+        q = seed.copy()
+        q[form.dofs] = exact[i]
+        exact[i], errors[i] = _refined(problem, form, q, tolerance)
     checked = exact[errors <= tolerance]
     # angles a whole turn apart reach the same pose: their FK is that of the solution
     inside = form.within_limits(checked, limits, seed)
-    rows = np.tile(seed, (len(inside), 1))
-    rows[:, form.dofs] = inside
-    return rows[np.argsort(np.abs(rows - seed).max(axis=1), kind='stable')]
+    rows = np.empty((len(inside), len(seed)))
+    _placed_nearest_first(inside, seed, form.dofs, rows)
+    return rows
 
 
 def _refined(problem, form: ClosedForm, q: np.ndarray, tolerance: float) -> tuple:

@@ -482,6 +482,28 @@ def max_block_error(res, blocks):
 
 
 @njit(**_JIT)
+def max_errors(xs, a_map, c, basis, parent, prismatic, ints, offsets, vectors, rotations,
+               ancestors, local_points, target_points, blocks, out):
+    """
+    Write the largest constraint error of each row of xs (B, k) into out (B,) [m or rad].
+
+    ``max_block_error`` of its residual (``residual_rows``); NaN where the residual has a
+    NaN (no answer may pass a tolerance test on it).
+    """
+    m = blocks[blocks.shape[0] - 1, 1]         # every objective has a block
+    res, jac = np.empty(m), np.empty((m, 0))
+    work = work_arrays(m, parent.shape[0])
+    for b in range(xs.shape[0]):
+        residual_rows(xs[b], a_map, c, basis, parent, prismatic, ints, offsets, vectors,
+                      rotations, ancestors, local_points, target_points, work, res, jac, False)
+        error = max_block_error(res, blocks)
+        for r in range(m):
+            if res[r] != res[r]:
+                error = math.nan
+        out[b] = error
+
+
+@njit(**_JIT)
 def objective_errors(res, blocks, objective_blocks, out):
     """
     Write each objective's (position error, rotation error) (O, 2) from a residual (m,).

@@ -498,6 +498,18 @@ class ObjectiveSet:
         kernel.evaluate_batch(q, *self.chain(), *self.tables, res, jac, jacobian)
         return res, (jac if jacobian else None)
 
+    def max_errors_at(self, x: np.ndarray, idx: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """
+        Return the largest constraint error (B,) [m or rad] of configurations over dofs.
+
+        Each configuration is q (n,) with the dofs idx (k,; ascending) at a row of x (B, k):
+        ``kernel.max_errors`` (NaN for a residual with a NaN).
+        """
+        out = np.empty(len(x))
+        kernel.max_errors(np.ascontiguousarray(x, dtype=float), *self.chain(idx, q),
+                          *self.tables, self.blocks, out)
+        return out
+
     def block_errors(self, residual: np.ndarray) -> np.ndarray:
         """Euclidean norm (B, blocks) of each point block and rotation block [m or rad]."""
         return np.sqrt(np.add.reduceat(residual * residual, self.blocks[:, 0], axis=1))
