@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from . import closed_form, exact_math, kernel
-from .objectives import IKObjective, residual_and_jacobian
+from .objectives import IKObjective, ObjectiveSet, residual_and_jacobian
 from .solver import solve
 from .urdf_loader import load_urdf_string
 
@@ -70,6 +70,11 @@ def warm_up() -> float:
     closed_form._turned_configurations(solutions, np.full(3, -7.0),
                                        np.array([7.0, np.inf, 7.0]), q[:3].copy(),
                                        np.empty((16, 3)))
+    # every solution of a pose: each checked by its largest error over the chain's dofs,
+    # then placed into the seed nearest it first (all_solutions)
+    chain = np.arange(3)
+    ObjectiveSet(model, objectives[:1]).max_errors_at(solutions, chain, np.zeros(model.num_dofs))
+    closed_form._placed_nearest_first(solutions, np.zeros(3), chain, np.empty((2, 3)))
     # how far a closed-form answer's pose is from the target's
     kernel.largest_difference(np.eye(4), np.eye(4))
     # the branch labels' singularity factors of a 6R chain's frames (6, B, 4, 4)
