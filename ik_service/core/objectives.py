@@ -502,8 +502,8 @@ class ObjectiveSet:
         """
         Return the largest constraint error (B,) [m or rad] of configurations over dofs.
 
-        Each configuration is q (n,) with the dofs idx (k,; ascending) at a row of x (B, k):
-        ``kernel.max_errors`` (NaN for a residual with a NaN).
+        Each configuration is q (n,) with the dofs idx (k,) at a row of x (B, k), its
+        columns in idx's order: ``kernel.max_errors`` (NaN for a residual with a NaN).
         """
         out = np.empty(len(x))
         kernel.max_errors(np.ascontiguousarray(x, dtype=float), *self.chain(idx, q),
