@@ -100,3 +100,13 @@ def test_the_kernel_releases_the_gil():
     # parallel because of it
     for function in (kernel.descend, kernel.evaluate_batch, kernel.residual_rows):
         assert function.targetoptions.get('nogil') is True
+
+
+def test_the_largest_block_error_is_nan_when_any_block_holds_a_nan():
+    blocks = np.array([[0, 3], [3, 6]], dtype=np.int64)
+    res = np.array([0.03, 0.0, 0.04, 0.0, 0.0, 0.0])
+    assert kernel.max_block_error(res, blocks) == pytest.approx(0.05, abs=1e-15)
+    for row in range(6):        # a NaN in either block, before or after the larger one
+        broken = res.copy()
+        broken[row] = np.nan
+        assert np.isnan(kernel.max_block_error(broken, blocks))

@@ -472,10 +472,16 @@ def _block_squares(res, blocks, b):
 
 @njit(**_JIT)
 def max_block_error(res, blocks):
-    """Largest Euclidean norm of the residual's blocks (each point, each rotation) [m or rad]."""
+    """
+    Largest Euclidean norm of the residual's blocks (each point, each rotation) [m or rad].
+
+    NaN when a block holds a NaN: no such residual passes a tolerance test.
+    """
     worst = 0.0
     for b in range(blocks.shape[0]):
         acc = _block_squares(res, blocks, b)
+        if acc != acc:
+            return math.nan
         if acc > worst:
             worst = acc
     return math.sqrt(worst)
@@ -487,8 +493,7 @@ def max_errors(xs, a_map, c, basis, parent, prismatic, ints, offsets, vectors, r
     """
     Write the largest constraint error of each row of xs (B, k) into out (B,) [m or rad].
 
-    ``max_block_error`` of its residual (``residual_rows``); NaN where the residual has a
-    NaN (no answer may pass a tolerance test on it).
+    ``max_block_error`` of its residual (``residual_rows``), NaN for a residual with a NaN.
     """
     m = blocks[blocks.shape[0] - 1, 1]         # every objective has a block
     res, jac = np.empty(m), np.empty((m, 0))
@@ -496,11 +501,7 @@ def max_errors(xs, a_map, c, basis, parent, prismatic, ints, offsets, vectors, r
     for b in range(xs.shape[0]):
         residual_rows(xs[b], a_map, c, basis, parent, prismatic, ints, offsets, vectors,
                       rotations, ancestors, local_points, target_points, work, res, jac, False)
-        error = max_block_error(res, blocks)
-        for r in range(m):
-            if res[r] != res[r]:
-                error = math.nan
-        out[b] = error
+        out[b] = max_block_error(res, blocks)
 
 
 @njit(**_JIT)
